@@ -1,0 +1,84 @@
+//! Atomic artifact writes and file digests shared by every stage.
+//!
+//! Artifacts are written to a temporary file in the destination folder and renamed into place, so a
+//! crash or a concurrent reader never sees half a file.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use md5::Md5;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Write `bytes` to `path` atomically (temp file in the same folder, then rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |file| file.write_all(bytes))
+}
+
+/// Write JSON (pretty) to `path` atomically.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut text = serde_json::to_vec_pretty(value)
+        .map_err(|e| Error::Input(format!("{}: cannot serialise: {e}", path.display())))?;
+    text.push(b'\n');
+    write_atomic(path, &text)
+}
+
+/// Create `path` atomically from a writer callback.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    fill(tmp.as_file_mut()).map_err(|e| Error::io(path, e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// Digests of one file, computed in a single pass.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct FileDigest {
+    pub bytes: u64,
+    pub md5: String,
+    pub sha256: String,
+    /// Newline-terminated lines, header included.
+    pub lines: u64,
+}
+
+/// md5, sha256, size and line count of a file in one streaming pass.
+pub fn digest_file(path: &Path) -> Result<FileDigest> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut md5 = Md5::new();
+    let mut sha = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut bytes, mut lines, mut last) = (0u64, 0u64, b'\n');
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        md5.update(chunk);
+        sha.update(chunk);
+        bytes += n as u64;
+        lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        last = chunk[n - 1];
+    }
+    if last != b'\n' {
+        lines += 1; // a final line without newline still counts
+    }
+    Ok(FileDigest {
+        bytes,
+        md5: hex::encode(md5.finalize()),
+        sha256: hex::encode(sha.finalize()),
+        lines,
+    })
+}
+
+/// sha256 of a file (streaming).
+pub fn sha256_file(path: &Path) -> Result<String> {
+    Ok(digest_file(path)?.sha256)
+}

@@ -1,0 +1,389 @@
+//! The one typed configuration (`configs/baseline.yaml`).
+//!
+//! Loading goes YAML → JSON value → environment overrides → typed struct, so that an unknown key or
+//! a wrong type is reported with its full key path (`training.test_size`) and the file it came from,
+//! and `CREDITRISK__SECTION__KEY=value` can override any leaf for deployments.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub paths: PathsConfig,
+    pub data: DataConfig,
+    pub features: FeaturesConfig,
+    pub training: TrainingConfig,
+    pub model: ModelConfig,
+    pub tracking: TrackingConfig,
+    pub inference: InferenceConfig,
+    pub registry: RegistryConfig,
+    pub validation: ValidationConfig,
+    pub testing: TestingConfig,
+    pub monitoring: MonitoringConfig,
+    pub ingestion: IngestionConfig,
+    /// Folder the relative paths above resolve against (the parent of `configs/`).
+    #[serde(skip)]
+    pub root: PathBuf,
+    /// The config file this was loaded from.
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathsConfig {
+    pub raw_dir: PathBuf,
+    pub processed_dir: PathBuf,
+    pub reports_dir: PathBuf,
+    pub models_dir: PathBuf,
+    pub sql_dir: PathBuf,
+    pub truth_file: PathBuf,
+    pub cache_dir: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub synth_rows: usize,
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeaturesConfig {
+    pub store_file: PathBuf,
+    pub raw_parquet_cache: bool,
+    pub exclude: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassWeight {
+    None,
+    Balanced,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Calibration {
+    None,
+    PriorCorrection,
+    Isotonic,
+    Platt,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingConfig {
+    pub test_size: f64,
+    pub validation_size: f64,
+    pub random_state: u64,
+    pub use_smote: bool,
+    pub smote_sampling_strategy: f64,
+    pub smote_k_neighbors: usize,
+    pub downsample_majority: bool,
+    pub downsample_ratio: f64,
+    pub class_weight: ClassWeight,
+    pub calibration: Calibration,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Learner {
+    GradientBoosting,
+    Logistic,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogisticConfig {
+    pub l2: f64,
+    pub max_iter: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub name: String,
+    pub learner: Learner,
+    /// Hyperparameters of the gradient-boosting learner, by forust-ml's names.
+    pub params: BTreeMap<String, Value>,
+    pub logistic: LogisticConfig,
+    /// feature → +1 (PD rises with it) or −1 (PD falls with it).
+    #[serde(default)]
+    pub monotone_constraints: BTreeMap<String, i8>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingConfig {
+    pub uri: String,
+    pub experiment_name: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InferenceConfig {
+    pub decision_threshold: f64,
+    pub reason_codes: usize,
+    pub pd_bands: Vec<f64>,
+    pub batch_size: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    pub model_name: String,
+    pub promote_on_metric: String,
+    pub promote_min_value: f64,
+    pub stage_on_register: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationConfig {
+    pub enabled: bool,
+    pub enforce_schema: bool,
+    pub enforce_nulls: bool,
+    pub enforce_keys: bool,
+    pub enforce_ranges: bool,
+    pub enforce_domains: bool,
+    pub enforce_referential: bool,
+    pub max_orphan_share: f64,
+    pub sample_rows: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestingConfig {
+    pub min_metrics: BTreeMap<String, f64>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitoringConfig {
+    pub drift_share: f64,
+    pub psi_threshold: f64,
+    pub ks_p_value: f64,
+    pub wasserstein_threshold: f64,
+    pub jensen_shannon_threshold: f64,
+    pub large_sample_rows: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestionConfig {
+    pub sources: Vec<SourceConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Catalog table name (`bureau`, `pos_cash_balance`, ...).
+    pub table: String,
+    /// Local path (relative to the project root) or `file://` URL.
+    pub uri: String,
+    #[serde(default)]
+    pub md5: Option<String>,
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+const ENV_PREFIX: &str = "CREDITRISK__";
+
+impl Config {
+    /// Load a config file, apply `CREDITRISK__…` environment overrides and check every key.
+    pub fn load(path: &Path) -> Result<Config> {
+        let overrides: Vec<(String, String)> =
+            std::env::vars().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
+        Self::load_with_overrides(path, &overrides)
+    }
+
+    /// As [`Config::load`], with the overrides given explicitly (`CREDITRISK__A__B`, value).
+    pub fn load_with_overrides(path: &Path, overrides: &[(String, String)]) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!("cannot read config file {}: {e}", path.display()))
+        })?;
+        let mut value: Value = serde_saphyr::from_str(&text)
+            .map_err(|e| Error::Config(format!("{}: invalid YAML: {e}", path.display())))?;
+        for (key, raw) in overrides {
+            apply_override(&mut value, key, raw)
+                .map_err(|e| Error::Config(format!("environment variable {key}: {e}")))?;
+        }
+        let mut config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
+            let key = e.path().to_string();
+            Error::Config(format!("{}: key `{key}`: {}", path.display(), e.inner()))
+        })?;
+        config.source = path.to_path_buf();
+        config.root = project_root(path);
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Semantic checks serde cannot express; each names the key to fix.
+    fn check(&self) -> Result<()> {
+        let bad = |key: &str, why: &str| {
+            Err(Error::Config(format!("{}: key `{key}`: {why}", self.source.display())))
+        };
+        let t = &self.training;
+        if !(t.test_size > 0.0 && t.test_size < 1.0) {
+            return bad("training.test_size", "must be strictly between 0 and 1");
+        }
+        if !(t.validation_size > 0.0 && t.validation_size < 1.0) {
+            return bad("training.validation_size", "must be strictly between 0 and 1");
+        }
+        if !(t.smote_sampling_strategy > 0.0 && t.smote_sampling_strategy <= 1.0) {
+            return bad("training.smote_sampling_strategy", "must be in (0, 1]");
+        }
+        if t.smote_k_neighbors == 0 {
+            return bad("training.smote_k_neighbors", "must be at least 1");
+        }
+        if t.downsample_ratio < 1.0 {
+            return bad("training.downsample_ratio", "must be at least 1");
+        }
+        let th = self.inference.decision_threshold;
+        if !(th > 0.0 && th < 1.0) {
+            return bad("inference.decision_threshold", "must be strictly between 0 and 1");
+        }
+        let bands = &self.inference.pd_bands;
+        if bands.is_empty() || bands.windows(2).any(|w| w[0] >= w[1]) || bands[0] <= 0.0 {
+            return bad("inference.pd_bands", "must be increasing PDs in (0, 1)");
+        }
+        if bands.last().is_some_and(|b| *b >= 1.0) {
+            return bad("inference.pd_bands", "must be increasing PDs in (0, 1)");
+        }
+        for (feature, sign) in &self.model.monotone_constraints {
+            if !matches!(sign, -1 | 1) {
+                return bad(
+                    &format!("model.monotone_constraints.{feature}"),
+                    "must be 1 or -1",
+                );
+            }
+        }
+        if !(0.0..=1.0).contains(&self.validation.max_orphan_share) {
+            return bad("validation.max_orphan_share", "must be within [0, 1]");
+        }
+        for (i, source) in self.ingestion.sources.iter().enumerate() {
+            if crate::catalog::RawTable::from_name(&source.table).is_none() {
+                return bad(
+                    &format!("ingestion.sources[{i}].table"),
+                    &format!("unknown table `{}`", source.table),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolve a configured path against the project root.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() { path.to_path_buf() } else { self.root.join(path) }
+    }
+
+    pub fn raw_dir(&self) -> PathBuf {
+        self.resolve(&self.paths.raw_dir)
+    }
+    pub fn processed_dir(&self) -> PathBuf {
+        self.resolve(&self.paths.processed_dir)
+    }
+    pub fn reports_dir(&self) -> PathBuf {
+        self.resolve(&self.paths.reports_dir)
+    }
+    pub fn models_dir(&self) -> PathBuf {
+        self.resolve(&self.paths.models_dir)
+    }
+    pub fn sql_dir(&self) -> PathBuf {
+        self.resolve(&self.paths.sql_dir)
+    }
+    pub fn store_file(&self) -> PathBuf {
+        self.resolve(&self.features.store_file)
+    }
+
+    /// sha256 of the effective configuration (after overrides), recorded in lineage and bundles.
+    pub fn hash(&self) -> String {
+        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        hex::encode(Sha256::digest(&canonical))
+    }
+}
+
+/// The project root: the folder holding `configs/`, else the config file's own folder.
+fn project_root(config_path: &Path) -> PathBuf {
+    let abs = std::path::absolute(config_path).unwrap_or_else(|_| config_path.to_path_buf());
+    let dir = abs.parent().map(Path::to_path_buf).unwrap_or_default();
+    match dir.file_name().and_then(|n| n.to_str()) {
+        Some("configs") => dir.parent().map(Path::to_path_buf).unwrap_or(dir),
+        _ => dir,
+    }
+}
+
+/// Set `section.key` (from `CREDITRISK__SECTION__KEY`) to the YAML scalar `raw`.
+fn apply_override(root: &mut Value, env_key: &str, raw: &str) -> std::result::Result<(), String> {
+    let path: Vec<String> = env_key[ENV_PREFIX.len()..]
+        .split("__")
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    if path.iter().any(String::is_empty) {
+        return Err("expected CREDITRISK__SECTION__KEY".into());
+    }
+    let parsed: Value =
+        serde_saphyr::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+    let mut node = root;
+    for (i, part) in path.iter().enumerate() {
+        let Value::Object(map) = node else {
+            return Err(format!("`{}` is not a section", path[..i].join(".")));
+        };
+        if i + 1 == path.len() {
+            map.insert(part.clone(), parsed);
+            return Ok(());
+        }
+        node = map.entry(part.clone()).or_insert_with(|| Value::Object(Default::default()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn baseline() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/baseline.yaml")
+    }
+
+    #[test]
+    fn baseline_loads_and_resolves_paths_against_root() {
+        let c = Config::load_with_overrides(&baseline(), &[]).unwrap();
+        assert_eq!(c.root, Path::new(env!("CARGO_MANIFEST_DIR")));
+        assert!(c.raw_dir().ends_with("data/raw"));
+        assert_eq!(c.training.test_size, 0.2);
+    }
+
+    #[test]
+    fn env_override_sets_a_leaf() {
+        let o = [("CREDITRISK__TRAINING__TEST_SIZE".to_string(), "0.3".to_string())];
+        let c = Config::load_with_overrides(&baseline(), &o).unwrap();
+        assert_eq!(c.training.test_size, 0.3);
+    }
+
+    #[test]
+    fn unknown_key_and_wrong_type_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(baseline()).unwrap();
+        let unknown = dir.path().join("unknown.yaml");
+        std::fs::write(&unknown, text.replace("  test_size: 0.2", "  test_sise: 0.2")).unwrap();
+        let err = Config::load_with_overrides(&unknown, &[]).unwrap_err().to_string();
+        assert!(err.contains("test_sise") && err.contains("unknown.yaml"), "{err}");
+
+        let wrong = dir.path().join("wrong.yaml");
+        std::fs::write(&wrong, text.replace("  test_size: 0.2", "  test_size: lots")).unwrap();
+        let err = Config::load_with_overrides(&wrong, &[]).unwrap_err().to_string();
+        assert!(err.contains("training.test_size"), "{err}");
+    }
+}

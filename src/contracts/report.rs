@@ -1,0 +1,98 @@
+//! The shape of every validation report (`reports/validation/<table>.json`), shared by the raw,
+//! feature-store, split and payload contracts.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Stops the stage.
+    Fail,
+    /// Reported only (extra columns, orphans under the configured share, relaxed groups).
+    Warn,
+}
+
+/// One failed (or warned) check.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CheckFailure {
+    pub table: String,
+    /// None for table-level checks (row count, key sets).
+    pub column: Option<String>,
+    /// Check name, e.g. `not_null`, `unique`, `range`, `domain`, `orphans`, `present`, `type`.
+    pub check: String,
+    pub severity: Severity,
+    /// Rows failing the check.
+    pub failing: u64,
+    /// Rows the check looked at.
+    pub total: u64,
+    /// What the check expects, in words ("DAYS_BIRTH <= 0").
+    pub expectation: String,
+    /// Up to `validation.sample_rows` offending rows, each with its ids and the offending value.
+    pub samples: Vec<serde_json::Value>,
+}
+
+/// Everything checked on one table.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ValidationReport {
+    pub table: String,
+    pub source: String,
+    pub rows: u64,
+    pub checks_run: usize,
+    pub passed: bool,
+    pub failures: Vec<CheckFailure>,
+    pub warnings: Vec<CheckFailure>,
+}
+
+impl ValidationReport {
+    pub fn new(table: &str, source: &str, rows: u64) -> Self {
+        ValidationReport {
+            table: table.to_string(),
+            source: source.to_string(),
+            rows,
+            checks_run: 0,
+            passed: true,
+            failures: vec![],
+            warnings: vec![],
+        }
+    }
+
+    pub fn record(&mut self, finding: CheckFailure) {
+        match finding.severity {
+            Severity::Fail => {
+                self.passed = false;
+                self.failures.push(finding);
+            }
+            Severity::Warn => self.warnings.push(finding),
+        }
+    }
+
+    /// Write to `<reports_dir>/validation/<file_stem>.json` (atomically) and return the path.
+    pub fn write(&self, reports_dir: &Path, file_stem: &str) -> Result<PathBuf> {
+        let path = reports_dir.join("validation").join(format!("{file_stem}.json"));
+        crate::artifact::write_json(&path, self)?;
+        Ok(path)
+    }
+
+    /// `Err(Error::Check)` naming every failure (table, column, check, count) when any failed.
+    pub fn ensure_passed(&self) -> Result<()> {
+        if self.passed {
+            return Ok(());
+        }
+        let lines: Vec<String> = self
+            .failures
+            .iter()
+            .map(|f| {
+                let column = f.column.as_deref().unwrap_or("-");
+                format!(
+                    "{}.{} {}: {} of {} rows fail ({})",
+                    f.table, column, f.check, f.failing, f.total, f.expectation
+                )
+            })
+            .collect();
+        Err(Error::Check(lines.join("; ")))
+    }
+}

@@ -1,0 +1,1 @@
+//! Split leakage contracts (owned by the model/split work).

@@ -1,0 +1,1 @@
+//! Synthetic Home Credit data.
