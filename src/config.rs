@@ -196,6 +196,9 @@ pub struct SourceConfig {
     pub md5: Option<String>,
     #[serde(default)]
     pub sha256: Option<String>,
+    /// Expected data rows (header excluded), when known.
+    #[serde(default)]
+    pub rows: Option<u64>,
 }
 
 const ENV_PREFIX: &str = "CREDITRISK__";
@@ -203,8 +206,9 @@ const ENV_PREFIX: &str = "CREDITRISK__";
 impl Config {
     /// Load a config file, apply `CREDITRISK__…` environment overrides and check every key.
     pub fn load(path: &Path) -> Result<Config> {
-        let overrides: Vec<(String, String)> =
-            std::env::vars().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
+        let overrides: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
         Self::load_with_overrides(path, &overrides)
     }
 
@@ -232,14 +236,20 @@ impl Config {
     /// Semantic checks serde cannot express; each names the key to fix.
     fn check(&self) -> Result<()> {
         let bad = |key: &str, why: &str| {
-            Err(Error::Config(format!("{}: key `{key}`: {why}", self.source.display())))
+            Err(Error::Config(format!(
+                "{}: key `{key}`: {why}",
+                self.source.display()
+            )))
         };
         let t = &self.training;
         if !(t.test_size > 0.0 && t.test_size < 1.0) {
             return bad("training.test_size", "must be strictly between 0 and 1");
         }
         if !(t.validation_size > 0.0 && t.validation_size < 1.0) {
-            return bad("training.validation_size", "must be strictly between 0 and 1");
+            return bad(
+                "training.validation_size",
+                "must be strictly between 0 and 1",
+            );
         }
         if !(t.smote_sampling_strategy > 0.0 && t.smote_sampling_strategy <= 1.0) {
             return bad("training.smote_sampling_strategy", "must be in (0, 1]");
@@ -252,7 +262,10 @@ impl Config {
         }
         let th = self.inference.decision_threshold;
         if !(th > 0.0 && th < 1.0) {
-            return bad("inference.decision_threshold", "must be strictly between 0 and 1");
+            return bad(
+                "inference.decision_threshold",
+                "must be strictly between 0 and 1",
+            );
         }
         let bands = &self.inference.pd_bands;
         if bands.is_empty() || bands.windows(2).any(|w| w[0] >= w[1]) || bands[0] <= 0.0 {
@@ -285,7 +298,11 @@ impl Config {
 
     /// Resolve a configured path against the project root.
     pub fn resolve(&self, path: &Path) -> PathBuf {
-        if path.is_absolute() { path.to_path_buf() } else { self.root.join(path) }
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.root.join(path)
+        }
     }
 
     pub fn raw_dir(&self) -> PathBuf {
@@ -344,7 +361,9 @@ fn apply_override(root: &mut Value, env_key: &str, raw: &str) -> std::result::Re
             map.insert(part.clone(), parsed);
             return Ok(());
         }
-        node = map.entry(part.clone()).or_insert_with(|| Value::Object(Default::default()));
+        node = map
+            .entry(part.clone())
+            .or_insert_with(|| Value::Object(Default::default()));
     }
     Ok(())
 }
@@ -367,7 +386,10 @@ mod tests {
 
     #[test]
     fn env_override_sets_a_leaf() {
-        let o = [("CREDITRISK__TRAINING__TEST_SIZE".to_string(), "0.3".to_string())];
+        let o = [(
+            "CREDITRISK__TRAINING__TEST_SIZE".to_string(),
+            "0.3".to_string(),
+        )];
         let c = Config::load_with_overrides(&baseline(), &o).unwrap();
         assert_eq!(c.training.test_size, 0.3);
     }
@@ -377,13 +399,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let text = std::fs::read_to_string(baseline()).unwrap();
         let unknown = dir.path().join("unknown.yaml");
-        std::fs::write(&unknown, text.replace("  test_size: 0.2", "  test_sise: 0.2")).unwrap();
-        let err = Config::load_with_overrides(&unknown, &[]).unwrap_err().to_string();
-        assert!(err.contains("test_sise") && err.contains("unknown.yaml"), "{err}");
+        std::fs::write(
+            &unknown,
+            text.replace("  test_size: 0.2", "  test_sise: 0.2"),
+        )
+        .unwrap();
+        let err = Config::load_with_overrides(&unknown, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("test_sise") && err.contains("unknown.yaml"),
+            "{err}"
+        );
 
         let wrong = dir.path().join("wrong.yaml");
-        std::fs::write(&wrong, text.replace("  test_size: 0.2", "  test_size: lots")).unwrap();
-        let err = Config::load_with_overrides(&wrong, &[]).unwrap_err().to_string();
+        std::fs::write(
+            &wrong,
+            text.replace("  test_size: 0.2", "  test_size: lots"),
+        )
+        .unwrap();
+        let err = Config::load_with_overrides(&wrong, &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("training.test_size"), "{err}");
     }
 }

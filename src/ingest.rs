@@ -1,1 +1,256 @@
-//! Ingest.
+//! `creditrisk ingest`: verify every configured raw source (presence, size, rows, md5, sha256,
+//! header against the catalog), bring it into `paths.raw_dir`, and write
+//! `reports/ingestion_summary.json`. Every source is checked before failing, so one run reports
+//! all problems.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::artifact::{FileDigest, digest_file, write_json};
+use crate::catalog::RawTable;
+use crate::config::{Config, SourceConfig};
+use crate::error::{Error, Result};
+
+/// md5 of the original Kaggle files (Home Credit Default Risk), to recognise the real data.
+const KAGGLE_MD5: &[(&str, &str)] = &[
+    ("application_train", "793a017f41fbac1dc28176b26dbab30e"),
+    ("bureau", "ec0f59a16e7071de66b83217b23bb390"),
+    ("bureau_balance", "5e815ea6eb338752724bcf46da13c602"),
+    ("previous_application", "bd1eb5f08a4700414db1742e5cc0f9fa"),
+    ("installments_payments", "4e9751972d02c376f0e75edbf6c9d07d"),
+    ("credit_card_balance", "ff83bfc2285d218802c6dff749bc5efc"),
+    ("pos_cash_balance", "cb8e5cc3885d1e53753955ffde317b44"),
+];
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SourceReport {
+    pub table: String,
+    pub uri: String,
+    /// Where the verified file now lives (inside `paths.raw_dir`).
+    pub path: String,
+    pub bytes: u64,
+    /// Data rows (header excluded).
+    pub rows: u64,
+    pub md5: String,
+    pub sha256: String,
+    /// `ok` or `failed`.
+    pub status: String,
+    /// True when the md5 is the published Kaggle file's.
+    pub kaggle_original: bool,
+    pub problems: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct IngestionSummary {
+    pub sources: Vec<SourceReport>,
+    pub passed: bool,
+    pub report: PathBuf,
+}
+
+/// Verify all sources, copy them into the raw folder when they live elsewhere, write the summary.
+pub fn run(cfg: &Config) -> Result<IngestionSummary> {
+    let raw_dir = cfg.raw_dir();
+    let sources: Vec<SourceReport> = cfg
+        .ingestion
+        .sources
+        .iter()
+        .map(|s| verify_source(cfg, s, &raw_dir))
+        .collect();
+    let report = cfg.reports_dir().join("ingestion_summary.json");
+    let passed = sources.iter().all(|s| s.problems.is_empty());
+    let summary = IngestionSummary {
+        sources,
+        passed,
+        report: report.clone(),
+    };
+    write_json(&report, &summary)?;
+    if !passed {
+        let problems: Vec<String> = summary
+            .sources
+            .iter()
+            .flat_map(|s| s.problems.iter().cloned())
+            .collect();
+        return Err(Error::Check(problems.join("; ")));
+    }
+    Ok(summary)
+}
+
+fn verify_source(cfg: &Config, source: &SourceConfig, raw_dir: &Path) -> SourceReport {
+    let mut report = SourceReport {
+        table: source.table.clone(),
+        uri: source.uri.clone(),
+        path: String::new(),
+        bytes: 0,
+        rows: 0,
+        md5: String::new(),
+        sha256: String::new(),
+        status: "failed".into(),
+        kaggle_original: false,
+        problems: vec![],
+    };
+    // Config::check already rejected unknown tables; stay total anyway.
+    let Some(table) = RawTable::from_name(&source.table) else {
+        report.problems.push(format!(
+            "unknown table `{}` in ingestion.sources",
+            source.table
+        ));
+        return report;
+    };
+    let path = match resolve_uri(cfg, &source.uri) {
+        Ok(p) => p,
+        Err(e) => {
+            report.problems.push(e);
+            return report;
+        }
+    };
+    if !path.is_file() {
+        report.problems.push(format!(
+            "{}: missing file for table {} (check ingestion.sources or run `creditrisk synth`)",
+            path.display(),
+            table.name()
+        ));
+        return report;
+    }
+    let digest = match digest_file(&path) {
+        Ok(d) => d,
+        Err(e) => {
+            report.problems.push(e.to_string());
+            return report;
+        }
+    };
+    fill_digest(&mut report, &digest);
+    report.kaggle_original = KAGGLE_MD5
+        .iter()
+        .any(|(t, md5)| *t == table.name() && *md5 == digest.md5);
+    check_digests(&mut report, source, &path, &digest);
+    if let Err(problem) = check_header(&path, table) {
+        report.problems.push(problem);
+    }
+    if report.problems.is_empty() {
+        let target = raw_dir.join(table.file_name());
+        match bring_into_raw_dir(&path, &target) {
+            Ok(()) => report.path = target.display().to_string(),
+            Err(e) => report.problems.push(e.to_string()),
+        }
+    } else {
+        report.path = path.display().to_string();
+    }
+    if report.problems.is_empty() {
+        report.status = "ok".into();
+    }
+    report
+}
+
+fn fill_digest(report: &mut SourceReport, digest: &FileDigest) {
+    report.bytes = digest.bytes;
+    report.rows = digest.lines.saturating_sub(1);
+    report.md5 = digest.md5.clone();
+    report.sha256 = digest.sha256.clone();
+}
+
+fn check_digests(report: &mut SourceReport, source: &SourceConfig, path: &Path, d: &FileDigest) {
+    if d.bytes == 0 {
+        report
+            .problems
+            .push(format!("{}: file is empty", path.display()));
+    }
+    let expected = [
+        ("md5", &source.md5, &d.md5),
+        ("sha256", &source.sha256, &d.sha256),
+    ];
+    for (name, want, got) in expected {
+        if let Some(want) = want
+            && !want.eq_ignore_ascii_case(got)
+        {
+            report.problems.push(format!(
+                "{}: {name} mismatch: expected {want}, found {got} (the file changed or \
+                 ingestion.sources.{name} for table {} is stale)",
+                path.display(),
+                source.table
+            ));
+        }
+    }
+    if let Some(want) = source.rows
+        && want != report.rows
+    {
+        report.problems.push(format!(
+            "{}: expected {want} data rows, found {}",
+            path.display(),
+            report.rows
+        ));
+    }
+}
+
+/// Compare the header line with the catalog and name the first differing column.
+fn check_header(path: &Path, table: RawTable) -> std::result::Result<(), String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut line = String::new();
+    BufReader::new(file)
+        .read_line(&mut line)
+        .map_err(|e| format!("{}: cannot read header: {e}", path.display()))?;
+    let line = line
+        .trim_end_matches(['\n', '\r'])
+        .trim_start_matches('\u{feff}');
+    let found: Vec<&str> = line.split(',').map(|c| c.trim_matches('"')).collect();
+    let expected: Vec<&str> = table.columns().iter().map(|c| c.name).collect();
+    for (i, want) in expected.iter().enumerate() {
+        match found.get(i) {
+            Some(got) if got == want => {}
+            Some(got) => {
+                return Err(format!(
+                    "{}: header differs from the catalog at column {} : expected `{want}`, found \
+                     `{got}`",
+                    path.display(),
+                    i + 1
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "{}: header has {} columns, the catalog expects {} (first missing: `{want}`)",
+                    path.display(),
+                    found.len(),
+                    expected.len()
+                ));
+            }
+        }
+    }
+    if found.len() > expected.len() {
+        return Err(format!(
+            "{}: header has an extra column `{}` after the catalog's {} columns",
+            path.display(),
+            found[expected.len()],
+            expected.len()
+        ));
+    }
+    Ok(())
+}
+
+/// A source is a local path (relative to the project root) or a `file://` URL.
+fn resolve_uri(cfg: &Config, uri: &str) -> std::result::Result<PathBuf, String> {
+    if let Some(rest) = uri.strip_prefix("file://") {
+        return Ok(PathBuf::from(rest));
+    }
+    if let Some((scheme, _)) = uri.split_once("://") {
+        return Err(format!(
+            "{uri}: unsupported scheme `{scheme}` in ingestion.sources (use a local path or file://)"
+        ));
+    }
+    Ok(cfg.resolve(Path::new(uri)))
+}
+
+/// Copy a verified file into the raw folder (atomically) unless it is already there.
+fn bring_into_raw_dir(source: &Path, target: &Path) -> Result<()> {
+    let same = match (source.canonicalize(), target.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Ok(());
+    }
+    crate::artifact::write_atomic_with(target, |out| {
+        let mut input = std::fs::File::open(source)?;
+        std::io::copy(&mut input, out).map(|_| ())
+    })
+}

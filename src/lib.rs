@@ -10,14 +10,16 @@
 pub mod artifact;
 pub mod catalog;
 pub mod config;
-pub mod error;
-
-pub use config::Config;
-pub use error::{Error, Result};
 pub mod contracts;
+pub mod error;
 pub mod evaluate;
 pub mod features;
 pub mod ingest;
 pub mod model;
+pub mod pipeline;
+pub mod raw;
 pub mod split;
 pub mod synth;
+
+pub use config::Config;
+pub use error::{Error, Result};

@@ -1,6 +1,15 @@
 //! Data contracts: declarative checks generated from the catalog, run inside the engine.
+//!
+//! `checks` holds the rule types and the runner (one aggregate scan per table, samples only for
+//! failing checks); `raw_tables` generates the checks of every raw column from the catalog;
+//! `feature_store` checks the built store. The runner works over any registered table, so serving
+//! payloads registered as small tables reuse it.
 
+pub mod checks;
+pub mod feature_store;
+pub mod raw_tables;
 pub mod report;
 pub mod splits;
 
+pub use checks::{Check, Group, Rule, TableRun, run_checks};
 pub use report::{CheckFailure, Severity, ValidationReport};

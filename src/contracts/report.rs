@@ -45,6 +45,10 @@ pub struct ValidationReport {
     pub passed: bool,
     pub failures: Vec<CheckFailure>,
     pub warnings: Vec<CheckFailure>,
+    /// Rates reported whatever their value, e.g. `orphans.SK_ID_CURR` (share of child rows whose
+    /// parent id is unknown) and `null.<column>` (share of NULL values).
+    #[serde(default)]
+    pub measures: std::collections::BTreeMap<String, f64>,
 }
 
 impl ValidationReport {
@@ -57,6 +61,7 @@ impl ValidationReport {
             passed: true,
             failures: vec![],
             warnings: vec![],
+            measures: Default::default(),
         }
     }
 

@@ -1,1 +1,94 @@
-//! Feature store.
+//! Feature store (`build-feature-store`): raw contracts → feature SQL → store contracts → Parquet.
+//!
+//! Raw tables are processed one group at a time (application train+test, bureau with its balance,
+//! then each previous-loan table): each is parsed once into memory, checked, reduced to one row per
+//! applicant by its SQL file and dropped, so memory peaks at the largest table, not the sum.
+
+mod build;
+pub mod columns;
+pub mod lineage;
+pub mod sql;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+pub use build::TableTiming;
+pub use columns::{FEATURES, FeatureType, KEY_COLUMNS};
+
+/// What a build did, for the CLI summary and benchmarks.
+#[derive(Clone, Debug, Serialize)]
+pub struct FeatureStoreSummary {
+    pub output: String,
+    pub rows: u64,
+    pub columns: usize,
+    pub seconds: f64,
+    /// Peak resident memory of the process so far (VmHWM), in MB.
+    pub peak_rss_mb: f64,
+    pub tables: Vec<TableTiming>,
+    /// Seconds of the store query (joins) and of writing the Parquet file.
+    pub store_seconds: f64,
+    pub write_seconds: f64,
+}
+
+/// Build the feature store from `cfg.raw_dir()` into `output` (default `features.store_file`).
+///
+/// Synchronous: it runs its own tokio runtime, so it must not be called from inside one.
+pub fn build_feature_store(
+    cfg: &crate::Config,
+    output: Option<&Path>,
+) -> crate::Result<FeatureStoreSummary> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| crate::Error::Engine(format!("cannot start the async runtime: {e}")))?;
+    let output = output.map(Path::to_path_buf).unwrap_or_else(|| cfg.store_file());
+    runtime.block_on(build::run(cfg, &output))
+}
+
+/// The parsing floor: parse every typed raw CSV of `raw_dir` once (`COUNT` of every column, so
+/// each value is parsed but nothing is kept). Returns (table, rows, seconds) per file; used by
+/// `benches/feature_store.sh`.
+pub fn parse_floor(raw_dir: &Path) -> crate::Result<Vec<(String, u64, f64)>> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::Int64Type;
+    use datafusion::prelude::CsvReadOptions;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| crate::Error::Engine(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let ctx = crate::raw::session();
+        let mut out = vec![];
+        for table in crate::catalog::RawTable::ALL {
+            let started = std::time::Instant::now();
+            let path = raw_dir.join(table.file_name());
+            let schema = table.arrow_schema();
+            let options = CsvReadOptions::new().has_header(true).schema(&schema);
+            ctx.register_csv(table.name(), path.to_string_lossy().as_ref(), options).await?;
+            let counts: Vec<String> =
+                table.columns().iter().map(|c| format!("COUNT({})", crate::raw::ident(c.name))).collect();
+            let sql = format!("SELECT COUNT(*), {} FROM {}", counts.join(", "), table.name());
+            let batches = ctx.sql(&sql).await?.collect().await?;
+            let rows = batches
+                .first()
+                .map(|b| b.column(0).as_primitive::<Int64Type>().value(0) as u64)
+                .unwrap_or(0);
+            out.push((table.name().to_string(), rows, started.elapsed().as_secs_f64()));
+        }
+        Ok(out)
+    })
+}
+
+/// Peak resident set size of this process in MB (VmHWM), 0 when /proc is unavailable.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok())
+            })
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}

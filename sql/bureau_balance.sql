@@ -1,0 +1,35 @@
+-- Bureau-balance features: one row per applicant whose bureau lines have monthly statuses.
+-- Output: registered as `bureau_balance_features`.
+--
+-- Stage 1 groups on SK_ID_BUREAU (one bureau line); stage 2 reaches the applicant through
+-- `bureau` (bureau_balance has no SK_ID_CURR): an INNER JOIN on SK_ID_BUREAU, so months of lines
+-- unknown to `bureau` (orphans, reported by the contracts) are left out.
+-- Choices where SPEC §4 leaves room:
+-- * Delinquent month: STATUS in '1'..'5'. 'C' (closed), 'X' (unknown) and '0' (no DPD) are not.
+-- * Line delinquent share = delinquent months / months with a status.
+-- * Line worst status = the highest digit 1-5, with C/X/0 counted as 0 (Int64).
+-- * Line months since last delinquent month = -MAX(MONTHS_BALANCE of delinquent months), i.e.
+--   months between the application (MONTHS_BALANCE 0) and the last delinquent month: 0 when the
+--   application month itself is delinquent; NULL when the line never was delinquent (Int64).
+-- * Applicant: BB_DELINQ_SHARE_MEAN = mean of line shares, BB_WORST_STATUS_MAX = max of line worst
+--   statuses, BB_MONTHS_SINCE_LAST_DELINQ_MIN = min of line values (the most recent delinquency).
+WITH line AS (
+    SELECT
+        SK_ID_BUREAU,
+        AVG(CASE WHEN STATUS IN ('1', '2', '3', '4', '5') THEN 1.0
+                 WHEN STATUS IS NULL THEN NULL ELSE 0.0 END) AS delinq_share,
+        MAX(CASE STATUS WHEN '1' THEN 1 WHEN '2' THEN 2 WHEN '3' THEN 3 WHEN '4' THEN 4
+                        WHEN '5' THEN 5 ELSE 0 END) AS worst_status,
+        -MAX(CASE WHEN STATUS IN ('1', '2', '3', '4', '5') THEN MONTHS_BALANCE END) AS months_since_delinq
+    FROM bureau_balance
+    GROUP BY SK_ID_BUREAU
+)
+SELECT
+    b.SK_ID_CURR,
+    AVG(line.delinq_share) AS BB_DELINQ_SHARE_MEAN,
+    CAST(MAX(line.worst_status) AS BIGINT) AS BB_WORST_STATUS_MAX,
+    CAST(MIN(line.months_since_delinq) AS BIGINT) AS BB_MONTHS_SINCE_LAST_DELINQ_MIN
+FROM line
+JOIN bureau AS b ON b.SK_ID_BUREAU = line.SK_ID_BUREAU
+WHERE b.SK_ID_CURR IS NOT NULL
+GROUP BY b.SK_ID_CURR

@@ -1,0 +1,322 @@
+//! Declarative checks and the engine-side runner.
+//!
+//! A check is data: a column, a name, a group (the `validation.enforce_*` toggle that governs it)
+//! and either a SQL predicate that is true for a failing row, a key that must be unique, or a
+//! parent id set. [`run_checks`] turns a list of them into ONE aggregate query over the table
+//! (`SUM(CASE WHEN <failing> THEN 1 ELSE 0 END)` per check, `COUNT(col)` per column for the null
+//! profile), then fetches a few sample rows only for the checks that failed. The same runner serves
+//! raw files, the feature store and, later, serving payloads registered as small tables.
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::prelude::SessionContext;
+use serde_json::{Map, Value};
+
+use crate::catalog::{Column, DAYS_SENTINEL, Domain, Kind};
+use crate::error::{Error, Result};
+use crate::raw::ident;
+
+/// The `validation.enforce_*` toggle a check belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Group {
+    Schema,
+    Nulls,
+    Keys,
+    Ranges,
+    Domains,
+    Referential,
+}
+
+/// What makes a row (or the table) fail.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rule {
+    /// Rows for which this SQL predicate is true fail (NULL counts as passing).
+    Failing(String),
+    /// Every non-NULL value of the column appears once.
+    Unique,
+    /// Non-NULL values of the column must appear in the `id` column of this query.
+    KnownIn(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Check {
+    pub column: Option<String>,
+    /// `not_null`, `range`, `domain`, `finite`, `type`, `unique`, `orphans`, ...
+    pub name: String,
+    pub group: Group,
+    pub rule: Rule,
+    /// What passing means, in words ("DAYS_BIRTH <= 0").
+    pub expectation: String,
+}
+
+impl Check {
+    pub fn failing(column: &str, name: &str, group: Group, sql: String, expectation: String) -> Self {
+        Check {
+            column: Some(column.to_string()),
+            name: name.to_string(),
+            group,
+            rule: Rule::Failing(sql),
+            expectation,
+        }
+    }
+}
+
+/// The checks implied by one catalog column: not_null, finite (floats) and its value domain.
+pub fn column_checks(column: &Column) -> Vec<Check> {
+    let name = column.name;
+    let c = ident(name);
+    let mut checks = vec![];
+    if !column.nullable {
+        let sql = format!("{c} IS NULL");
+        checks.push(Check::failing(name, "not_null", Group::Nulls, sql, format!("{name} is never NULL")));
+    }
+    if column.kind == Kind::Float {
+        checks.push(finite_check(name));
+    }
+    let range = |sql: String, words: String| Check::failing(name, "range", Group::Ranges, sql, words);
+    match column.domain {
+        Domain::Id => checks.push(range(format!("{c} <= 0"), format!("{name} > 0"))),
+        Domain::Binary => checks.push(range(format!("{c} NOT IN (0, 1)"), format!("{name} in {{0, 1}}"))),
+        Domain::Days => checks.push(range(format!("{c} > 0"), format!("{name} <= 0"))),
+        Domain::DaysOrSentinel => checks.push(range(
+            format!("{c} > 0 AND {c} <> {DAYS_SENTINEL}"),
+            format!("{name} <= 0 or {DAYS_SENTINEL}"),
+        )),
+        Domain::Months => checks.push(range(format!("{c} > 0"), format!("{name} <= 0"))),
+        Domain::NonNegative => checks.push(range(format!("{c} < 0"), format!("{name} >= 0"))),
+        Domain::UnitInterval => {
+            checks.push(range(format!("{c} < 0 OR {c} > 1"), format!("{name} in [0, 1]")))
+        }
+        Domain::Range(lo, hi) => checks.push(range(
+            format!("{c} < {lo:?} OR {c} > {hi:?}"),
+            format!("{name} in [{lo}, {hi}]"),
+        )),
+        Domain::Categories(vocabulary) => {
+            let list: Vec<String> = vocabulary.iter().map(|v| sql_string(v)).collect();
+            checks.push(Check::failing(
+                name,
+                "domain",
+                Group::Domains,
+                format!("{c} NOT IN ({})", list.join(", ")),
+                format!("{name} in {{{}}}", vocabulary.join(", ")),
+            ));
+        }
+        Domain::Any => {}
+    }
+    checks
+}
+
+/// No NaN or ±infinity in a float column.
+pub fn finite_check(name: &str) -> Check {
+    let c = ident(name);
+    Check::failing(
+        name,
+        "finite",
+        Group::Ranges,
+        format!("(isnan({c}) OR {c} = CAST('inf' AS DOUBLE) OR {c} = CAST('-inf' AS DOUBLE))"),
+        format!("{name} is finite (no NaN, no ±inf)"),
+    )
+}
+
+/// A text column holding values that do not parse as `kind` (`TRY_CAST` on the text reading).
+pub fn type_check(name: &str, kind: Kind) -> Option<Check> {
+    let sql_type = match kind {
+        Kind::Int => "BIGINT",
+        Kind::Float => "DOUBLE",
+        Kind::Text => return None,
+    };
+    let c = ident(name);
+    Some(Check::failing(
+        name,
+        "type",
+        Group::Schema,
+        format!("{c} IS NOT NULL AND TRY_CAST({c} AS {sql_type}) IS NULL"),
+        format!("{name} parses as {sql_type}"),
+    ))
+}
+
+pub fn sql_string(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// One check's result over the table.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub check: Check,
+    pub failing: u64,
+    pub total: u64,
+    pub samples: Vec<Value>,
+}
+
+/// Everything one pass over a table measured.
+#[derive(Clone, Debug, Default)]
+pub struct TableRun {
+    pub rows: u64,
+    /// NULL count per profiled column.
+    pub nulls: BTreeMap<String, u64>,
+    /// Every check, failing or not, in the order given.
+    pub findings: Vec<Finding>,
+}
+
+/// Run `checks` over the registered `table` in one aggregate scan (plus one query per `KnownIn`
+/// rule), profile NULLs of `profile` columns, and fetch up to `sample_rows` rows (with the
+/// `id_columns` present in the table) for each failing check.
+pub async fn run_checks(
+    ctx: &SessionContext,
+    table: &str,
+    checks: &[Check],
+    profile: &[String],
+    id_columns: &[&str],
+    sample_rows: usize,
+) -> Result<TableRun> {
+    let t = ident(table);
+    let mut select = vec!["COUNT(*)".to_string()];
+    select.extend(profile.iter().map(|c| format!("COUNT(*) - COUNT({})", ident(c))));
+    for check in checks {
+        let column = check.column.as_deref().map(ident).unwrap_or_default();
+        select.push(match &check.rule {
+            Rule::Failing(sql) => format!("SUM(CASE WHEN {sql} THEN 1 ELSE 0 END)"),
+            Rule::Unique => format!("COUNT({column}) - COUNT(DISTINCT {column})"),
+            Rule::KnownIn(_) => "0".to_string(), // measured below, by a join
+        });
+    }
+    // Aliases keep identical expressions (two checks with the same predicate) apart.
+    let aliased: Vec<String> =
+        select.iter().enumerate().map(|(i, e)| format!("{e} AS m{i}")).collect();
+    let sql = format!("SELECT {} FROM {t}", aliased.join(", "));
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    let values = first_row_counts(&batches, select.len())?;
+    let rows = values[0];
+    let nulls = profile.iter().cloned().zip(values[1..=profile.len()].iter().copied()).collect();
+
+    let mut findings = vec![];
+    for (i, check) in checks.iter().enumerate() {
+        let mut failing = values[1 + profile.len() + i];
+        let mut total = rows;
+        if let (Rule::KnownIn(parent), Some(column)) = (&check.rule, &check.column) {
+            (failing, total) = count_orphans(ctx, table, column, parent).await?;
+        }
+        let samples = if failing > 0 && sample_rows > 0 {
+            fetch_samples(ctx, table, check, id_columns, sample_rows).await?
+        } else {
+            vec![]
+        };
+        findings.push(Finding { check: check.clone(), failing, total, samples });
+    }
+    Ok(TableRun { rows, nulls, findings })
+}
+
+/// (orphans, non-NULL rows) of `table.column` against the ids produced by `parent`.
+async fn count_orphans(
+    ctx: &SessionContext,
+    table: &str,
+    column: &str,
+    parent: &str,
+) -> Result<(u64, u64)> {
+    let c = ident(column);
+    let sql = format!(
+        "SELECT COUNT(*), SUM(CASE WHEN p.known IS NULL THEN 1 ELSE 0 END) \
+         FROM (SELECT {c} AS id FROM {} WHERE {c} IS NOT NULL) AS child \
+         LEFT JOIN (SELECT DISTINCT id AS known FROM ({parent}) AS parent_ids) AS p \
+         ON child.id = p.known",
+        ident(table)
+    );
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    let v = first_row_counts(&batches, 2)?;
+    Ok((v[1], v[0]))
+}
+
+async fn fetch_samples(
+    ctx: &SessionContext,
+    table: &str,
+    check: &Check,
+    id_columns: &[&str],
+    limit: usize,
+) -> Result<Vec<Value>> {
+    let t = ident(table);
+    let column = check.column.clone().unwrap_or_default();
+    let c = ident(&column);
+    let mut shown: Vec<String> =
+        id_columns.iter().filter(|id| **id != column).map(|id| ident(id)).collect();
+    shown.push(c.clone());
+    let cols = shown.join(", ");
+    let sql = match &check.rule {
+        Rule::Failing(pred) => format!("SELECT {cols} FROM {t} WHERE {pred} LIMIT {limit}"),
+        Rule::Unique => format!(
+            "SELECT {c}, COUNT(*) AS \"rows\" FROM {t} WHERE {c} IS NOT NULL \
+             GROUP BY {c} HAVING COUNT(*) > 1 ORDER BY {c} LIMIT {limit}"
+        ),
+        Rule::KnownIn(parent) => format!(
+            "SELECT {cols} FROM {t} WHERE {c} IS NOT NULL AND NOT EXISTS \
+             (SELECT 1 FROM ({parent}) AS parent_ids WHERE parent_ids.id = {t}.{c}) LIMIT {limit}"
+        ),
+    };
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    Ok(batches_to_json(&batches))
+}
+
+/// The first row of an all-integer result (NULL sums of empty tables read as 0).
+fn first_row_counts(batches: &[RecordBatch], width: usize) -> Result<Vec<u64>> {
+    let batch = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .ok_or_else(|| Error::Engine("aggregate check query returned no row".into()))?;
+    (0..width)
+        .map(|i| {
+            let col = batch.column(i);
+            let value = match col.data_type() {
+                DataType::Int64 => {
+                    let a = col.as_primitive::<Int64Type>();
+                    if a.is_null(0) { 0 } else { a.value(0) }
+                }
+                other => {
+                    let cast = datafusion::arrow::compute::cast(col, &DataType::Int64)
+                        .map_err(|e| Error::Engine(format!("check count of type {other}: {e}")))?;
+                    let a = cast.as_primitive::<Int64Type>();
+                    if a.is_null(0) { 0 } else { a.value(0) }
+                }
+            };
+            Ok(value.max(0) as u64)
+        })
+        .collect()
+}
+
+/// Rows as JSON objects (numbers stay numbers, NULL becomes null).
+pub fn batches_to_json(batches: &[RecordBatch]) -> Vec<Value> {
+    let mut rows = vec![];
+    for batch in batches {
+        let schema = batch.schema();
+        for r in 0..batch.num_rows() {
+            let mut obj = Map::new();
+            for (i, field) in schema.fields().iter().enumerate() {
+                obj.insert(field.name().clone(), cell(batch.column(i).as_ref(), r));
+            }
+            rows.push(Value::Object(obj));
+        }
+    }
+    rows
+}
+
+fn cell(array: &dyn Array, row: usize) -> Value {
+    if array.is_null(row) {
+        return Value::Null;
+    }
+    match array.data_type() {
+        DataType::Int64 => Value::from(array.as_primitive::<Int64Type>().value(row)),
+        DataType::Float64 => {
+            let v = array.as_primitive::<Float64Type>().value(row);
+            serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::String(v.to_string()))
+        }
+        DataType::Boolean => Value::Bool(array.as_boolean().value(row)),
+        DataType::Utf8 => Value::String(array.as_string::<i32>().value(row).to_string()),
+        _ => {
+            let options = datafusion::arrow::util::display::FormatOptions::default();
+            match datafusion::arrow::util::display::ArrayFormatter::try_new(array, &options) {
+                Ok(f) => Value::String(f.value(row).to_string()),
+                Err(_) => Value::Null,
+            }
+        }
+    }
+}

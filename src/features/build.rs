@@ -1,0 +1,392 @@
+//! The build pipeline behind [`super::build_feature_store`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use datafusion::parquet::basic::Compression;
+use datafusion::prelude::SessionContext;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use super::lineage::{self, DataLineage, SourceLineage, StoreLineage};
+use super::sql::{FeatureSql, STORE_SQL, TABLE_SQL};
+use super::{FeatureStoreSummary, peak_rss_mb};
+use crate::catalog::RawTable;
+use crate::config::{Config, ValidationConfig};
+use crate::contracts::ValidationReport;
+use crate::contracts::feature_store::check_feature_store;
+use crate::contracts::raw_tables::{check_raw_table, check_types, register_known_ids};
+use crate::error::{Error, Result};
+use crate::raw::{self, CsvLoad, LoadedFrom, ParquetCache};
+
+/// Time spent on one raw table.
+#[derive(Clone, Debug, Serialize)]
+pub struct TableTiming {
+    pub table: String,
+    pub rows: u64,
+    pub from: LoadedFrom,
+    pub load_seconds: f64,
+    pub contracts_seconds: f64,
+    /// Seconds of this table's feature SQL (attributed to the table it reads the most).
+    pub features_seconds: f64,
+}
+
+/// One unit of work: tables loaded together, the SQL that reduces them, what to keep afterwards.
+struct Step {
+    tables: &'static [RawTable],
+    sql: usize,
+    /// Parents whose ids later tables check against.
+    known: &'static [RawTable],
+    /// Tables dropped from memory after this step.
+    drop: &'static [RawTable],
+}
+
+const STEPS: [Step; 7] = [
+    Step {
+        tables: &[RawTable::ApplicationTrain, RawTable::ApplicationTest],
+        sql: 0,
+        known: &[RawTable::ApplicationTrain],
+        drop: &[RawTable::ApplicationTrain, RawTable::ApplicationTest],
+    },
+    // bureau stays in memory for bureau_balance.sql, which reaches applicants through it.
+    Step { tables: &[RawTable::Bureau], sql: 1, known: &[RawTable::Bureau], drop: &[] },
+    Step {
+        tables: &[RawTable::BureauBalance],
+        sql: 2,
+        known: &[],
+        drop: &[RawTable::BureauBalance, RawTable::Bureau],
+    },
+    Step {
+        tables: &[RawTable::PreviousApplication],
+        sql: 3,
+        known: &[RawTable::PreviousApplication],
+        drop: &[RawTable::PreviousApplication],
+    },
+    Step {
+        tables: &[RawTable::InstallmentsPayments],
+        sql: 4,
+        known: &[],
+        drop: &[RawTable::InstallmentsPayments],
+    },
+    Step {
+        tables: &[RawTable::CreditCardBalance],
+        sql: 5,
+        known: &[],
+        drop: &[RawTable::CreditCardBalance],
+    },
+    Step {
+        tables: &[RawTable::PosCashBalance],
+        sql: 6,
+        known: &[],
+        drop: &[RawTable::PosCashBalance],
+    },
+];
+
+/// sha256 of every raw file, computed on one background thread while the tables are parsed.
+struct Digests {
+    results: BTreeMap<RawTable, mpsc::Receiver<Result<String>>>,
+}
+
+impl Digests {
+    fn spawn(files: Vec<(RawTable, PathBuf)>, memo_dir: Option<PathBuf>) -> Digests {
+        let mut senders = vec![];
+        let mut results = BTreeMap::new();
+        for (table, path) in files {
+            let (tx, rx) = mpsc::channel();
+            senders.push((tx, path));
+            results.insert(table, rx);
+        }
+        std::thread::spawn(move || {
+            for (tx, path) in senders {
+                let _ = tx.send(raw::file_sha256(&path, memo_dir.as_deref()));
+            }
+        });
+        Digests { results }
+    }
+
+    fn wait(&mut self, table: RawTable) -> Result<String> {
+        let rx = self.results.get(&table).expect("every raw table is hashed");
+        // Keep the answer for later callers: receive once, then re-queue a copy.
+        let answer = rx.recv().map_err(|_| Error::Engine("hashing thread stopped".into()))?;
+        let (tx, rx) = mpsc::channel();
+        let copy = match &answer {
+            Ok(sha) => Ok(sha.clone()),
+            Err(e) => Err(Error::Input(e.to_string())),
+        };
+        let _ = tx.send(copy);
+        self.results.insert(table, rx);
+        answer
+    }
+}
+
+struct Source {
+    table: RawTable,
+    path: PathBuf,
+    rows: u64,
+    nulls: BTreeMap<String, u64>,
+}
+
+pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSummary> {
+    let started = Instant::now();
+    let raw_dir = cfg.raw_dir();
+    let sql_dir = cfg.sql_dir();
+    let reports_dir = cfg.reports_dir();
+    let files: Vec<(RawTable, PathBuf)> =
+        RawTable::ALL.iter().map(|t| (*t, raw_dir.join(t.file_name()))).collect();
+    let absent: Vec<String> =
+        files.iter().filter(|(_, p)| !p.is_file()).map(|(_, p)| p.display().to_string()).collect();
+    if !absent.is_empty() {
+        return Err(Error::Input(format!(
+            "raw files missing: {} (run `creditrisk synth` or `creditrisk ingest`, or set paths.raw_dir)",
+            absent.join(", ")
+        )));
+    }
+    let cache_dir = cfg.resolve(&cfg.paths.cache_dir).join("raw");
+    let cache = cfg.features.raw_parquet_cache.then(|| ParquetCache { dir: cache_dir.clone() });
+    let memo = cache.as_ref().map(|_| cache_dir.clone());
+    let mut digests = Digests::spawn(files.clone(), memo);
+
+    let progress = ProgressBar::new((STEPS.len() + 2) as u64).with_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let ctx = raw::session();
+    let mut timings: Vec<TableTiming> = vec![];
+    let mut sources: Vec<Source> = vec![];
+    let mut failed: Vec<ValidationReport> = vec![];
+    let mut type_reports: Vec<ValidationReport> = vec![];
+
+    for step in &STEPS {
+        for &table in step.tables {
+            progress.set_message(format!("{}: reading", table.name()));
+            let path = raw_dir.join(table.file_name());
+            let t0 = Instant::now();
+            let loaded =
+                load(&ctx, table, &path, cache.as_ref(), &mut digests, &cfg.validation).await?;
+            let load_seconds = t0.elapsed().as_secs_f64();
+            if table == RawTable::ApplicationTest {
+                raw::register_application_view(&ctx).await?;
+            }
+            timings.push(TableTiming {
+                table: table.name().into(),
+                rows: 0,
+                from: loaded.from,
+                load_seconds,
+                contracts_seconds: 0.0,
+                features_seconds: 0.0,
+            });
+            sources.push(Source { table, path, rows: 0, nulls: BTreeMap::new() });
+            if let Some(types) = loaded.type_report {
+                // Merged into the table's report below.
+                type_reports.push(types);
+            }
+        }
+        for &parent in step.known {
+            register_known_ids(&ctx, parent).await?;
+        }
+        for &table in step.tables {
+            progress.set_message(format!("{}: contracts", table.name()));
+            let t0 = Instant::now();
+            let source = raw_dir.join(table.file_name()).display().to_string();
+            let names = raw::read_header(&raw_dir.join(table.file_name()))?;
+            let header = raw::check_header(table, &names);
+            let (mut report, run) =
+                check_raw_table(&ctx, table, &source, &header, &cfg.validation).await?;
+            if let Some(pos) = type_reports.iter().position(|r| r.table == table.name()) {
+                merge(&mut report, type_reports.remove(pos));
+            }
+            report.write(&reports_dir, &format!("raw_{}", table.name()))?;
+            let timing = timings.iter_mut().find(|t| t.table == table.name()).expect("timed");
+            timing.rows = run.rows;
+            timing.contracts_seconds = t0.elapsed().as_secs_f64();
+            let src = sources.iter_mut().find(|s| s.table == table).expect("listed");
+            src.rows = run.rows;
+            src.nulls = run.nulls;
+            if !report.passed {
+                failed.push(report);
+            }
+        }
+        if failed.is_empty() {
+            let sql: FeatureSql = TABLE_SQL[step.sql];
+            progress.set_message(format!("{}: features", sql.file));
+            let t0 = Instant::now();
+            sql.materialize(&ctx, &sql_dir).await?;
+            let timing = timings.iter_mut().rfind(|t| step.tables.iter().any(|x| x.name() == t.table));
+            if let Some(timing) = timing {
+                timing.features_seconds = t0.elapsed().as_secs_f64();
+            }
+        }
+        for &table in step.drop {
+            ctx.deregister_table(table.name())?;
+        }
+        if step.tables.contains(&RawTable::ApplicationTrain) {
+            ctx.deregister_table("application")?;
+        }
+        progress.inc(1);
+    }
+    if !failed.is_empty() {
+        progress.finish_and_clear();
+        return Err(raw_failure(&failed, &reports_dir));
+    }
+
+    progress.set_message("feature_store.sql");
+    let t0 = Instant::now();
+    let df = STORE_SQL.plan(&ctx, &sql_dir).await?;
+    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+    let parts = df.collect_partitioned().await?;
+    let rows = raw::register_batches(&ctx, STORE_SQL.result, schema.clone(), parts.clone())?;
+    let store_seconds = t0.elapsed().as_secs_f64();
+    progress.inc(1);
+
+    progress.set_message("feature store: contracts");
+    let store_source = output.display().to_string();
+    let report =
+        check_feature_store(&ctx, STORE_SQL.result, &schema, &store_source, &cfg.validation).await?;
+    report.write(&reports_dir, "feature_store")?;
+    if !report.passed {
+        progress.finish_and_clear();
+        let error = report.ensure_passed().err().unwrap_or(Error::Check("feature store".into()));
+        return Err(with_report_hint(error, &reports_dir, "feature_store"));
+    }
+
+    progress.set_message("writing the store");
+    let t0 = Instant::now();
+    raw::write_parquet(output, &schema, &parts, Compression::SNAPPY)?;
+    let write_seconds = t0.elapsed().as_secs_f64();
+
+    let mut lineage_sources = vec![];
+    for source in &sources {
+        let bytes = std::fs::metadata(&source.path).map_err(|e| Error::io(&source.path, e))?.len();
+        lineage_sources.push(SourceLineage {
+            table: source.table.name().into(),
+            path: source.path.display().to_string(),
+            bytes,
+            sha256: digests.wait(source.table)?,
+            rows: source.rows,
+            columns: source.table.columns().len(),
+            top_missing: lineage::top_missing(&source.nulls, source.rows),
+        });
+    }
+    let lineage = DataLineage {
+        created_at: chrono::Utc::now().to_rfc3339(),
+        crate_version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: lineage::git_commit(&cfg.root),
+        config_hash: cfg.hash(),
+        sources: lineage_sources,
+        feature_store: StoreLineage {
+            path: output.display().to_string(),
+            rows,
+            columns: schema.fields().len(),
+        },
+    };
+    crate::artifact::write_json(&reports_dir.join("data_lineage.json"), &lineage)?;
+    progress.inc(1);
+    progress.finish_and_clear();
+
+    let summary = FeatureStoreSummary {
+        output: output.display().to_string(),
+        rows,
+        columns: schema.fields().len(),
+        seconds: started.elapsed().as_secs_f64(),
+        peak_rss_mb: peak_rss_mb(),
+        tables: timings,
+        store_seconds,
+        write_seconds,
+    };
+    print_summary(&summary);
+    Ok(summary)
+}
+
+struct Loaded {
+    from: LoadedFrom,
+    /// Type-contract report (source "types") when some values did not parse.
+    type_report: Option<ValidationReport>,
+}
+
+/// Put one raw table in memory: from the Parquet cache when it holds this file's version, else
+/// from the CSV (caching it), else — values that do not parse — from a text reading.
+async fn load(
+    ctx: &SessionContext,
+    table: RawTable,
+    path: &Path,
+    cache: Option<&ParquetCache>,
+    digests: &mut Digests,
+    validation: &ValidationConfig,
+) -> Result<Loaded> {
+    let names = raw::read_header(path)?;
+    let header = raw::check_header(table, &names);
+    // Only wait for the hash when a cached copy could match it.
+    if let Some(cache) = cache.filter(|c| c.has_any(table)) {
+        let sha = digests.wait(table)?;
+        let file = cache.file(table, &sha);
+        if file.is_file() && raw::load_parquet(ctx, table, &file).await?.is_some() {
+            return Ok(Loaded { from: LoadedFrom::ParquetCache, type_report: None });
+        }
+    }
+    match raw::load_csv(ctx, table, path, &names, &header).await? {
+        CsvLoad::Table { schema, parts, .. } => {
+            if let Some(cache) = cache {
+                let sha = digests.wait(table)?;
+                cache.store(table, &sha, &schema, &parts)?;
+            }
+            Ok(Loaded { from: LoadedFrom::Csv, type_report: None })
+        }
+        CsvLoad::Unparseable { message, text_table } => {
+            eprintln!("{message}");
+            // A throwaway validation config: sample rows as configured, severities as configured.
+            let report = check_types(ctx, table, "types", &header, &text_table, validation).await?;
+            raw::load_relaxed(ctx, table, &text_table, &header).await?;
+            ctx.deregister_table(text_table.as_str())?;
+            Ok(Loaded { from: LoadedFrom::CsvRelaxed, type_report: Some(report) })
+        }
+    }
+}
+
+fn merge(report: &mut ValidationReport, other: ValidationReport) {
+    report.checks_run += other.checks_run;
+    for f in other.failures.into_iter().chain(other.warnings) {
+        report.record(f);
+    }
+}
+
+fn with_report_hint(e: Error, reports_dir: &Path, stem: &str) -> Error {
+    match e {
+        Error::Check(msg) => Error::Check(format!(
+            "{msg} (details and sample rows: {})",
+            reports_dir.join("validation").join(format!("{stem}.json")).display()
+        )),
+        other => other,
+    }
+}
+
+fn raw_failure(failed: &[ValidationReport], reports_dir: &Path) -> Error {
+    let messages: Vec<String> = failed
+        .iter()
+        .filter_map(|r| {
+            r.ensure_passed()
+                .err()
+                .map(|e| with_report_hint(e, reports_dir, &format!("raw_{}", r.table)))
+                .map(|e| match e {
+                    Error::Check(m) => m,
+                    other => other.to_string(),
+                })
+        })
+        .collect();
+    Error::Check(format!("raw data contracts failed: {}", messages.join(" | ")))
+}
+
+fn print_summary(s: &FeatureStoreSummary) {
+    eprintln!(
+        "feature store: {} rows × {} columns → {} in {:.1} s (peak RSS {:.0} MB)",
+        s.rows, s.columns, s.output, s.seconds, s.peak_rss_mb
+    );
+    for t in &s.tables {
+        eprintln!(
+            "  {:<24} {:>10} rows  load {:>5.2} s ({:?})  contracts {:>5.2} s  features {:>5.2} s",
+            t.table, t.rows, t.load_seconds, t.from, t.contracts_seconds, t.features_seconds
+        );
+    }
+    eprintln!("  store query {:.2} s, write {:.2} s", s.store_seconds, s.write_seconds);
+}

@@ -1,0 +1,257 @@
+//! `creditrisk train`: train split → validation slice → preprocessing → rebalancing → learner →
+//! calibration → verified bundle.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use datafusion::arrow::array::{RecordBatch, UInt32Array};
+use datafusion::arrow::compute::take_record_batch;
+use serde::{Deserialize, Serialize};
+
+use super::bundle::{ModelBundle, ModelCard, TrainedLearner, TrainingMetadata};
+use super::calibrate::Calibrator;
+use super::frame::{self, ColumnKind, FeatureSpec};
+use super::preprocess::{Encoding, Preprocessor};
+use super::rebalance::{self, RebalanceSummary};
+use super::{gbm, io, logistic, ID_COLUMN, TARGET_COLUMN};
+use crate::config::{Config, Learner};
+use crate::error::{Error, Result};
+use crate::evaluate::metrics::{self, Metrics};
+
+/// Separates the validation-slice stream from the train/test split stream of the same seed.
+const VALIDATION_SALT: u64 = 0x7A11_DA7E;
+
+/// What `train` did.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainSummary {
+    pub model_dir: PathBuf,
+    pub run_id: String,
+    pub learner: Learner,
+    pub rows_fit: usize,
+    pub rows_validation: usize,
+    pub features: usize,
+    pub design_columns: usize,
+    pub dropped_constant: Vec<String>,
+    pub trees: Option<usize>,
+    pub rebalance: RebalanceSummary,
+    pub calibration: String,
+    /// Metrics of the calibrated PD on the validation slice.
+    pub validation: Metrics,
+    pub seconds: f64,
+}
+
+/// Train the configured learner on `<processed_dir>/train.parquet` and write a bundle under
+/// `<models_dir>/<model.name>/<run-id>/`.
+pub fn train(cfg: &Config) -> Result<TrainSummary> {
+    let clock = Instant::now();
+    let started_at = chrono::Utc::now();
+    // Config mistakes should surface before minutes of work.
+    if cfg.model.learner == Learner::GradientBoosting {
+        gbm::booster(&cfg.model.params, &BTreeMap::new(), false)?;
+    }
+    let train_path = cfg.processed_dir().join("train.parquet");
+    let source = train_path.display().to_string();
+    let batch = io::read_parquet(&train_path, "run `creditrisk split-data` first")?;
+    let specs = frame::feature_specs(batch.schema().as_ref(), &cfg.features.exclude, &source)?;
+    check_monotone_features(cfg, &specs)?;
+    let y_all = frame::target_column(&batch, TARGET_COLUMN, &source)?;
+    let labels: Vec<i64> = y_all.iter().map(|v| *v as i64).collect();
+    metrics::require_both_classes(&y_all, &source)?;
+
+    let (fit_idx, val_idx) = crate::split::stratified_partition(
+        &labels,
+        cfg.training.validation_size,
+        cfg.training.random_state ^ VALIDATION_SALT,
+    );
+    let (fit_batch, y_fit) = take(&batch, &fit_idx, &y_all)?;
+    let (val_batch, y_val) = take(&batch, &val_idx, &y_all)?;
+    drop(batch);
+    metrics::require_both_classes(&y_val, "the validation slice (training.validation_size)")?;
+    let fit_ids = frame::id_column(&fit_batch, ID_COLUMN, &source)?;
+    let val_ids = frame::id_column(&val_batch, ID_COLUMN, &source)?;
+    let fit_frame = frame::extract(&fit_batch, &specs, Some(&fit_ids), &source)?;
+    let val_frame = frame::extract(&val_batch, &specs, Some(&val_ids), &source)?;
+    drop((fit_batch, val_batch));
+
+    let encoding = match cfg.model.learner {
+        Learner::GradientBoosting => Encoding::Trees,
+        Learner::Logistic => Encoding::Linear,
+    };
+    let pre = Preprocessor::fit(encoding, &specs, &fit_frame, &y_fit);
+    let (rows_fit, rows_val, cols) = (fit_frame.rows, val_frame.rows, pre.design.len());
+    if cols == 0 {
+        return Err(Error::Input(format!("{source}: every feature is constant on the training rows")));
+    }
+    let x_fit = pre.transform(&fit_frame);
+    drop(fit_frame);
+    let x_val = pre.transform(&val_frame);
+    drop(val_frame);
+
+    let mut notes = Vec::new();
+    let monotone = monotone_design_columns(cfg, &pre, &mut notes);
+    let reb = rebalance::rebalance(x_fit, rows_fit, cols, y_fit, &cfg.training, &pre.categorical_design_columns())?;
+    let rebalanced = reb.summary.log_odds_shift.abs() > 1e-12;
+
+    let (learner, val_scores, trees, early_stopping_metric) = match cfg.model.learner {
+        Learner::GradientBoosting => {
+            let mut booster = gbm::booster(&cfg.model.params, &monotone, rebalanced)?;
+            gbm::fit(&mut booster, &reb.x, reb.rows, cols, &reb.y, &reb.weights, &x_val, &y_val)?;
+            let scores = gbm::raw_scores(&booster, &x_val, rows_val, cols);
+            let metric = booster.evaluation_metric.map_or_else(|| "LogLoss".to_string(), |m| format!("{m:?}"));
+            let trees = booster.trees.len();
+            (TrainedLearner::Trees(booster), scores, Some(trees), Some(metric))
+        }
+        Learner::Logistic => {
+            let lc = &cfg.model.logistic;
+            let model = logistic::fit(&reb.x, reb.rows, cols, &reb.y, &reb.weights, lc.l2, lc.max_iter)?;
+            if !model.converged {
+                notes.push(format!("logistic regression stopped at model.logistic.max_iter = {}", lc.max_iter));
+            }
+            let scores = model.decision_function(&x_val, rows_val);
+            (TrainedLearner::Logistic(model), scores, None, None)
+        }
+    };
+    let summary_rebalance = reb.summary.clone();
+    drop(reb);
+    let calibrator = Calibrator::fit(cfg.training.calibration, &val_scores, &y_val, summary_rebalance.log_odds_shift)?;
+    let val_pd: Vec<f64> = val_scores.iter().map(|s| calibrator.pd(*s)).collect();
+    let validation = metrics::compute(&y_val, &val_pd, cfg.inference.decision_threshold, &cfg.inference.pd_bands)?;
+
+    let card = ModelCard {
+        name: cfg.model.name.clone(),
+        learner: cfg.model.learner,
+        id_column: ID_COLUMN.to_string(),
+        features: specs.clone(),
+        design_columns: pre.design.iter().map(|d| d.name.clone()).collect(),
+        decision_threshold: cfg.inference.decision_threshold,
+        pd_bands: cfg.inference.pd_bands.clone(),
+        reason_codes: cfg.inference.reason_codes,
+        trees,
+    };
+    let hash = cfg.hash();
+    let model_root = cfg.models_dir().join(&cfg.model.name);
+    let run_id = unique_run_id(&model_root, &started_at, &hash);
+    let metadata = TrainingMetadata {
+        run_id: run_id.clone(),
+        model_name: cfg.model.name.clone(),
+        config_file: cfg.source.display().to_string(),
+        config_hash: hash,
+        git_commit: git_commit(&cfg.root),
+        crate_version: env!("CARGO_PKG_VERSION").to_string(),
+        seed: cfg.training.random_state,
+        input_files: input_digests(cfg)?,
+        rows_fit,
+        rows_validation: rows_val,
+        rebalance: summary_rebalance.clone(),
+        calibration: calibrator.method().to_string(),
+        early_stopping_metric,
+        monotone_constraints: cfg.model.monotone_constraints.clone(),
+        notes,
+        started_at: started_at.to_rfc3339(),
+        finished_at: chrono::Utc::now().to_rfc3339(),
+        training_seconds: clock.elapsed().as_secs_f64(),
+    };
+    let model_dir = ModelBundle::write_new(&model_root, &card, &pre, &learner, &calibrator, &validation, &metadata)?;
+    Ok(TrainSummary {
+        model_dir,
+        run_id,
+        learner: cfg.model.learner,
+        rows_fit,
+        rows_validation: rows_val,
+        features: specs.len(),
+        design_columns: cols,
+        dropped_constant: pre.dropped_constant.clone(),
+        trees,
+        rebalance: summary_rebalance,
+        calibration: calibrator.method().to_string(),
+        validation,
+        seconds: clock.elapsed().as_secs_f64(),
+    })
+}
+
+fn take(batch: &RecordBatch, idx: &[usize], y: &[f64]) -> Result<(RecordBatch, Vec<f64>)> {
+    let indices = UInt32Array::from_iter_values(idx.iter().map(|&i| i as u32));
+    Ok((take_record_batch(batch, &indices)?, idx.iter().map(|&i| y[i]).collect()))
+}
+
+/// Every constrained feature must be a numeric model feature.
+fn check_monotone_features(cfg: &Config, specs: &[FeatureSpec]) -> Result<()> {
+    for feature in cfg.model.monotone_constraints.keys() {
+        let key = format!("model.monotone_constraints.{feature}");
+        match specs.iter().find(|s| &s.name == feature) {
+            None => {
+                return Err(Error::Config(format!(
+                    "{}: key `{key}`: `{feature}` is not a model feature (features are the \
+                     feature-store columns minus features.exclude); fix the name or remove the key",
+                    cfg.source.display()
+                )));
+            }
+            Some(s) if s.kind == ColumnKind::Categorical => {
+                return Err(Error::Config(format!(
+                    "{}: key `{key}`: `{feature}` is categorical; monotone constraints apply to \
+                     numeric features only",
+                    cfg.source.display()
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Design-column index → ±1 for the tree learner.
+fn monotone_design_columns(cfg: &Config, pre: &Preprocessor, notes: &mut Vec<String>) -> BTreeMap<usize, i8> {
+    let mut out = BTreeMap::new();
+    for (feature, sign) in &cfg.model.monotone_constraints {
+        if cfg.model.learner == Learner::Logistic {
+            notes.push(format!("monotone constraint on {feature} is enforced by the tree learner only"));
+            continue;
+        }
+        match pre.design.iter().position(|d| &d.name == feature) {
+            Some(c) => {
+                out.insert(c, *sign);
+            }
+            None => notes.push(format!("monotone constraint on {feature} ignored: the column is constant")),
+        }
+    }
+    out
+}
+
+/// sha256 of the split files the model depends on.
+fn input_digests(cfg: &Config) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for name in ["train.parquet", "test.parquet"] {
+        let path = cfg.processed_dir().join(name);
+        if path.is_file() {
+            out.insert(path.display().to_string(), crate::artifact::sha256_file(&path)?);
+        }
+    }
+    Ok(out)
+}
+
+/// `<UTC timestamp>-<config hash prefix>`, with a counter if that folder exists already.
+fn unique_run_id(root: &Path, at: &chrono::DateTime<chrono::Utc>, hash: &str) -> String {
+    let base = format!("{}-{}", at.format("%Y%m%dT%H%M%SZ"), &hash[..8.min(hash.len())]);
+    let mut id = base.clone();
+    let mut n = 1;
+    while root.join(&id).exists() {
+        n += 1;
+        id = format!("{base}-{n}");
+    }
+    id
+}
+
+/// `git rev-parse HEAD` in the project root, or "unknown" outside a repository.
+pub fn git_commit(root: &Path) -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}

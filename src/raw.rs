@@ -1,0 +1,469 @@
+//! Raw reading: the eight Kaggle CSVs into the SQL engine, typed by the catalog (never inferred).
+//!
+//! Each table is read once into memory (a `MemTable` under its catalog name), so the contracts and
+//! the feature SQL scan memory instead of parsing the CSV twice. An optional typed Parquet cache,
+//! keyed by the CSV's sha256, lets later builds skip CSV parsing altogether.
+//!
+//! The file's own header decides which columns are read: the catalog's header is only assumed when
+//! it matches, so a missing, extra or reordered column is reported (contract `present`) instead of
+//! silently shifting every value one column to the left.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::datasource::MemTable;
+use datafusion::error::DataFusionError;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::RawTable;
+use crate::error::{Error, Result};
+
+/// A session configured for the Kaggle layout: upper-case identifiers are kept as written.
+pub fn session() -> SessionContext {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let config = SessionConfig::new()
+        .with_target_partitions(threads)
+        .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
+    SessionContext::new_with_config(config)
+}
+
+/// Double-quoted SQL identifier.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// How a file's header compares with the catalog.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderCheck {
+    /// Catalog columns absent from the file (read as all-NULL so later stages still plan).
+    pub missing: Vec<String>,
+    /// File columns the catalog does not know (read as text, then dropped).
+    pub extra: Vec<String>,
+    /// Columns present but in another order than Kaggle's.
+    pub reordered: bool,
+}
+
+impl HeaderCheck {
+    pub fn matches_catalog(&self) -> bool {
+        self.missing.is_empty() && self.extra.is_empty() && !self.reordered
+    }
+}
+
+/// Read the header line of a CSV (quoted names allowed; a UTF-8 BOM is dropped).
+pub fn read_header(path: &Path) -> Result<Vec<String>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(file);
+    let mut record = csv::StringRecord::new();
+    let found = reader
+        .read_record(&mut record)
+        .map_err(|e| Error::Input(format!("{}: cannot read the header line: {e}", path.display())))?;
+    if !found {
+        return Err(Error::Input(format!(
+            "{}: the file is empty; expected a header line and rows",
+            path.display()
+        )));
+    }
+    Ok(record.iter().map(|s| s.trim_start_matches('\u{feff}').trim().to_string()).collect())
+}
+
+/// Compare a header with the catalog columns of `table`.
+pub fn check_header(table: RawTable, header: &[String]) -> HeaderCheck {
+    let expected: Vec<&str> = table.columns().iter().map(|c| c.name).collect();
+    let missing = expected
+        .iter()
+        .filter(|e| !header.iter().any(|h| h == *e))
+        .map(|e| e.to_string())
+        .collect();
+    let extra: Vec<String> =
+        header.iter().filter(|h| !expected.contains(&h.as_str())).cloned().collect();
+    let known: Vec<&str> =
+        header.iter().map(String::as_str).filter(|h| expected.contains(h)).collect();
+    let in_order: Vec<&str> = expected.iter().copied().filter(|e| known.contains(e)).collect();
+    HeaderCheck { missing, extra, reordered: known != in_order }
+}
+
+/// Schema of the file as it is: catalog types for known columns, text for unknown ones.
+fn file_schema(table: RawTable, header: &[String], all_text: bool) -> SchemaRef {
+    let fields: Vec<Field> = header
+        .iter()
+        .map(|name| {
+            let ty = match table.column(name) {
+                Some(c) if !all_text => c.kind.arrow_type(),
+                _ => DataType::Utf8,
+            };
+            Field::new(name, ty, true)
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// SELECT list that puts a file's columns into catalog order (NULL for missing ones).
+fn catalog_projection(table: RawTable, header: &HeaderCheck) -> String {
+    table
+        .columns()
+        .iter()
+        .map(|c| {
+            if header.missing.iter().any(|m| m == c.name) {
+                format!("CAST(NULL AS {}) AS {}", sql_type(&c.kind.arrow_type()), ident(c.name))
+            } else {
+                ident(c.name)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// SQL name of an Arrow type used by the catalog.
+pub fn sql_type(ty: &DataType) -> &'static str {
+    match ty {
+        DataType::Int64 => "BIGINT",
+        DataType::Float64 => "DOUBLE",
+        DataType::Boolean => "BOOLEAN",
+        _ => "VARCHAR",
+    }
+}
+
+/// Where the rows of a loaded table came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadedFrom {
+    Csv,
+    ParquetCache,
+    /// Text reading with `TRY_CAST`: values that do not parse became NULL (type contract failed).
+    CsvRelaxed,
+}
+
+/// Outcome of parsing one CSV with the catalog types.
+pub enum CsvLoad {
+    /// Registered under the catalog name; `parts` are the same batches (for the cache).
+    Table { rows: u64, schema: SchemaRef, parts: Vec<Vec<RecordBatch>> },
+    /// Some value does not parse as its column's type; `message` names file, column and value.
+    /// The file is registered with every column as text under `text_table` for the type contract.
+    Unparseable { message: String, text_table: String },
+}
+
+/// The typed Parquet cache: one file per raw table and CSV sha256.
+#[derive(Clone, Debug)]
+pub struct ParquetCache {
+    pub dir: PathBuf,
+}
+
+impl ParquetCache {
+    pub fn file(&self, table: RawTable, sha256: &str) -> PathBuf {
+        self.dir.join(format!("{}-{}.parquet", table.name(), &sha256[..16.min(sha256.len())]))
+    }
+
+    /// Cached copies of `table` (any version).
+    fn copies(&self, table: RawTable) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return vec![] };
+        let prefix = format!("{}-", table.name());
+        entries
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().to_string();
+                let rest = name.strip_prefix(&prefix)?.strip_suffix(".parquet")?;
+                // `bureau-<hash>` must not match `bureau_balance-<hash>`.
+                rest.chars().all(|c| c.is_ascii_hexdigit()).then(|| entry.path())
+            })
+            .collect()
+    }
+
+    /// Whether any version of `table` is cached (if not, a build need not wait for the hash).
+    pub fn has_any(&self, table: RawTable) -> bool {
+        !self.copies(table).is_empty()
+    }
+
+    /// Store `parts` as the copy of `table` for `sha256`, removing older versions.
+    pub fn store(
+        &self,
+        table: RawTable,
+        sha256: &str,
+        schema: &SchemaRef,
+        parts: &[Vec<RecordBatch>],
+    ) -> Result<()> {
+        let file = self.file(table, sha256);
+        // LZ4: cheap to write and to read back; the cache is a local speed-up, not an artifact.
+        write_parquet(&file, schema, parts, Compression::LZ4_RAW)?;
+        for old in self.copies(table).into_iter().filter(|p| *p != file) {
+            let _ = std::fs::remove_file(old);
+        }
+        Ok(())
+    }
+}
+
+/// Register a cached Parquet copy in memory under the table's name. `None` when the file cannot be
+/// read (a damaged cache is not fatal: the caller re-reads the CSV).
+pub async fn load_parquet(ctx: &SessionContext, table: RawTable, file: &Path) -> Result<Option<u64>> {
+    let Ok(df) = ctx.read_parquet(path_str(file)?, ParquetReadOptions::default()).await else {
+        return Ok(None);
+    };
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    match df.collect_partitioned().await {
+        Ok(parts) => Ok(Some(register_batches(ctx, table.name(), schema, parts)?)),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Parse `path` with the catalog types of the columns its header names and register the rows in
+/// memory under the table's name, in catalog order (NULL columns for missing ones).
+pub async fn load_csv(
+    ctx: &SessionContext,
+    table: RawTable,
+    path: &Path,
+    names: &[String],
+    header: &HeaderCheck,
+) -> Result<CsvLoad> {
+    let schema = file_schema(table, names, false);
+    let options = CsvReadOptions::new().has_header(true).schema(&schema);
+    let df = ctx.read_csv(path_str(path)?, options).await?;
+    let file_view = format!("{}__file", table.name());
+    let df = if header.matches_catalog() {
+        df
+    } else {
+        ctx.register_table(file_view.as_str(), df.into_view())?;
+        let sql = format!("SELECT {} FROM {}", catalog_projection(table, header), ident(&file_view));
+        ctx.sql(&sql).await?
+    };
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let collected = df.collect_partitioned().await;
+    ctx.deregister_table(file_view.as_str())?;
+    let parts = match collected {
+        Ok(parts) => parts,
+        Err(e) => match parse_error(&e) {
+            Some(detail) => {
+                let text_table = register_as_text(ctx, table, path, names).await?;
+                let message = describe_parse_error(table, path, names, &detail);
+                return Ok(CsvLoad::Unparseable { message, text_table });
+            }
+            None => return Err(Error::Engine(format!("reading {}: {e}", path.display()))),
+        },
+    };
+    let rows = register_batches(ctx, table.name(), schema.clone(), parts.clone())?;
+    Ok(CsvLoad::Table { rows, schema, parts })
+}
+
+/// Register `text_table` (all text) in memory under the table's name with the catalog types,
+/// values that do not parse becoming NULL: the relaxed reading when types are not enforced.
+pub async fn load_relaxed(
+    ctx: &SessionContext,
+    table: RawTable,
+    text_table: &str,
+    header: &HeaderCheck,
+) -> Result<u64> {
+    let select: Vec<String> = table
+        .columns()
+        .iter()
+        .map(|c| {
+            let ty = sql_type(&c.kind.arrow_type());
+            if header.missing.iter().any(|m| m == c.name) {
+                format!("CAST(NULL AS {ty}) AS {}", ident(c.name))
+            } else {
+                format!("TRY_CAST({} AS {ty}) AS {}", ident(c.name), ident(c.name))
+            }
+        })
+        .collect();
+    let df = ctx.sql(&format!("SELECT {} FROM {}", select.join(", "), ident(text_table))).await?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let parts = df.collect_partitioned().await?;
+    register_batches(ctx, table.name(), schema, parts)
+}
+
+/// Register the file with every column as text under `<name>__text` (for `TRY_CAST` type checks).
+pub async fn register_as_text(
+    ctx: &SessionContext,
+    table: RawTable,
+    path: &Path,
+    names: &[String],
+) -> Result<String> {
+    let schema = file_schema(table, names, true);
+    let name = format!("{}__text", table.name());
+    let options = CsvReadOptions::new().has_header(true).schema(&schema);
+    ctx.register_csv(name.as_str(), path_str(path)?, options).await?;
+    Ok(name)
+}
+
+/// Register the in-memory batches as `name`; returns the row count.
+pub fn register_batches(
+    ctx: &SessionContext,
+    name: &str,
+    schema: SchemaRef,
+    parts: Vec<Vec<RecordBatch>>,
+) -> Result<u64> {
+    let rows = parts.iter().flatten().map(|b| b.num_rows() as u64).sum();
+    let parts = if parts.is_empty() { vec![vec![]] } else { parts };
+    let table = MemTable::try_new(schema, parts)?;
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, Arc::new(table))?;
+    Ok(rows)
+}
+
+/// The `application` view: train ∪ test, TARGET NULL for test rows, IS_TRAIN marking the source.
+pub fn application_view_sql() -> String {
+    let columns = RawTable::ApplicationTrain.columns();
+    let train: Vec<String> = columns.iter().map(|c| ident(c.name)).collect();
+    let test: Vec<String> = columns
+        .iter()
+        .map(|c| match c.name {
+            "TARGET" => "CAST(NULL AS BIGINT) AS \"TARGET\"".to_string(),
+            name => ident(name),
+        })
+        .collect();
+    format!(
+        "SELECT {}, TRUE AS \"IS_TRAIN\" FROM application_train \
+         UNION ALL SELECT {}, FALSE AS \"IS_TRAIN\" FROM application_test",
+        train.join(", "),
+        test.join(", ")
+    )
+}
+
+/// Create (or replace) the `application` view over the registered train and test tables.
+pub async fn register_application_view(ctx: &SessionContext) -> Result<()> {
+    let view = ctx.sql(&application_view_sql()).await?.into_view();
+    ctx.deregister_table("application")?;
+    ctx.register_table("application", view)?;
+    Ok(())
+}
+
+/// Register every raw CSV of `raw_dir` as a lazily scanned table (no cache, no memory copy) plus
+/// the `application` view: the cheap way to query raw files ad hoc or in tests.
+pub async fn register_raw_dir(ctx: &SessionContext, raw_dir: &Path) -> Result<Vec<HeaderCheck>> {
+    let mut checks = vec![];
+    for table in RawTable::ALL {
+        let path = raw_dir.join(table.file_name());
+        let names = read_header(&path)?;
+        let header = check_header(table, &names);
+        let schema = file_schema(table, &names, false);
+        let options = CsvReadOptions::new().has_header(true).schema(&schema);
+        let df = ctx.read_csv(path_str(&path)?, options).await?;
+        let view = if header.matches_catalog() {
+            df.into_view()
+        } else {
+            let file_view = format!("{}__file", table.name());
+            ctx.register_table(file_view.as_str(), df.into_view())?;
+            let sql =
+                format!("SELECT {} FROM {}", catalog_projection(table, &header), ident(&file_view));
+            ctx.sql(&sql).await?.into_view()
+        };
+        ctx.deregister_table(table.name())?;
+        ctx.register_table(table.name(), view)?;
+        checks.push(header);
+    }
+    register_application_view(ctx).await?;
+    Ok(checks)
+}
+
+/// Write batches to a Parquet file atomically.
+pub fn write_parquet(
+    path: &Path,
+    schema: &SchemaRef,
+    parts: &[Vec<RecordBatch>],
+    compression: Compression,
+) -> Result<()> {
+    let props = WriterProperties::builder()
+        .set_compression(compression)
+        .set_max_row_group_row_count(Some(1 << 20))
+        .build();
+    let mut failure: Option<Error> = None;
+    crate::artifact::write_atomic_with(path, |file| {
+        let result = (|| -> Result<()> {
+            let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
+            for batch in parts.iter().flatten() {
+                writer.write(batch)?;
+            }
+            writer.close()?;
+            Ok(())
+        })();
+        result.map_err(|e| {
+            let msg = e.to_string();
+            failure = Some(e);
+            std::io::Error::other(msg)
+        })
+    })
+    .map_err(|e| failure.take().unwrap_or(e))
+}
+
+/// sha256 of a raw file, remembered next to the cache by (size, modification time) so that a warm
+/// build does not hash gigabytes it has already hashed (the same trick as git's index).
+pub fn file_sha256(path: &Path, memo_dir: Option<&Path>) -> Result<String> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let key = Memo { path: abs.display().to_string(), bytes: meta.len(), modified_ns: modified, sha256: String::new() };
+    let memo_file = memo_dir.map(|d| {
+        let name = abs.display().to_string().replace(['/', '\\', ':'], "_");
+        d.join(format!("{name}.sha256.json"))
+    });
+    if let Some(file) = &memo_file
+        && let Ok(text) = std::fs::read_to_string(file)
+        && let Ok(memo) = serde_json::from_str::<Memo>(&text)
+        && memo.path == key.path
+        && memo.bytes == key.bytes
+        && memo.modified_ns == key.modified_ns
+        && modified != 0
+    {
+        return Ok(memo.sha256);
+    }
+    let sha256 = crate::artifact::sha256_file(path)?;
+    if let Some(file) = &memo_file {
+        let memo = Memo { sha256: sha256.clone(), ..key };
+        // The memo is an optimisation: failing to write it must not fail the build.
+        let _ = crate::artifact::write_json(file, &memo);
+    }
+    Ok(sha256)
+}
+
+#[derive(Serialize, Deserialize)]
+struct Memo {
+    path: String,
+    bytes: u64,
+    modified_ns: u128,
+    sha256: String,
+}
+
+fn path_str(path: &Path) -> Result<&str> {
+    path.to_str()
+        .ok_or_else(|| Error::Input(format!("{}: path is not valid UTF-8", path.display())))
+}
+
+/// The Arrow parse error inside an engine error, if that is what it is.
+fn parse_error(e: &DataFusionError) -> Option<String> {
+    let text = e.to_string();
+    text.contains("Error while parsing value").then_some(text)
+}
+
+/// "file: column X: value 'abc' at line N is not a DOUBLE" from Arrow's parse error text.
+fn describe_parse_error(table: RawTable, path: &Path, names: &[String], detail: &str) -> String {
+    let value = between(detail, "parsing value '", "' as type").unwrap_or("?");
+    let column = between(detail, "for column ", " at line")
+        .and_then(|i| i.trim().parse::<usize>().ok())
+        .and_then(|i| names.get(i))
+        .map(String::as_str)
+        .unwrap_or("?");
+    let expected = table
+        .column(column)
+        .map(|c| sql_type(&c.kind.arrow_type()))
+        .unwrap_or("the catalog type");
+    format!(
+        "{}: column {column}: value '{value}' does not parse as {expected} \
+         (the type contract lists every offending row)",
+        path.display()
+    )
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let to = text[from..].find(end)? + from;
+    Some(&text[from..to])
+}
