@@ -43,6 +43,9 @@ enum Command {
         /// Feature-store file; default `features.store_file`.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Benchmark floor: only parse every raw CSV once with the catalog schema, then exit.
+        #[arg(long, hide = true)]
+        parse_only: bool,
     },
     /// Stratified, seeded train/test split of the labelled applicants, with leakage checks.
     SplitData,
@@ -110,7 +113,12 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
             eprintln!("ingestion summary: {}", s.report.display());
         }
-        Command::BuildFeatureStore { output } => {
+        Command::BuildFeatureStore { parse_only: true, .. } => {
+            for (table, rows, seconds) in creditrisk::features::parse_floor(&cfg.raw_dir())? {
+                eprintln!("{table:<22} {rows:>11} rows parsed in {seconds:.2} s");
+            }
+        }
+        Command::BuildFeatureStore { output, .. } => {
             creditrisk::features::build_feature_store(&cfg, output.as_deref())?;
         }
         Command::SplitData => {

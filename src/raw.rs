@@ -27,10 +27,17 @@ use crate::error::{Error, Result};
 
 /// A session configured for the Kaggle layout: upper-case identifiers are kept as written.
 pub fn session() -> SessionContext {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let config = SessionConfig::new()
         .with_target_partitions(threads)
-        .set_bool("datafusion.sql_parser.enable_ident_normalization", false);
+        .set_bool("datafusion.sql_parser.enable_ident_normalization", false)
+        // Keep Parquet strings as Utf8 (the catalog type), not Utf8View.
+        .set_bool(
+            "datafusion.execution.parquet.schema_force_view_types",
+            false,
+        );
     SessionContext::new_with_config(config)
 }
 
@@ -59,18 +66,26 @@ impl HeaderCheck {
 /// Read the header line of a CSV (quoted names allowed; a UTF-8 BOM is dropped).
 pub fn read_header(path: &Path) -> Result<Vec<String>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(file);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(file);
     let mut record = csv::StringRecord::new();
-    let found = reader
-        .read_record(&mut record)
-        .map_err(|e| Error::Input(format!("{}: cannot read the header line: {e}", path.display())))?;
+    let found = reader.read_record(&mut record).map_err(|e| {
+        Error::Input(format!(
+            "{}: cannot read the header line: {e}",
+            path.display()
+        ))
+    })?;
     if !found {
         return Err(Error::Input(format!(
             "{}: the file is empty; expected a header line and rows",
             path.display()
         )));
     }
-    Ok(record.iter().map(|s| s.trim_start_matches('\u{feff}').trim().to_string()).collect())
+    Ok(record
+        .iter()
+        .map(|s| s.trim_start_matches('\u{feff}').trim().to_string())
+        .collect())
 }
 
 /// Compare a header with the catalog columns of `table`.
@@ -81,12 +96,26 @@ pub fn check_header(table: RawTable, header: &[String]) -> HeaderCheck {
         .filter(|e| !header.iter().any(|h| h == *e))
         .map(|e| e.to_string())
         .collect();
-    let extra: Vec<String> =
-        header.iter().filter(|h| !expected.contains(&h.as_str())).cloned().collect();
-    let known: Vec<&str> =
-        header.iter().map(String::as_str).filter(|h| expected.contains(h)).collect();
-    let in_order: Vec<&str> = expected.iter().copied().filter(|e| known.contains(e)).collect();
-    HeaderCheck { missing, extra, reordered: known != in_order }
+    let extra: Vec<String> = header
+        .iter()
+        .filter(|h| !expected.contains(&h.as_str()))
+        .cloned()
+        .collect();
+    let known: Vec<&str> = header
+        .iter()
+        .map(String::as_str)
+        .filter(|h| expected.contains(h))
+        .collect();
+    let in_order: Vec<&str> = expected
+        .iter()
+        .copied()
+        .filter(|e| known.contains(e))
+        .collect();
+    HeaderCheck {
+        missing,
+        extra,
+        reordered: known != in_order,
+    }
 }
 
 /// Schema of the file as it is: catalog types for known columns, text for unknown ones.
@@ -111,7 +140,11 @@ fn catalog_projection(table: RawTable, header: &HeaderCheck) -> String {
         .iter()
         .map(|c| {
             if header.missing.iter().any(|m| m == c.name) {
-                format!("CAST(NULL AS {}) AS {}", sql_type(&c.kind.arrow_type()), ident(c.name))
+                format!(
+                    "CAST(NULL AS {}) AS {}",
+                    sql_type(&c.kind.arrow_type()),
+                    ident(c.name)
+                )
             } else {
                 ident(c.name)
             }
@@ -143,7 +176,11 @@ pub enum LoadedFrom {
 /// Outcome of parsing one CSV with the catalog types.
 pub enum CsvLoad {
     /// Registered under the catalog name; `parts` are the same batches (for the cache).
-    Table { rows: u64, schema: SchemaRef, parts: Vec<Vec<RecordBatch>> },
+    Table {
+        rows: u64,
+        schema: SchemaRef,
+        parts: Vec<Vec<RecordBatch>>,
+    },
     /// Some value does not parse as its column's type; `message` names file, column and value.
     /// The file is registered with every column as text under `text_table` for the type contract.
     Unparseable { message: String, text_table: String },
@@ -157,12 +194,18 @@ pub struct ParquetCache {
 
 impl ParquetCache {
     pub fn file(&self, table: RawTable, sha256: &str) -> PathBuf {
-        self.dir.join(format!("{}-{}.parquet", table.name(), &sha256[..16.min(sha256.len())]))
+        self.dir.join(format!(
+            "{}-{}.parquet",
+            table.name(),
+            &sha256[..16.min(sha256.len())]
+        ))
     }
 
     /// Cached copies of `table` (any version).
     fn copies(&self, table: RawTable) -> Vec<PathBuf> {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else { return vec![] };
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return vec![];
+        };
         let prefix = format!("{}-", table.name());
         entries
             .flatten()
@@ -170,7 +213,9 @@ impl ParquetCache {
                 let name = entry.file_name().to_string_lossy().to_string();
                 let rest = name.strip_prefix(&prefix)?.strip_suffix(".parquet")?;
                 // `bureau-<hash>` must not match `bureau_balance-<hash>`.
-                rest.chars().all(|c| c.is_ascii_hexdigit()).then(|| entry.path())
+                rest.chars()
+                    .all(|c| c.is_ascii_hexdigit())
+                    .then(|| entry.path())
             })
             .collect()
     }
@@ -198,10 +243,43 @@ impl ParquetCache {
     }
 }
 
+/// Register a cached Parquet copy under the table's name, scanned in place (Parquet is columnar
+/// and cheap to decode, so the checks and the SQL each read only what they need, and memory stays
+/// low). `false` when the file is not a readable copy with the catalog's columns.
+pub async fn register_parquet(ctx: &SessionContext, table: RawTable, file: &Path) -> Result<bool> {
+    let Ok(df) = ctx
+        .read_parquet(path_str(file)?, ParquetReadOptions::default())
+        .await
+    else {
+        return Ok(false);
+    };
+    let expected = table.arrow_schema();
+    let schema = df.schema().as_arrow();
+    let same = expected.fields().len() == schema.fields().len()
+        && expected
+            .fields()
+            .iter()
+            .zip(schema.fields())
+            .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+    if !same {
+        return Ok(false);
+    }
+    ctx.deregister_table(table.name())?;
+    ctx.register_table(table.name(), df.into_view())?;
+    Ok(true)
+}
+
 /// Register a cached Parquet copy in memory under the table's name. `None` when the file cannot be
 /// read (a damaged cache is not fatal: the caller re-reads the CSV).
-pub async fn load_parquet(ctx: &SessionContext, table: RawTable, file: &Path) -> Result<Option<u64>> {
-    let Ok(df) = ctx.read_parquet(path_str(file)?, ParquetReadOptions::default()).await else {
+pub async fn load_parquet(
+    ctx: &SessionContext,
+    table: RawTable,
+    file: &Path,
+) -> Result<Option<u64>> {
+    let Ok(df) = ctx
+        .read_parquet(path_str(file)?, ParquetReadOptions::default())
+        .await
+    else {
         return Ok(None);
     };
     let schema = Arc::new(df.schema().as_arrow().clone());
@@ -228,7 +306,11 @@ pub async fn load_csv(
         df
     } else {
         ctx.register_table(file_view.as_str(), df.into_view())?;
-        let sql = format!("SELECT {} FROM {}", catalog_projection(table, header), ident(&file_view));
+        let sql = format!(
+            "SELECT {} FROM {}",
+            catalog_projection(table, header),
+            ident(&file_view)
+        );
         ctx.sql(&sql).await?
     };
     let schema = Arc::new(df.schema().as_arrow().clone());
@@ -240,13 +322,20 @@ pub async fn load_csv(
             Some(detail) => {
                 let text_table = register_as_text(ctx, table, path, names).await?;
                 let message = describe_parse_error(table, path, names, &detail);
-                return Ok(CsvLoad::Unparseable { message, text_table });
+                return Ok(CsvLoad::Unparseable {
+                    message,
+                    text_table,
+                });
             }
             None => return Err(Error::Engine(format!("reading {}: {e}", path.display()))),
         },
     };
     let rows = register_batches(ctx, table.name(), schema.clone(), parts.clone())?;
-    Ok(CsvLoad::Table { rows, schema, parts })
+    Ok(CsvLoad::Table {
+        rows,
+        schema,
+        parts,
+    })
 }
 
 /// Register `text_table` (all text) in memory under the table's name with the catalog types,
@@ -269,7 +358,13 @@ pub async fn load_relaxed(
             }
         })
         .collect();
-    let df = ctx.sql(&format!("SELECT {} FROM {}", select.join(", "), ident(text_table))).await?;
+    let df = ctx
+        .sql(&format!(
+            "SELECT {} FROM {}",
+            select.join(", "),
+            ident(text_table)
+        ))
+        .await?;
     let schema = Arc::new(df.schema().as_arrow().clone());
     let parts = df.collect_partitioned().await?;
     register_batches(ctx, table.name(), schema, parts)
@@ -285,7 +380,8 @@ pub async fn register_as_text(
     let schema = file_schema(table, names, true);
     let name = format!("{}__text", table.name());
     let options = CsvReadOptions::new().has_header(true).schema(&schema);
-    ctx.register_csv(name.as_str(), path_str(path)?, options).await?;
+    ctx.register_csv(name.as_str(), path_str(path)?, options)
+        .await?;
     Ok(name)
 }
 
@@ -297,7 +393,11 @@ pub fn register_batches(
     parts: Vec<Vec<RecordBatch>>,
 ) -> Result<u64> {
     let rows = parts.iter().flatten().map(|b| b.num_rows() as u64).sum();
-    let parts = if parts.is_empty() { vec![vec![]] } else { parts };
+    let parts = if parts.is_empty() {
+        vec![vec![]]
+    } else {
+        parts
+    };
     let table = MemTable::try_new(schema, parts)?;
     ctx.deregister_table(name)?;
     ctx.register_table(name, Arc::new(table))?;
@@ -347,8 +447,11 @@ pub async fn register_raw_dir(ctx: &SessionContext, raw_dir: &Path) -> Result<Ve
         } else {
             let file_view = format!("{}__file", table.name());
             ctx.register_table(file_view.as_str(), df.into_view())?;
-            let sql =
-                format!("SELECT {} FROM {}", catalog_projection(table, &header), ident(&file_view));
+            let sql = format!(
+                "SELECT {} FROM {}",
+                catalog_projection(table, &header),
+                ident(&file_view)
+            );
             ctx.sql(&sql).await?.into_view()
         };
         ctx.deregister_table(table.name())?;
@@ -400,7 +503,12 @@ pub fn file_sha256(path: &Path, memo_dir: Option<&Path>) -> Result<String> {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let key = Memo { path: abs.display().to_string(), bytes: meta.len(), modified_ns: modified, sha256: String::new() };
+    let key = Memo {
+        path: abs.display().to_string(),
+        bytes: meta.len(),
+        modified_ns: modified,
+        sha256: String::new(),
+    };
     let memo_file = memo_dir.map(|d| {
         let name = abs.display().to_string().replace(['/', '\\', ':'], "_");
         d.join(format!("{name}.sha256.json"))
@@ -417,7 +525,10 @@ pub fn file_sha256(path: &Path, memo_dir: Option<&Path>) -> Result<String> {
     }
     let sha256 = crate::artifact::sha256_file(path)?;
     if let Some(file) = &memo_file {
-        let memo = Memo { sha256: sha256.clone(), ..key };
+        let memo = Memo {
+            sha256: sha256.clone(),
+            ..key
+        };
         // The memo is an optimisation: failing to write it must not fail the build.
         let _ = crate::artifact::write_json(file, &memo);
     }

@@ -38,13 +38,18 @@ pub fn run(cfg: &Config) -> Result<SplitSummary> {
     let source = store.display().to_string();
     let batch = io::read_parquet(&store, "run `creditrisk build-feature-store` first")?;
     let target = batch.column_by_name("TARGET").ok_or_else(|| {
-        Error::Input(format!("{source}: column `TARGET` is missing; the feature store must carry the label"))
+        Error::Input(format!(
+            "{source}: column `TARGET` is missing; the feature store must carry the label"
+        ))
     })?;
-    let target = cast(target, &DataType::Int64).map_err(|e| Error::Input(format!("{source}: column `TARGET`: {e}")))?;
+    let target = cast(target, &DataType::Int64)
+        .map_err(|e| Error::Input(format!("{source}: column `TARGET`: {e}")))?;
     let target = target.as_primitive::<Int64Type>();
     let labelled: Vec<usize> = (0..target.len()).filter(|&i| !target.is_null(i)).collect();
     if labelled.is_empty() {
-        return Err(Error::Input(format!("{source}: no labelled rows (TARGET is NULL everywhere)")));
+        return Err(Error::Input(format!(
+            "{source}: no labelled rows (TARGET is NULL everywhere)"
+        )));
     }
     let labels: Vec<i64> = labelled.iter().map(|&i| target.value(i)).collect();
     if let Some(pos) = labels.iter().position(|v| !matches!(v, 0 | 1)) {
@@ -74,7 +79,9 @@ pub fn run(cfg: &Config) -> Result<SplitSummary> {
     io::write_parquet(&train_file, &train)?;
     io::write_parquet(&test_file, &test)?;
 
-    let rate = |pos: &[usize]| pos.iter().map(|&p| labels[p] as f64).sum::<f64>() / pos.len().max(1) as f64;
+    let rate = |pos: &[usize]| {
+        pos.iter().map(|&p| labels[p] as f64).sum::<f64>() / pos.len().max(1) as f64
+    };
     Ok(SplitSummary {
         store_file: store,
         train_file,
@@ -127,7 +134,10 @@ mod tests {
         let mut all: Vec<usize> = a.iter().chain(&b).copied().collect();
         all.sort_unstable();
         assert_eq!(all, (0..1000).collect::<Vec<_>>());
-        assert_eq!(stratified_partition(&labels, 0.2, 42), (a.clone(), b.clone()));
+        assert_eq!(
+            stratified_partition(&labels, 0.2, 42),
+            (a.clone(), b.clone())
+        );
         assert_ne!(stratified_partition(&labels, 0.2, 43).1, b);
     }
 }

@@ -52,7 +52,13 @@ pub struct Check {
 }
 
 impl Check {
-    pub fn failing(column: &str, name: &str, group: Group, sql: String, expectation: String) -> Self {
+    pub fn failing(
+        column: &str,
+        name: &str,
+        group: Group,
+        sql: String,
+        expectation: String,
+    ) -> Self {
         Check {
             column: Some(column.to_string()),
             name: name.to_string(),
@@ -70,15 +76,25 @@ pub fn column_checks(column: &Column) -> Vec<Check> {
     let mut checks = vec![];
     if !column.nullable {
         let sql = format!("{c} IS NULL");
-        checks.push(Check::failing(name, "not_null", Group::Nulls, sql, format!("{name} is never NULL")));
+        checks.push(Check::failing(
+            name,
+            "not_null",
+            Group::Nulls,
+            sql,
+            format!("{name} is never NULL"),
+        ));
     }
     if column.kind == Kind::Float {
         checks.push(finite_check(name));
     }
-    let range = |sql: String, words: String| Check::failing(name, "range", Group::Ranges, sql, words);
+    let range =
+        |sql: String, words: String| Check::failing(name, "range", Group::Ranges, sql, words);
     match column.domain {
         Domain::Id => checks.push(range(format!("{c} <= 0"), format!("{name} > 0"))),
-        Domain::Binary => checks.push(range(format!("{c} NOT IN (0, 1)"), format!("{name} in {{0, 1}}"))),
+        Domain::Binary => checks.push(range(
+            format!("{c} NOT IN (0, 1)"),
+            format!("{name} in {{0, 1}}"),
+        )),
         Domain::Days => checks.push(range(format!("{c} > 0"), format!("{name} <= 0"))),
         Domain::DaysOrSentinel => checks.push(range(
             format!("{c} > 0 AND {c} <> {DAYS_SENTINEL}"),
@@ -86,9 +102,10 @@ pub fn column_checks(column: &Column) -> Vec<Check> {
         )),
         Domain::Months => checks.push(range(format!("{c} > 0"), format!("{name} <= 0"))),
         Domain::NonNegative => checks.push(range(format!("{c} < 0"), format!("{name} >= 0"))),
-        Domain::UnitInterval => {
-            checks.push(range(format!("{c} < 0 OR {c} > 1"), format!("{name} in [0, 1]")))
-        }
+        Domain::UnitInterval => checks.push(range(
+            format!("{c} < 0 OR {c} > 1"),
+            format!("{name} in [0, 1]"),
+        )),
         Domain::Range(lo, hi) => checks.push(range(
             format!("{c} < {lo:?} OR {c} > {hi:?}"),
             format!("{name} in [{lo}, {hi}]"),
@@ -108,14 +125,15 @@ pub fn column_checks(column: &Column) -> Vec<Check> {
     checks
 }
 
-/// No NaN or ±infinity in a float column.
+/// No NaN or ±infinity in a float column. Arrow compares floats by total order (NaN above +inf,
+/// -NaN below -inf), so one range test outside ±f64::MAX catches all four.
 pub fn finite_check(name: &str) -> Check {
     let c = ident(name);
     Check::failing(
         name,
         "finite",
         Group::Ranges,
-        format!("(isnan({c}) OR {c} = CAST('inf' AS DOUBLE) OR {c} = CAST('-inf' AS DOUBLE))"),
+        format!("({c} < -1.7976931348623157e308 OR {c} > 1.7976931348623157e308)"),
         format!("{name} is finite (no NaN, no ±inf)"),
     )
 }
@@ -172,8 +190,19 @@ pub async fn run_checks(
     sample_rows: usize,
 ) -> Result<TableRun> {
     let t = ident(table);
+    let schema = ctx.table(table).await?.schema().as_arrow().clone();
+    let id_columns: Vec<&str> = id_columns
+        .iter()
+        .copied()
+        .filter(|c| schema.field_with_name(c).is_ok())
+        .collect();
+    let id_columns = id_columns.as_slice();
     let mut select = vec!["COUNT(*)".to_string()];
-    select.extend(profile.iter().map(|c| format!("COUNT(*) - COUNT({})", ident(c))));
+    select.extend(
+        profile
+            .iter()
+            .map(|c| format!("COUNT(*) - COUNT({})", ident(c))),
+    );
     for check in checks {
         let column = check.column.as_deref().map(ident).unwrap_or_default();
         select.push(match &check.rule {
@@ -183,13 +212,20 @@ pub async fn run_checks(
         });
     }
     // Aliases keep identical expressions (two checks with the same predicate) apart.
-    let aliased: Vec<String> =
-        select.iter().enumerate().map(|(i, e)| format!("{e} AS m{i}")).collect();
+    let aliased: Vec<String> = select
+        .iter()
+        .enumerate()
+        .map(|(i, e)| format!("{e} AS m{i}"))
+        .collect();
     let sql = format!("SELECT {} FROM {t}", aliased.join(", "));
     let batches = ctx.sql(&sql).await?.collect().await?;
     let values = first_row_counts(&batches, select.len())?;
     let rows = values[0];
-    let nulls = profile.iter().cloned().zip(values[1..=profile.len()].iter().copied()).collect();
+    let nulls = profile
+        .iter()
+        .cloned()
+        .zip(values[1..=profile.len()].iter().copied())
+        .collect();
 
     let mut findings = vec![];
     for (i, check) in checks.iter().enumerate() {
@@ -203,9 +239,18 @@ pub async fn run_checks(
         } else {
             vec![]
         };
-        findings.push(Finding { check: check.clone(), failing, total, samples });
+        findings.push(Finding {
+            check: check.clone(),
+            failing,
+            total,
+            samples,
+        });
     }
-    Ok(TableRun { rows, nulls, findings })
+    Ok(TableRun {
+        rows,
+        nulls,
+        findings,
+    })
 }
 
 /// (orphans, non-NULL rows) of `table.column` against the ids produced by `parent`.
@@ -238,8 +283,11 @@ async fn fetch_samples(
     let t = ident(table);
     let column = check.column.clone().unwrap_or_default();
     let c = ident(&column);
-    let mut shown: Vec<String> =
-        id_columns.iter().filter(|id| **id != column).map(|id| ident(id)).collect();
+    let mut shown: Vec<String> = id_columns
+        .iter()
+        .filter(|id| **id != column)
+        .map(|id| ident(id))
+        .collect();
     shown.push(c.clone());
     let cols = shown.join(", ");
     let sql = match &check.rule {
@@ -307,7 +355,9 @@ fn cell(array: &dyn Array, row: usize) -> Value {
         DataType::Int64 => Value::from(array.as_primitive::<Int64Type>().value(row)),
         DataType::Float64 => {
             let v = array.as_primitive::<Float64Type>().value(row);
-            serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::String(v.to_string()))
+            serde_json::Number::from_f64(v)
+                .map(Value::Number)
+                .unwrap_or(Value::String(v.to_string()))
         }
         DataType::Boolean => Value::Bool(array.as_boolean().value(row)),
         DataType::Utf8 => Value::String(array.as_string::<i32>().value(row).to_string()),
@@ -318,5 +368,55 @@ fn cell(array: &dyn Array, row: usize) -> Value {
                 Err(_) => Value::Null,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::Float64Array;
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn finite_check_catches_nan_and_both_infinities_but_not_null() {
+        let schema = Arc::new(Schema::new(vec![Field::new("X", DataType::Float64, true)]));
+        let values = Float64Array::from(vec![
+            Some(1.0),
+            Some(f64::NAN),
+            Some(-f64::NAN),
+            Some(f64::INFINITY),
+            Some(f64::NEG_INFINITY),
+            Some(f64::MAX),
+            None,
+        ]);
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap();
+        let ctx = crate::raw::session();
+        crate::raw::register_batches(&ctx, "t", schema, vec![vec![batch]]).unwrap();
+        let run = run_checks(&ctx, "t", &[finite_check("X")], &["X".into()], &[], 10)
+            .await
+            .unwrap();
+        assert_eq!(run.rows, 7);
+        assert_eq!(run.nulls["X"], 1);
+        assert_eq!(run.findings[0].failing, 4);
+        assert_eq!(run.findings[0].samples.len(), 4);
+    }
+
+    #[test]
+    fn catalog_checks_cover_every_domain() {
+        let checks = column_checks(
+            &crate::catalog::RawTable::BureauBalance
+                .column("STATUS")
+                .unwrap(),
+        );
+        assert_eq!(checks.len(), 2); // not_null + domain
+        assert!(matches!(&checks[1].rule, Rule::Failing(sql) if sql.contains("'C'")));
+        let days = crate::catalog::RawTable::ApplicationTrain
+            .column("DAYS_EMPLOYED")
+            .unwrap();
+        let range = &column_checks(&days)[1];
+        assert!(matches!(&range.rule, Rule::Failing(sql) if sql.contains("365243")));
     }
 }

@@ -26,7 +26,11 @@ pub async fn check_feature_store(
         .chain(FEATURES.iter().map(|(n, t)| (*n, t.arrow_type())));
     for (name, ty) in expected {
         match schema.field_with_name(name) {
-            Err(_) => schema_findings.push(("present", name.to_string(), format!("column {name} is present"))),
+            Err(_) => schema_findings.push((
+                "present",
+                name.to_string(),
+                format!("column {name} is present"),
+            )),
             Ok(f) if f.data_type() != &ty => schema_findings.push((
                 "type",
                 name.to_string(),
@@ -35,15 +39,29 @@ pub async fn check_feature_store(
             Ok(_) => {}
         }
     }
-    let known: Vec<&str> = KEY_COLUMNS.iter().map(|(n, _)| *n).chain(FEATURES.iter().map(|(n, _)| *n)).collect();
-    let extra: Vec<String> =
-        schema.fields().iter().map(|f| f.name().clone()).filter(|n| !known.contains(&n.as_str())).collect();
+    let known: Vec<&str> = KEY_COLUMNS
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(FEATURES.iter().map(|(n, _)| *n))
+        .collect();
+    let extra: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| !known.contains(&n.as_str()))
+        .collect();
 
     let has = |name: &str| schema.field_with_name(name).is_ok();
     let mut checks = vec![];
     if has("SK_ID_CURR") {
         let c = "\"SK_ID_CURR\"".to_string();
-        checks.push(Check::failing("SK_ID_CURR", "not_null", Group::Nulls, format!("{c} IS NULL"), "SK_ID_CURR is never NULL".into()));
+        checks.push(Check::failing(
+            "SK_ID_CURR",
+            "not_null",
+            Group::Nulls,
+            format!("{c} IS NULL"),
+            "SK_ID_CURR is never NULL".into(),
+        ));
         checks.push(Check {
             column: Some("SK_ID_CURR".into()),
             name: "unique".into(),
@@ -67,7 +85,13 @@ pub async fn check_feature_store(
             "NOT \"IS_TRAIN\" AND \"TARGET\" IS NOT NULL".into(),
             "TARGET is NULL on test rows".into(),
         ));
-        checks.push(Check::failing("IS_TRAIN", "not_null", Group::Nulls, "\"IS_TRAIN\" IS NULL".into(), "IS_TRAIN is never NULL".into()));
+        checks.push(Check::failing(
+            "IS_TRAIN",
+            "not_null",
+            Group::Nulls,
+            "\"IS_TRAIN\" IS NULL".into(),
+            "IS_TRAIN is never NULL".into(),
+        ));
     }
     for field in schema.fields() {
         if field.data_type() == &DataType::Float64 {
@@ -77,20 +101,25 @@ pub async fn check_feature_store(
     let ids = ["SK_ID_CURR"];
     let run = run_checks(ctx, table, &checks, &[], &ids, cfg.sample_rows).await?;
     let mut report = ValidationReport::new("feature_store", source, run.rows);
-    let record_schema = |report: &mut ValidationReport, check: &str, column: String, words: String, severity| {
-        report.checks_run += 1;
-        report.record(CheckFailure {
-            table: "feature_store".into(),
-            column: Some(column),
-            check: check.into(),
-            severity,
-            failing: run.rows,
-            total: run.rows,
-            expectation: words,
-            samples: vec![],
-        });
+    let record_schema =
+        |report: &mut ValidationReport, check: &str, column: String, words: String, severity| {
+            report.checks_run += 1;
+            report.record(CheckFailure {
+                table: "feature_store".into(),
+                column: Some(column),
+                check: check.into(),
+                severity,
+                failing: run.rows,
+                total: run.rows,
+                expectation: words,
+                samples: vec![],
+            });
+        };
+    let strict = if enforced(cfg, Group::Schema) {
+        Severity::Fail
+    } else {
+        Severity::Warn
     };
-    let strict = if enforced(cfg, Group::Schema) { Severity::Fail } else { Severity::Warn };
     for (check, column, words) in schema_findings {
         record_schema(&mut report, check, column, words, strict);
     }
@@ -108,7 +137,11 @@ pub async fn check_feature_store(
             table: "feature_store".into(),
             column: f.check.column.clone(),
             check: f.check.name.clone(),
-            severity: if enforced(cfg, f.check.group) { Severity::Fail } else { Severity::Warn },
+            severity: if enforced(cfg, f.check.group) {
+                Severity::Fail
+            } else {
+                Severity::Warn
+            },
             failing: f.failing,
             total: f.total,
             expectation: f.check.expectation.clone(),

@@ -32,7 +32,11 @@ pub async fn register_known_ids(ctx: &SessionContext, parent: RawTable) -> Resul
         RawTable::PreviousApplication => ("previous_application", "SK_ID_PREV"),
         other => (other.name(), "SK_ID_CURR"),
     };
-    let sql = format!("SELECT DISTINCT {} AS id FROM {}", ident(column), ident(source));
+    let sql = format!(
+        "SELECT DISTINCT {} AS id FROM {}",
+        ident(column),
+        ident(source)
+    );
     let df = ctx.sql(&sql).await?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
     let parts = df.collect_partitioned().await?;
@@ -67,7 +71,10 @@ fn orphan_check(link: ParentLink) -> Check {
         name: "orphans".into(),
         group: Group::Referential,
         rule: Rule::KnownIn(format!("SELECT id FROM {}", ident(&known))),
-        expectation: format!("{} is a known {}.{}", link.column, parent, link.parent_column),
+        expectation: format!(
+            "{} is a known {}.{}",
+            link.column, parent, link.parent_column
+        ),
     }
 }
 
@@ -80,16 +87,29 @@ pub async fn check_raw_table(
     cfg: &ValidationConfig,
 ) -> Result<(ValidationReport, TableRun)> {
     let profile: Vec<String> = table.columns().iter().map(|c| c.name.to_string()).collect();
-    let checks = if cfg.enabled { raw_checks(table) } else { vec![] };
-    let run =
-        run_checks(ctx, table.name(), &checks, &profile, &ID_COLUMNS, cfg.sample_rows).await?;
+    let checks = if cfg.enabled {
+        raw_checks(table)
+    } else {
+        vec![]
+    };
+    let run = run_checks(
+        ctx,
+        table.name(),
+        &checks,
+        &profile,
+        &ID_COLUMNS,
+        cfg.sample_rows,
+    )
+    .await?;
     let mut report = ValidationReport::new(table.name(), source, run.rows);
     if cfg.enabled {
         record_header(&mut report, table, header, cfg);
         record_findings(&mut report, table, &run.findings, cfg);
     }
     for (column, nulls) in &run.nulls {
-        report.measures.insert(format!("null.{column}"), share(*nulls, run.rows));
+        report
+            .measures
+            .insert(format!("null.{column}"), share(*nulls, run.rows));
     }
     Ok((report, run))
 }
@@ -133,7 +153,11 @@ fn record_header(
         expectation,
         samples: vec![],
     };
-    let strict = if cfg.enforce_schema { Severity::Fail } else { Severity::Warn };
+    let strict = if cfg.enforce_schema {
+        Severity::Fail
+    } else {
+        Severity::Warn
+    };
     report.checks_run += table.columns().len();
     let mut findings = vec![];
     for column in &header.missing {
@@ -141,7 +165,10 @@ fn record_header(
         findings.push(finding(column, "present", strict, words));
     }
     for column in &header.extra {
-        let words = format!("{column} is not a catalog column of {} (ignored)", table.name());
+        let words = format!(
+            "{column} is not a catalog column of {} (ignored)",
+            table.name()
+        );
         findings.push(finding(column, "present", Severity::Warn, words));
     }
     if header.reordered {
@@ -208,5 +235,9 @@ pub fn enforced(cfg: &ValidationConfig, group: Group) -> bool {
 }
 
 fn share(part: u64, total: u64) -> f64 {
-    if total == 0 { 0.0 } else { part as f64 / total as f64 }
+    if total == 0 {
+        0.0
+    } else {
+        part as f64 / total as f64
+    }
 }

@@ -77,7 +77,9 @@ impl ValidationReport {
 
     /// Write to `<reports_dir>/validation/<file_stem>.json` (atomically) and return the path.
     pub fn write(&self, reports_dir: &Path, file_stem: &str) -> Result<PathBuf> {
-        let path = reports_dir.join("validation").join(format!("{file_stem}.json"));
+        let path = reports_dir
+            .join("validation")
+            .join(format!("{file_stem}.json"));
         crate::artifact::write_json(&path, self)?;
         Ok(path)
     }

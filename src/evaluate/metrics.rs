@@ -40,7 +40,8 @@ impl Confusion {
         if b == 0 { 0.0 } else { a as f64 / b as f64 }
     }
     pub fn accuracy(&self) -> f64 {
-        let total = self.true_positive + self.false_positive + self.true_negative + self.false_negative;
+        let total =
+            self.true_positive + self.false_positive + self.true_negative + self.false_negative;
         Self::ratio(self.true_positive + self.true_negative, total)
     }
     pub fn precision(&self) -> f64 {
@@ -51,7 +52,11 @@ impl Confusion {
     }
     pub fn f1(&self) -> f64 {
         let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
     }
 }
 
@@ -87,7 +92,11 @@ pub struct Metrics {
 pub fn require_both_classes(y: &[f64], what: &str) -> Result<()> {
     let defaults = y.iter().filter(|v| **v == 1.0).count();
     if y.is_empty() || defaults == 0 || defaults == y.len() {
-        let class = if defaults == 0 { "0 (no default)" } else { "1 (default)" };
+        let class = if defaults == 0 {
+            "0 (no default)"
+        } else {
+            "1 (default)"
+        };
         return Err(Error::Input(format!(
             "{what}: all {} labels are {class}; AUC, Gini and KS need both defaults and \
              non-defaults — use more data or a different split",
@@ -99,13 +108,23 @@ pub fn require_both_classes(y: &[f64], what: &str) -> Result<()> {
 
 fn check_inputs(y: &[f64], pd: &[f64]) -> Result<()> {
     if y.len() != pd.len() {
-        return Err(Error::Model(format!("{} labels but {} predictions", y.len(), pd.len())));
+        return Err(Error::Model(format!(
+            "{} labels but {} predictions",
+            y.len(),
+            pd.len()
+        )));
     }
     if let Some(i) = pd.iter().position(|p| !(0.0..=1.0).contains(p)) {
-        return Err(Error::Model(format!("prediction {i} is {}, not a probability", pd[i])));
+        return Err(Error::Model(format!(
+            "prediction {i} is {}, not a probability",
+            pd[i]
+        )));
     }
     if let Some(i) = y.iter().position(|t| *t != 0.0 && *t != 1.0) {
-        return Err(Error::Input(format!("label {i} is {}, labels must be 0 or 1", y[i])));
+        return Err(Error::Input(format!(
+            "label {i} is {}, labels must be 0 or 1",
+            y[i]
+        )));
     }
     require_both_classes(y, "metrics")
 }
@@ -150,7 +169,11 @@ pub fn ks_statistic(y: &[f64], score: &[f64]) -> Result<f64> {
     let (mut cum_pos, mut cum_neg, mut ks) = (0.0, 0.0, 0.0f64);
     for g in groups {
         for &i in &order[g] {
-            if y[i] == 1.0 { cum_pos += 1.0 } else { cum_neg += 1.0 }
+            if y[i] == 1.0 {
+                cum_pos += 1.0
+            } else {
+                cum_neg += 1.0
+            }
         }
         ks = ks.max((cum_neg / n_neg - cum_pos / n_pos).abs());
     }
@@ -233,7 +256,10 @@ pub fn reliability(y: &[f64], pd: &[f64], bins: usize) -> Vec<(f64, f64, usize)>
         sum_pd[b] += p;
         sum_y[b] += t;
     }
-    (0..bins).filter(|&b| n[b] > 0).map(|b| (sum_pd[b] / n[b] as f64, sum_y[b] / n[b] as f64, n[b])).collect()
+    (0..bins)
+        .filter(|&b| n[b] > 0)
+        .map(|b| (sum_pd[b] / n[b] as f64, sum_y[b] / n[b] as f64, n[b]))
+        .collect()
 }
 
 /// All metrics of `pd` against labels `y`.
@@ -285,7 +311,10 @@ mod tests {
         let s = [0.8, 0.4, 0.1, 0.4, 0.8];
         assert!(close(roc_auc(&y, &s).unwrap(), 4.0 / 6.0));
         assert!(close(roc_auc(&[0.0, 1.0], &[0.3, 0.3]).unwrap(), 0.5));
-        assert!(close(roc_auc(&[0.0, 0.0, 1.0, 1.0], &[0.1, 0.2, 0.3, 0.4]).unwrap(), 1.0));
+        assert!(close(
+            roc_auc(&[0.0, 0.0, 1.0, 1.0], &[0.1, 0.2, 0.3, 0.4]).unwrap(),
+            1.0
+        ));
     }
 
     #[test]
@@ -313,7 +342,15 @@ mod tests {
         let y = [1.0, 1.0, 0.0, 0.0, 1.0];
         let p = [0.2, 0.15, 0.15, 0.05, 0.01];
         let c = Confusion::at_threshold(&y, &p, 0.15);
-        assert_eq!((c.true_positive, c.false_positive, c.true_negative, c.false_negative), (2, 1, 1, 1));
+        assert_eq!(
+            (
+                c.true_positive,
+                c.false_positive,
+                c.true_negative,
+                c.false_negative
+            ),
+            (2, 1, 1, 1)
+        );
         assert!(close(c.precision(), 2.0 / 3.0));
         assert!(close(c.recall(), 2.0 / 3.0));
         assert!(close(c.f1(), 2.0 / 3.0));
@@ -323,7 +360,9 @@ mod tests {
 
     #[test]
     fn one_class_labels_are_a_clear_error() {
-        let err = compute(&[0.0, 0.0], &[0.1, 0.2], 0.5, &[0.1]).unwrap_err().to_string();
+        let err = compute(&[0.0, 0.0], &[0.1, 0.2], 0.5, &[0.1])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("all 2 labels are 0"), "{err}");
         assert!(roc_auc(&[1.0], &[0.3]).is_err());
     }

@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{
+    ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use serde::{Deserialize, Serialize};
@@ -40,7 +42,11 @@ impl EvalSplit {
     fn outputs(self) -> (&'static str, &'static str, &'static str) {
         match self {
             EvalSplit::Train => ("metrics.json", "evaluation", "train_predictions.parquet"),
-            EvalSplit::Test => ("test_metrics.json", "test_evaluation", "test_predictions.parquet"),
+            EvalSplit::Test => (
+                "test_metrics.json",
+                "test_evaluation",
+                "test_predictions.parquet",
+            ),
         }
     }
 }
@@ -63,8 +69,14 @@ pub fn run(cfg: &Config, split: EvalSplit) -> Result<EvalSummary> {
 }
 
 /// Evaluate a given bundle (e.g. a registry version) on a split.
-pub fn run_with_bundle(cfg: &Config, split: EvalSplit, bundle: &ModelBundle) -> Result<EvalSummary> {
-    let data_file = cfg.processed_dir().join(format!("{}.parquet", split.name()));
+pub fn run_with_bundle(
+    cfg: &Config,
+    split: EvalSplit,
+    bundle: &ModelBundle,
+) -> Result<EvalSummary> {
+    let data_file = cfg
+        .processed_dir()
+        .join(format!("{}.parquet", split.name()));
     let source = data_file.display().to_string();
     let batch = io::read_parquet(&data_file, "run `creditrisk split-data` first")?;
     let ids = frame::id_column(&batch, ID_COLUMN, &source)?;
@@ -80,7 +92,10 @@ pub fn run_with_bundle(cfg: &Config, split: EvalSplit, bundle: &ModelBundle) -> 
     let metrics_file = reports.join(metrics_name);
     crate::artifact::write_json(&metrics_file, &m)?;
     let predictions_file = reports.join(predictions_name);
-    io::write_parquet(&predictions_file, &predictions_batch(&ids, &y, &pd, threshold, &cfg.inference.pd_bands)?)?;
+    io::write_parquet(
+        &predictions_file,
+        &predictions_batch(&ids, &y, &pd, threshold, &cfg.inference.pd_bands)?,
+    )?;
 
     let plots_dir = reports.join(plots_name);
     std::fs::create_dir_all(&plots_dir).map_err(|e| Error::io(&plots_dir, e))?;
@@ -112,24 +127,73 @@ pub fn run_with_bundle(cfg: &Config, split: EvalSplit, bundle: &ModelBundle) -> 
     })
 }
 
-fn draw_plots(dir: &Path, y: &[f64], pd: &[f64], m: &Metrics) -> Result<Vec<(&'static str, String)>> {
+fn draw_plots(
+    dir: &Path,
+    y: &[f64],
+    pd: &[f64],
+    m: &Metrics,
+) -> Result<Vec<(&'static str, String)>> {
     Ok(vec![
-        ("ROC curve", plots::render(&plots::RocPlot { points: metrics::roc_curve(y, pd), auc: m.roc_auc }, dir, "roc")?),
+        (
+            "ROC curve",
+            plots::render(
+                &plots::RocPlot {
+                    points: metrics::roc_curve(y, pd),
+                    auc: m.roc_auc,
+                },
+                dir,
+                "roc",
+            )?,
+        ),
         (
             "Precision-recall",
-            plots::render(&plots::PrPlot { points: metrics::pr_curve(y, pd), base_rate: m.default_rate }, dir, "precision_recall")?,
+            plots::render(
+                &plots::PrPlot {
+                    points: metrics::pr_curve(y, pd),
+                    base_rate: m.default_rate,
+                },
+                dir,
+                "precision_recall",
+            )?,
         ),
-        ("Calibration", plots::render(&plots::CalibrationPlot::equal_count(y, pd, 20), dir, "calibration")?),
+        (
+            "Calibration",
+            plots::render(
+                &plots::CalibrationPlot::equal_count(y, pd, 20),
+                dir,
+                "calibration",
+            )?,
+        ),
         (
             "Confusion matrix",
-            plots::render(&plots::ConfusionPlot { confusion: m.confusion, threshold: m.decision_threshold }, dir, "confusion_matrix")?,
+            plots::render(
+                &plots::ConfusionPlot {
+                    confusion: m.confusion,
+                    threshold: m.decision_threshold,
+                },
+                dir,
+                "confusion_matrix",
+            )?,
         ),
-        ("PD distribution", plots::render(&plots::ScoreDistributionPlot::new(y, pd, 40), dir, "score_distribution")?),
+        (
+            "PD distribution",
+            plots::render(
+                &plots::ScoreDistributionPlot::new(y, pd, 40),
+                dir,
+                "score_distribution",
+            )?,
+        ),
     ])
 }
 
 /// SK_ID_CURR, y_true, PD, decision, band.
-fn predictions_batch(ids: &[i64], y: &[f64], pd: &[f64], threshold: f64, pd_bands: &[f64]) -> Result<RecordBatch> {
+fn predictions_batch(
+    ids: &[i64],
+    y: &[f64],
+    pd: &[f64],
+    threshold: f64,
+    pd_bands: &[f64],
+) -> Result<RecordBatch> {
     let schema = Arc::new(Schema::new(vec![
         Field::new(ID_COLUMN, DataType::Int64, false),
         Field::new("y_true", DataType::Int64, false),
@@ -141,8 +205,14 @@ fn predictions_batch(ids: &[i64], y: &[f64], pd: &[f64], threshold: f64, pd_band
         Arc::new(Int64Array::from(ids.to_vec())),
         Arc::new(Int64Array::from_iter_values(y.iter().map(|v| *v as i64))),
         Arc::new(Float64Array::from(pd.to_vec())),
-        Arc::new(StringArray::from_iter_values(pd.iter().map(|p| Outcome::at_threshold(*p, threshold).as_str()))),
-        Arc::new(StringArray::from_iter_values(pd.iter().map(|p| bands::band_name(bands::pd_band(*p, pd_bands))))),
+        Arc::new(StringArray::from_iter_values(
+            pd.iter()
+                .map(|p| Outcome::at_threshold(*p, threshold).as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            pd.iter()
+                .map(|p| bands::band_name(bands::pd_band(*p, pd_bands))),
+        )),
     ];
     Ok(RecordBatch::try_new(schema, columns)?)
 }
@@ -154,7 +224,10 @@ pub fn bayes_auc(test_split: &Path, truth: &Path) -> Result<f64> {
     let source = test_split.display().to_string();
     let ids = frame::id_column(&test, ID_COLUMN, &source)?;
     let y = frame::target_column(&test, TARGET_COLUMN, &source)?;
-    let truth_batch = io::read_parquet(truth, "run `creditrisk synth` (only synthetic data has a truth file)")?;
+    let truth_batch = io::read_parquet(
+        truth,
+        "run `creditrisk synth` (only synthetic data has a truth file)",
+    )?;
     let truth_source = truth.display().to_string();
     let truth_ids = frame::id_column(&truth_batch, ID_COLUMN, &truth_source)?;
     let true_pd = truth_batch
@@ -162,11 +235,17 @@ pub fn bayes_auc(test_split: &Path, truth: &Path) -> Result<f64> {
         .ok_or_else(|| Error::Input(format!("{truth_source}: column `TRUE_PD` is missing")))?;
     let true_pd = cast(true_pd, &DataType::Float64)?;
     let true_pd = true_pd.as_primitive::<Float64Type>();
-    let by_id: HashMap<i64, f64> = truth_ids.iter().zip(true_pd.values().iter()).map(|(i, p)| (*i, *p)).collect();
+    let by_id: HashMap<i64, f64> = truth_ids
+        .iter()
+        .zip(true_pd.values().iter())
+        .map(|(i, p)| (*i, *p))
+        .collect();
     let mut scores = Vec::with_capacity(ids.len());
     for id in &ids {
         scores.push(*by_id.get(id).ok_or_else(|| {
-            Error::Input(format!("{truth_source}: SK_ID_CURR {id} of {source} has no TRUE_PD"))
+            Error::Input(format!(
+                "{truth_source}: SK_ID_CURR {id} of {source} has no TRUE_PD"
+            ))
         })?);
     }
     metrics::roc_auc(&y, &scores)

@@ -57,6 +57,13 @@ pub fn render<P: Plot>(plot: &P, dir: &Path, stem: &str) -> Result<String> {
         area.present().map_err(|e| failed(Box::new(e)))?;
     }
     let png = dir.join(format!("{stem}.png"));
+    // Temp files are created 0600; a report is meant to be shared.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(tmp.path(), e))?;
+    }
     tmp.persist(&png).map_err(|e| Error::io(&png, e.error))?;
     Ok(svg)
 }
@@ -110,9 +117,24 @@ impl Plot for RocPlot {
         DB::ErrorType: 'static,
     {
         let caption = format!("ROC curve (AUC {:.4})", self.auc);
-        let mut chart = unit_chart!(area, caption, "False positive rate", "True positive rate", 0f64..1f64, 0f64..1f64);
-        chart.draw_series(DashedLineSeries::new(vec![(0.0, 0.0), (1.0, 1.0)], 6, 4, RGBColor(150, 150, 150).into()))?;
-        chart.draw_series(LineSeries::new(thin(&self.points, CURVE_POINTS), BLUE.stroke_width(2)))?;
+        let mut chart = unit_chart!(
+            area,
+            caption,
+            "False positive rate",
+            "True positive rate",
+            0f64..1f64,
+            0f64..1f64
+        );
+        chart.draw_series(DashedLineSeries::new(
+            vec![(0.0, 0.0), (1.0, 1.0)],
+            6,
+            4,
+            RGBColor(150, 150, 150).into(),
+        ))?;
+        chart.draw_series(LineSeries::new(
+            thin(&self.points, CURVE_POINTS),
+            BLUE.stroke_width(2),
+        ))?;
         Ok(())
     }
 }
@@ -130,8 +152,16 @@ impl Plot for PrPlot {
         let caption = format!("Precision-recall (base rate {:.3})", self.base_rate);
         let mut chart = unit_chart!(area, caption, "Recall", "Precision", 0f64..1f64, 0f64..1f64);
         let base = vec![(0.0, self.base_rate), (1.0, self.base_rate)];
-        chart.draw_series(DashedLineSeries::new(base, 6, 4, RGBColor(150, 150, 150).into()))?;
-        chart.draw_series(LineSeries::new(thin(&self.points, CURVE_POINTS), BLUE.stroke_width(2)))?;
+        chart.draw_series(DashedLineSeries::new(
+            base,
+            6,
+            4,
+            RGBColor(150, 150, 150).into(),
+        ))?;
+        chart.draw_series(LineSeries::new(
+            thin(&self.points, CURVE_POINTS),
+            BLUE.stroke_width(2),
+        ))?;
         Ok(())
     }
 }
@@ -152,7 +182,11 @@ impl CalibrationPlot {
             .chunks(per)
             .map(|c| {
                 let n = c.len() as f64;
-                (c.iter().map(|&i| pd[i]).sum::<f64>() / n, c.iter().map(|&i| y[i]).sum::<f64>() / n, c.len())
+                (
+                    c.iter().map(|&i| pd[i]).sum::<f64>() / n,
+                    c.iter().map(|&i| y[i]).sum::<f64>() / n,
+                    c.len(),
+                )
             })
             .collect();
         CalibrationPlot { bins }
@@ -164,11 +198,29 @@ impl Plot for CalibrationPlot {
     where
         DB::ErrorType: 'static,
     {
-        let top = self.bins.iter().map(|b| b.0.max(b.1)).fold(0.05f64, f64::max).min(1.0) * 1.1;
+        let top = self
+            .bins
+            .iter()
+            .map(|b| b.0.max(b.1))
+            .fold(0.05f64, f64::max)
+            .min(1.0)
+            * 1.1;
         let top = top.min(1.0);
         let caption = format!("Calibration ({} equal-count bins)", self.bins.len());
-        let mut chart = unit_chart!(area, caption, "Mean predicted PD", "Observed default rate", 0f64..top, 0f64..top);
-        chart.draw_series(DashedLineSeries::new(vec![(0.0, 0.0), (top, top)], 6, 4, RGBColor(150, 150, 150).into()))?;
+        let mut chart = unit_chart!(
+            area,
+            caption,
+            "Mean predicted PD",
+            "Observed default rate",
+            0f64..top,
+            0f64..top
+        );
+        chart.draw_series(DashedLineSeries::new(
+            vec![(0.0, 0.0), (top, top)],
+            6,
+            4,
+            RGBColor(150, 150, 150).into(),
+        ))?;
         let pts: Vec<(f64, f64)> = self.bins.iter().map(|b| (b.0, b.1)).collect();
         chart.draw_series(LineSeries::new(pts.clone(), BLUE.stroke_width(2)))?;
         chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 4, BLUE.filled())))?;
@@ -215,10 +267,24 @@ impl Plot for ConfusionPlot {
         for (x, y, label, count) in cells {
             let shade = 255 - (180.0 * (count as f64 / max).sqrt()) as u8;
             let fill = RGBColor(shade, shade, 255);
-            chart.draw_series(std::iter::once(Rectangle::new([(x, y), (x + 1.0, y + 1.0)], fill.filled())))?;
-            chart.draw_series(std::iter::once(Rectangle::new([(x, y), (x + 1.0, y + 1.0)], BLACK.stroke_width(1))))?;
-            chart.draw_series(std::iter::once(Text::new(label.to_string(), (x + 0.08, y + 0.62), style(14))))?;
-            chart.draw_series(std::iter::once(Text::new(count.to_string(), (x + 0.08, y + 0.42), style(22))))?;
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(x, y), (x + 1.0, y + 1.0)],
+                fill.filled(),
+            )))?;
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(x, y), (x + 1.0, y + 1.0)],
+                BLACK.stroke_width(1),
+            )))?;
+            chart.draw_series(std::iter::once(Text::new(
+                label.to_string(),
+                (x + 0.08, y + 0.62),
+                style(14),
+            )))?;
+            chart.draw_series(std::iter::once(Text::new(
+                count.to_string(),
+                (x + 0.08, y + 0.42),
+                style(22),
+            )))?;
         }
         Ok(())
     }
@@ -236,17 +302,31 @@ impl ScoreDistributionPlot {
         let mut sorted = pd.to_vec();
         sorted.sort_by(f64::total_cmp);
         // Up to the 99.5th percentile so a long tail does not squash the picture.
-        let hi = sorted.get(((sorted.len() as f64 * 0.995) as usize).min(sorted.len().saturating_sub(1))).copied().unwrap_or(1.0);
+        let hi = sorted
+            .get(((sorted.len() as f64 * 0.995) as usize).min(sorted.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(1.0);
         let hi = if hi > 0.0 { hi } else { 1.0 };
         let width = hi / bins as f64;
         let edges: Vec<f64> = (0..=bins).map(|i| i as f64 * width).collect();
         let (mut repaid, mut defaulted) = (vec![0.0; bins], vec![0.0; bins]);
-        let (n_def, n_rep) = (y.iter().filter(|v| **v == 1.0).count().max(1) as f64, y.iter().filter(|v| **v != 1.0).count().max(1) as f64);
+        let (n_def, n_rep) = (
+            y.iter().filter(|v| **v == 1.0).count().max(1) as f64,
+            y.iter().filter(|v| **v != 1.0).count().max(1) as f64,
+        );
         for (t, p) in y.iter().zip(pd) {
             let b = ((p / width) as usize).min(bins - 1);
-            if *t == 1.0 { defaulted[b] += 1.0 / n_def } else { repaid[b] += 1.0 / n_rep }
+            if *t == 1.0 {
+                defaulted[b] += 1.0 / n_def
+            } else {
+                repaid[b] += 1.0 / n_rep
+            }
         }
-        ScoreDistributionPlot { edges, repaid, defaulted }
+        ScoreDistributionPlot {
+            edges,
+            repaid,
+            defaulted,
+        }
     }
 }
 
@@ -256,16 +336,36 @@ impl Plot for ScoreDistributionPlot {
         DB::ErrorType: 'static,
     {
         let hi = *self.edges.last().unwrap_or(&1.0);
-        let top = self.repaid.iter().chain(&self.defaulted).fold(0.01f64, |m, v| m.max(*v)) * 1.1;
-        let mut chart = unit_chart!(area, "PD distribution by outcome", "Predicted PD", "Share of class", 0f64..hi, 0f64..top);
-        let series = [(&self.repaid, RGBColor(31, 119, 180), "repaid"), (&self.defaulted, RGBColor(214, 39, 40), "defaulted")];
+        let top = self
+            .repaid
+            .iter()
+            .chain(&self.defaulted)
+            .fold(0.01f64, |m, v| m.max(*v))
+            * 1.1;
+        let mut chart = unit_chart!(
+            area,
+            "PD distribution by outcome",
+            "Predicted PD",
+            "Share of class",
+            0f64..hi,
+            0f64..top
+        );
+        let series = [
+            (&self.repaid, RGBColor(31, 119, 180), "repaid"),
+            (&self.defaulted, RGBColor(214, 39, 40), "defaulted"),
+        ];
         for (values, color, label) in series {
             chart
                 .draw_series(values.iter().enumerate().map(|(i, v)| {
-                    Rectangle::new([(self.edges[i], 0.0), (self.edges[i + 1], *v)], color.mix(0.45).filled())
+                    Rectangle::new(
+                        [(self.edges[i], 0.0), (self.edges[i + 1], *v)],
+                        color.mix(0.45).filled(),
+                    )
                 }))?
                 .label(label)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
         }
         chart
             .configure_series_labels()

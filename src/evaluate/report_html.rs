@@ -16,7 +16,10 @@ pub struct ReportContext<'a> {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 const CSS: &str = "body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;\
@@ -29,7 +32,11 @@ th{background:#f6f6f6}td:first-child,th:first-child{text-align:left}.meta td{tex
 pub fn render(ctx: &ReportContext, m: &Metrics, plots: &[(&str, String)]) -> String {
     let mut h = String::new();
     let title = format!("creditrisk evaluation — {} split", ctx.split);
-    let _ = write!(h, "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{CSS}</style></head><body>", escape(&title));
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{CSS}</style></head><body>",
+        escape(&title)
+    );
     let _ = write!(h, "<h1>{}</h1><table class=\"meta\">", escape(&title));
     for (k, v) in [
         ("Model", ctx.model_name),
@@ -39,23 +46,39 @@ pub fn render(ctx: &ReportContext, m: &Metrics, plots: &[(&str, String)]) -> Str
         ("Data", ctx.data_file),
         ("Bundle sha256", ctx.bundle_sha256),
     ] {
-        let _ = write!(h, "<tr><td>{k}</td><td><code>{}</code></td></tr>", escape(v));
+        let _ = write!(
+            h,
+            "<tr><td>{k}</td><td><code>{}</code></td></tr>",
+            escape(v)
+        );
     }
     h.push_str("</table><h2>Metrics</h2><table><tr><th>metric</th><th>value</th></tr>");
     let rows: [(&str, String); 15] = [
         ("Rows", m.rows.to_string()),
-        ("Defaults", format!("{} ({:.2} %)", m.defaults, 100.0 * m.default_rate)),
+        (
+            "Defaults",
+            format!("{} ({:.2} %)", m.defaults, 100.0 * m.default_rate),
+        ),
         ("Mean PD", format!("{:.4}", m.mean_pd)),
         ("ROC AUC", format!("{:.4}", m.roc_auc)),
         ("Gini (2·AUC − 1)", format!("{:.4}", m.gini)),
         ("KS", format!("{:.4}", m.ks)),
         ("Brier score", format!("{:.5}", m.brier)),
-        ("Brier of the base rate", format!("{:.5}", m.brier_base_rate)),
+        (
+            "Brier of the base rate",
+            format!("{:.5}", m.brier_base_rate),
+        ),
         ("Log loss", format!("{:.5}", m.log_loss)),
         ("Expected calibration error", format!("{:.5}", m.ece)),
-        ("Decision threshold (decline at PD ≥)", format!("{}", m.decision_threshold)),
+        (
+            "Decision threshold (decline at PD ≥)",
+            format!("{}", m.decision_threshold),
+        ),
         ("Accuracy", format!("{:.4}", m.accuracy)),
-        ("Precision (defaults among declines)", format!("{:.4}", m.precision)),
+        (
+            "Precision (defaults among declines)",
+            format!("{:.4}", m.precision),
+        ),
         ("Recall (defaults declined)", format!("{:.4}", m.recall)),
         ("F1", format!("{:.4}", m.f1)),
     ];
@@ -89,7 +112,12 @@ pub fn render(ctx: &ReportContext, m: &Metrics, plots: &[(&str, String)]) -> Str
     }
     h.push_str("</table><h2>Plots</h2><div class=\"plots\">");
     for (name, svg) in plots {
-        let _ = write!(h, "<figure><figcaption>{}</figcaption>{}</figure>", escape(name), strip_xml_header(svg));
+        let _ = write!(
+            h,
+            "<figure><figcaption>{}</figcaption>{}</figure>",
+            escape(name),
+            strip_xml_header(svg)
+        );
     }
     h.push_str("</div></body></html>\n");
     h

@@ -51,7 +51,12 @@ const STEPS: [Step; 7] = [
         drop: &[RawTable::ApplicationTrain, RawTable::ApplicationTest],
     },
     // bureau stays in memory for bureau_balance.sql, which reaches applicants through it.
-    Step { tables: &[RawTable::Bureau], sql: 1, known: &[RawTable::Bureau], drop: &[] },
+    Step {
+        tables: &[RawTable::Bureau],
+        sql: 1,
+        known: &[RawTable::Bureau],
+        drop: &[],
+    },
     Step {
         tables: &[RawTable::BureauBalance],
         sql: 2,
@@ -109,7 +114,9 @@ impl Digests {
     fn wait(&mut self, table: RawTable) -> Result<String> {
         let rx = self.results.get(&table).expect("every raw table is hashed");
         // Keep the answer for later callers: receive once, then re-queue a copy.
-        let answer = rx.recv().map_err(|_| Error::Engine("hashing thread stopped".into()))?;
+        let answer = rx
+            .recv()
+            .map_err(|_| Error::Engine("hashing thread stopped".into()))?;
         let (tx, rx) = mpsc::channel();
         let copy = match &answer {
             Ok(sha) => Ok(sha.clone()),
@@ -133,10 +140,15 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
     let raw_dir = cfg.raw_dir();
     let sql_dir = cfg.sql_dir();
     let reports_dir = cfg.reports_dir();
-    let files: Vec<(RawTable, PathBuf)> =
-        RawTable::ALL.iter().map(|t| (*t, raw_dir.join(t.file_name()))).collect();
-    let absent: Vec<String> =
-        files.iter().filter(|(_, p)| !p.is_file()).map(|(_, p)| p.display().to_string()).collect();
+    let files: Vec<(RawTable, PathBuf)> = RawTable::ALL
+        .iter()
+        .map(|t| (*t, raw_dir.join(t.file_name())))
+        .collect();
+    let absent: Vec<String> = files
+        .iter()
+        .filter(|(_, p)| !p.is_file())
+        .map(|(_, p)| p.display().to_string())
+        .collect();
     if !absent.is_empty() {
         return Err(Error::Input(format!(
             "raw files missing: {} (run `creditrisk synth` or `creditrisk ingest`, or set paths.raw_dir)",
@@ -144,7 +156,9 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
         )));
     }
     let cache_dir = cfg.resolve(&cfg.paths.cache_dir).join("raw");
-    let cache = cfg.features.raw_parquet_cache.then(|| ParquetCache { dir: cache_dir.clone() });
+    let cache = cfg.features.raw_parquet_cache.then(|| ParquetCache {
+        dir: cache_dir.clone(),
+    });
     let memo = cache.as_ref().map(|_| cache_dir.clone());
     let mut digests = Digests::spawn(files.clone(), memo);
 
@@ -163,8 +177,15 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
             progress.set_message(format!("{}: reading", table.name()));
             let path = raw_dir.join(table.file_name());
             let t0 = Instant::now();
-            let loaded =
-                load(&ctx, table, &path, cache.as_ref(), &mut digests, &cfg.validation).await?;
+            let loaded = load(
+                &ctx,
+                table,
+                &path,
+                cache.as_ref(),
+                &mut digests,
+                &cfg.validation,
+            )
+            .await?;
             let load_seconds = t0.elapsed().as_secs_f64();
             if table == RawTable::ApplicationTest {
                 raw::register_application_view(&ctx).await?;
@@ -177,7 +198,12 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
                 contracts_seconds: 0.0,
                 features_seconds: 0.0,
             });
-            sources.push(Source { table, path, rows: 0, nulls: BTreeMap::new() });
+            sources.push(Source {
+                table,
+                path,
+                rows: 0,
+                nulls: BTreeMap::new(),
+            });
             if let Some(types) = loaded.type_report {
                 // Merged into the table's report below.
                 type_reports.push(types);
@@ -198,10 +224,16 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
                 merge(&mut report, type_reports.remove(pos));
             }
             report.write(&reports_dir, &format!("raw_{}", table.name()))?;
-            let timing = timings.iter_mut().find(|t| t.table == table.name()).expect("timed");
+            let timing = timings
+                .iter_mut()
+                .find(|t| t.table == table.name())
+                .expect("timed");
             timing.rows = run.rows;
             timing.contracts_seconds = t0.elapsed().as_secs_f64();
-            let src = sources.iter_mut().find(|s| s.table == table).expect("listed");
+            let src = sources
+                .iter_mut()
+                .find(|s| s.table == table)
+                .expect("listed");
             src.rows = run.rows;
             src.nulls = run.nulls;
             if !report.passed {
@@ -213,7 +245,9 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
             progress.set_message(format!("{}: features", sql.file));
             let t0 = Instant::now();
             sql.materialize(&ctx, &sql_dir).await?;
-            let timing = timings.iter_mut().rfind(|t| step.tables.iter().any(|x| x.name() == t.table));
+            let timing = timings
+                .iter_mut()
+                .rfind(|t| step.tables.iter().any(|x| x.name() == t.table));
             if let Some(timing) = timing {
                 timing.features_seconds = t0.elapsed().as_secs_f64();
             }
@@ -242,12 +276,21 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
 
     progress.set_message("feature store: contracts");
     let store_source = output.display().to_string();
-    let report =
-        check_feature_store(&ctx, STORE_SQL.result, &schema, &store_source, &cfg.validation).await?;
+    let report = check_feature_store(
+        &ctx,
+        STORE_SQL.result,
+        &schema,
+        &store_source,
+        &cfg.validation,
+    )
+    .await?;
     report.write(&reports_dir, "feature_store")?;
     if !report.passed {
         progress.finish_and_clear();
-        let error = report.ensure_passed().err().unwrap_or(Error::Check("feature store".into()));
+        let error = report
+            .ensure_passed()
+            .err()
+            .unwrap_or(Error::Check("feature store".into()));
         return Err(with_report_hint(error, &reports_dir, "feature_store"));
     }
 
@@ -256,9 +299,12 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
     raw::write_parquet(output, &schema, &parts, Compression::SNAPPY)?;
     let write_seconds = t0.elapsed().as_secs_f64();
 
+    let t0 = Instant::now();
     let mut lineage_sources = vec![];
     for source in &sources {
-        let bytes = std::fs::metadata(&source.path).map_err(|e| Error::io(&source.path, e))?.len();
+        let bytes = std::fs::metadata(&source.path)
+            .map_err(|e| Error::io(&source.path, e))?
+            .len();
         lineage_sources.push(SourceLineage {
             table: source.table.name().into(),
             path: source.path.display().to_string(),
@@ -282,6 +328,7 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
         },
     };
     crate::artifact::write_json(&reports_dir.join("data_lineage.json"), &lineage)?;
+    let lineage_seconds = t0.elapsed().as_secs_f64();
     progress.inc(1);
     progress.finish_and_clear();
 
@@ -294,6 +341,7 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
         tables: timings,
         store_seconds,
         write_seconds,
+        lineage_seconds,
     };
     print_summary(&summary);
     Ok(summary)
@@ -321,8 +369,11 @@ async fn load(
     if let Some(cache) = cache.filter(|c| c.has_any(table)) {
         let sha = digests.wait(table)?;
         let file = cache.file(table, &sha);
-        if file.is_file() && raw::load_parquet(ctx, table, &file).await?.is_some() {
-            return Ok(Loaded { from: LoadedFrom::ParquetCache, type_report: None });
+        if file.is_file() && raw::register_parquet(ctx, table, &file).await? {
+            return Ok(Loaded {
+                from: LoadedFrom::ParquetCache,
+                type_report: None,
+            });
         }
     }
     match raw::load_csv(ctx, table, path, &names, &header).await? {
@@ -331,15 +382,24 @@ async fn load(
                 let sha = digests.wait(table)?;
                 cache.store(table, &sha, &schema, &parts)?;
             }
-            Ok(Loaded { from: LoadedFrom::Csv, type_report: None })
+            Ok(Loaded {
+                from: LoadedFrom::Csv,
+                type_report: None,
+            })
         }
-        CsvLoad::Unparseable { message, text_table } => {
+        CsvLoad::Unparseable {
+            message,
+            text_table,
+        } => {
             eprintln!("{message}");
             // A throwaway validation config: sample rows as configured, severities as configured.
             let report = check_types(ctx, table, "types", &header, &text_table, validation).await?;
             raw::load_relaxed(ctx, table, &text_table, &header).await?;
             ctx.deregister_table(text_table.as_str())?;
-            Ok(Loaded { from: LoadedFrom::CsvRelaxed, type_report: Some(report) })
+            Ok(Loaded {
+                from: LoadedFrom::CsvRelaxed,
+                type_report: Some(report),
+            })
         }
     }
 }
@@ -355,7 +415,10 @@ fn with_report_hint(e: Error, reports_dir: &Path, stem: &str) -> Error {
     match e {
         Error::Check(msg) => Error::Check(format!(
             "{msg} (details and sample rows: {})",
-            reports_dir.join("validation").join(format!("{stem}.json")).display()
+            reports_dir
+                .join("validation")
+                .join(format!("{stem}.json"))
+                .display()
         )),
         other => other,
     }
@@ -374,7 +437,10 @@ fn raw_failure(failed: &[ValidationReport], reports_dir: &Path) -> Error {
                 })
         })
         .collect();
-    Error::Check(format!("raw data contracts failed: {}", messages.join(" | ")))
+    Error::Check(format!(
+        "raw data contracts failed: {}",
+        messages.join(" | ")
+    ))
 }
 
 fn print_summary(s: &FeatureStoreSummary) {
@@ -388,5 +454,8 @@ fn print_summary(s: &FeatureStoreSummary) {
             t.table, t.rows, t.load_seconds, t.from, t.contracts_seconds, t.features_seconds
         );
     }
-    eprintln!("  store query {:.2} s, write {:.2} s", s.store_seconds, s.write_seconds);
+    eprintln!(
+        "  store query {:.2} s, write {:.2} s, lineage (waiting for sha256) {:.2} s",
+        s.store_seconds, s.write_seconds, s.lineage_seconds
+    );
 }

@@ -23,8 +23,11 @@ impl FeatureType {
 
 /// Bookkeeping columns that lead every store row: SK_ID_CURR (Int64), TARGET (Int64, NULL on
 /// test rows), IS_TRAIN (Boolean).
-pub const KEY_COLUMNS: [(&str, DataType); 3] =
-    [("SK_ID_CURR", DataType::Int64), ("TARGET", DataType::Int64), ("IS_TRAIN", DataType::Boolean)];
+pub const KEY_COLUMNS: [(&str, DataType); 3] = [
+    ("SK_ID_CURR", DataType::Int64),
+    ("TARGET", DataType::Int64),
+    ("IS_TRAIN", DataType::Boolean),
+];
 
 /// Every feature of SPEC §4, in store order, with its type (137 columns).
 pub const FEATURES: &[(&str, FeatureType)] = &[
@@ -169,5 +172,9 @@ pub const FEATURES: &[(&str, FeatureType)] = &[
 
 /// Names of all store columns (keys, then features).
 pub fn store_columns() -> Vec<&'static str> {
-    KEY_COLUMNS.iter().map(|(n, _)| *n).chain(FEATURES.iter().map(|(n, _)| *n)).collect()
+    KEY_COLUMNS
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(FEATURES.iter().map(|(n, _)| *n))
+        .collect()
 }

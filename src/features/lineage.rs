@@ -46,9 +46,16 @@ pub fn top_missing(nulls: &BTreeMap<String, u64>, rows: u64) -> Vec<MissingShare
     let mut shares: Vec<MissingShare> = nulls
         .iter()
         .filter(|(_, n)| **n > 0 && rows > 0)
-        .map(|(c, n)| MissingShare { column: c.clone(), fraction: *n as f64 / rows as f64 })
+        .map(|(c, n)| MissingShare {
+            column: c.clone(),
+            fraction: *n as f64 / rows as f64,
+        })
         .collect();
-    shares.sort_by(|a, b| b.fraction.total_cmp(&a.fraction).then(a.column.cmp(&b.column)));
+    shares.sort_by(|a, b| {
+        b.fraction
+            .total_cmp(&a.fraction)
+            .then(a.column.cmp(&b.column))
+    });
     shares.truncate(10);
     shares
 }

@@ -29,6 +29,8 @@ pub struct FeatureStoreSummary {
     /// Seconds of the store query (joins) and of writing the Parquet file.
     pub store_seconds: f64,
     pub write_seconds: f64,
+    /// Seconds spent on lineage, mostly waiting for the background sha256 of the raw files.
+    pub lineage_seconds: f64,
 }
 
 /// Build the feature store from `cfg.raw_dir()` into `output` (default `features.store_file`).
@@ -42,7 +44,9 @@ pub fn build_feature_store(
         .enable_all()
         .build()
         .map_err(|e| crate::Error::Engine(format!("cannot start the async runtime: {e}")))?;
-    let output = output.map(Path::to_path_buf).unwrap_or_else(|| cfg.store_file());
+    let output = output
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| cfg.store_file());
     runtime.block_on(build::run(cfg, &output))
 }
 
@@ -65,16 +69,28 @@ pub fn parse_floor(raw_dir: &Path) -> crate::Result<Vec<(String, u64, f64)>> {
             let path = raw_dir.join(table.file_name());
             let schema = table.arrow_schema();
             let options = CsvReadOptions::new().has_header(true).schema(&schema);
-            ctx.register_csv(table.name(), path.to_string_lossy().as_ref(), options).await?;
-            let counts: Vec<String> =
-                table.columns().iter().map(|c| format!("COUNT({})", crate::raw::ident(c.name))).collect();
-            let sql = format!("SELECT COUNT(*), {} FROM {}", counts.join(", "), table.name());
+            ctx.register_csv(table.name(), path.to_string_lossy().as_ref(), options)
+                .await?;
+            let counts: Vec<String> = table
+                .columns()
+                .iter()
+                .map(|c| format!("COUNT({})", crate::raw::ident(c.name)))
+                .collect();
+            let sql = format!(
+                "SELECT COUNT(*), {} FROM {}",
+                counts.join(", "),
+                table.name()
+            );
             let batches = ctx.sql(&sql).await?.collect().await?;
             let rows = batches
                 .first()
                 .map(|b| b.column(0).as_primitive::<Int64Type>().value(0) as u64)
                 .unwrap_or(0);
-            out.push((table.name().to_string(), rows, started.elapsed().as_secs_f64()));
+            out.push((
+                table.name().to_string(),
+                rows,
+                started.elapsed().as_secs_f64(),
+            ));
         }
         Ok(out)
     })
@@ -85,9 +101,14 @@ pub fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
-            status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok())
-            })
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|kb| kb.parse::<f64>().ok())
+                })
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)

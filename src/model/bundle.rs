@@ -22,7 +22,7 @@ use super::frame::{self, FeatureFrame, FeatureSpec};
 use super::logistic::LogisticModel;
 use super::preprocess::Preprocessor;
 use super::rebalance::RebalanceSummary;
-use super::{gbm, ID_COLUMN};
+use super::{ID_COLUMN, gbm};
 use crate::config::{Config, Learner};
 use crate::error::{Error, Result};
 use crate::evaluate::bands;
@@ -36,8 +36,13 @@ pub const METRICS_FILE: &str = "validation_metrics.json";
 pub const METADATA_FILE: &str = "metadata.json";
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// Files whose bytes depend only on config, data and seed.
-pub const DETERMINISTIC_FILES: [&str; 5] =
-    [LEARNER_FILE, PREPROCESSING_FILE, CALIBRATION_FILE, MODEL_FILE, METRICS_FILE];
+pub const DETERMINISTIC_FILES: [&str; 5] = [
+    LEARNER_FILE,
+    PREPROCESSING_FILE,
+    CALIBRATION_FILE,
+    MODEL_FILE,
+    METRICS_FILE,
+];
 /// Name of the pointer file (next to the run folders) holding the latest run id.
 pub const LATEST_FILE: &str = "latest";
 
@@ -137,17 +142,28 @@ impl ModelBundle {
         };
         let files: Vec<(&str, Vec<u8>)> = vec![
             (LEARNER_FILE, learner_bytes),
-            (PREPROCESSING_FILE, json_bytes(preprocessor, "the preprocessing")?),
+            (
+                PREPROCESSING_FILE,
+                json_bytes(preprocessor, "the preprocessing")?,
+            ),
             (CALIBRATION_FILE, json_bytes(calibrator, "the calibration")?),
             (MODEL_FILE, json_bytes(card, "the model card")?),
-            (METRICS_FILE, json_bytes(validation_metrics, "the validation metrics")?),
-            (METADATA_FILE, json_bytes(metadata, "the training metadata")?),
+            (
+                METRICS_FILE,
+                json_bytes(validation_metrics, "the validation metrics")?,
+            ),
+            (
+                METADATA_FILE,
+                json_bytes(metadata, "the training metadata")?,
+            ),
         ];
         let tmp = tempfile::Builder::new()
             .prefix(".incomplete-")
             .tempdir_in(model_root)
             .map_err(|e| Error::io(model_root, e))?;
-        let mut manifest = Manifest { files: BTreeMap::new() };
+        let mut manifest = Manifest {
+            files: BTreeMap::new(),
+        };
         for (name, bytes) in &files {
             let path = tmp.path().join(name);
             std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
@@ -158,11 +174,24 @@ impl ModelBundle {
             .map_err(|e| Error::io(&manifest_path, e))?;
         let dir = model_root.join(&metadata.run_id);
         if dir.exists() {
-            return Err(Error::Model(format!("{}: a bundle with this run id already exists", dir.display())));
+            return Err(Error::Model(format!(
+                "{}: a bundle with this run id already exists",
+                dir.display()
+            )));
+        }
+        // tempdir creates the folder 0700; a bundle is read by other users (serving, CI).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| Error::io(tmp.path(), e))?;
         }
         let tmp_path = tmp.keep();
         std::fs::rename(&tmp_path, &dir).map_err(|e| Error::io(&dir, e))?;
-        crate::artifact::write_atomic(&model_root.join(LATEST_FILE), format!("{}\n", metadata.run_id).as_bytes())?;
+        crate::artifact::write_atomic(
+            &model_root.join(LATEST_FILE),
+            format!("{}\n", metadata.run_id).as_bytes(),
+        )?;
         Ok(dir)
     }
 
@@ -171,7 +200,10 @@ impl ModelBundle {
         let root = cfg.models_dir().join(&cfg.model.name);
         let pointer = root.join(LATEST_FILE);
         let run_id = std::fs::read_to_string(&pointer).map_err(|_| {
-            Error::Input(format!("{}: no trained model found; run `creditrisk train` first", pointer.display()))
+            Error::Input(format!(
+                "{}: no trained model found; run `creditrisk train` first",
+                pointer.display()
+            ))
         })?;
         Ok(root.join(run_id.trim()))
     }
@@ -186,18 +218,31 @@ impl ModelBundle {
     pub fn load(dir: &Path) -> Result<ModelBundle> {
         let manifest_path = dir.join(MANIFEST_FILE);
         let manifest_bytes = std::fs::read(&manifest_path).map_err(|e| {
-            Error::Input(format!("{}: cannot read the bundle manifest ({e}); is this a model bundle folder?", manifest_path.display()))
+            Error::Input(format!(
+                "{}: cannot read the bundle manifest ({e}); is this a model bundle folder?",
+                manifest_path.display()
+            ))
         })?;
-        let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
-            .map_err(|e| Error::Check(format!("{}: corrupt manifest: {e}", manifest_path.display())))?;
+        let manifest: Manifest = serde_json::from_slice(&manifest_bytes).map_err(|e| {
+            Error::Check(format!(
+                "{}: corrupt manifest: {e}",
+                manifest_path.display()
+            ))
+        })?;
         let mut contents: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
         for name in DETERMINISTIC_FILES.iter().chain(&[METADATA_FILE]) {
             let Some(expected) = manifest.files.get(*name) else {
-                return Err(Error::Check(format!("{}: manifest does not list {name}", manifest_path.display())));
+                return Err(Error::Check(format!(
+                    "{}: manifest does not list {name}",
+                    manifest_path.display()
+                )));
             };
             let path = dir.join(name);
             let bytes = std::fs::read(&path).map_err(|e| {
-                Error::Check(format!("model bundle {}: file {name} is missing or unreadable ({e})", dir.display()))
+                Error::Check(format!(
+                    "model bundle {}: file {name} is missing or unreadable ({e})",
+                    dir.display()
+                ))
             })?;
             let actual = sha256_hex(&bytes);
             if &actual != expected {
@@ -210,10 +255,15 @@ impl ModelBundle {
             contents.insert(name, bytes);
         }
         let parse_err = |name: &str, e: &dyn std::fmt::Display| {
-            Error::Check(format!("model bundle {}: file {name} cannot be read: {e}", dir.display()))
+            Error::Check(format!(
+                "model bundle {}: file {name} cannot be read: {e}",
+                dir.display()
+            ))
         };
-        let card: ModelCard = serde_json::from_slice(&contents[MODEL_FILE]).map_err(|e| parse_err(MODEL_FILE, &e))?;
-        let learner_text = std::str::from_utf8(&contents[LEARNER_FILE]).map_err(|e| parse_err(LEARNER_FILE, &e))?;
+        let card: ModelCard =
+            serde_json::from_slice(&contents[MODEL_FILE]).map_err(|e| parse_err(MODEL_FILE, &e))?;
+        let learner_text = std::str::from_utf8(&contents[LEARNER_FILE])
+            .map_err(|e| parse_err(LEARNER_FILE, &e))?;
         let learner = match card.learner {
             Learner::GradientBoosting => TrainedLearner::Trees(gbm::from_json(learner_text)?),
             Learner::Logistic => TrainedLearner::Logistic(
@@ -237,7 +287,11 @@ impl ModelBundle {
     }
 
     /// Feature frame, design matrix and log-odds of a batch of feature rows.
-    fn raw_scores(&self, batch: &RecordBatch, ids: Option<&[i64]>) -> Result<(FeatureFrame, Vec<f64>, Vec<f64>)> {
+    fn raw_scores(
+        &self,
+        batch: &RecordBatch,
+        ids: Option<&[i64]>,
+    ) -> Result<(FeatureFrame, Vec<f64>, Vec<f64>)> {
         let frame = frame::extract(batch, &self.preprocessor.features, ids, "scoring input")?;
         let x = self.preprocessor.transform(&frame);
         let (rows, cols) = (frame.rows, self.preprocessor.design.len());
@@ -266,7 +320,12 @@ impl ModelBundle {
         let (frame, x, scores) = self.raw_scores(batch, Some(&ids))?;
         let (rows, cols) = (frame.rows, self.preprocessor.design.len());
         let feature_of: Vec<usize> = self.preprocessor.design.iter().map(|d| d.feature).collect();
-        let names: Vec<String> = self.preprocessor.features.iter().map(|f| f.name.clone()).collect();
+        let names: Vec<String> = self
+            .preprocessor
+            .features
+            .iter()
+            .map(|f| f.name.clone())
+            .collect();
         let contributions: Vec<f64> = match &self.learner {
             // rows × (cols + 1), bias last.
             TrainedLearner::Trees(b) => gbm::contributions(b, &x, rows, cols),
@@ -290,7 +349,13 @@ impl ModelBundle {
                 pd,
                 decision: Outcome::at_threshold(pd, self.card.decision_threshold),
                 band: self.band(pd),
-                reasons: explain::reason_codes(&per_feature, &names, &frame, r, self.card.reason_codes),
+                reasons: explain::reason_codes(
+                    &per_feature,
+                    &names,
+                    &frame,
+                    r,
+                    self.card.reason_codes,
+                ),
             });
         }
         Ok(decisions)

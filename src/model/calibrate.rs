@@ -20,9 +20,17 @@ pub const PD_FLOOR: f64 = 1e-6;
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum Calibrator {
     None,
-    PriorCorrection { log_odds_shift: f64 },
-    Isotonic { knots_logit: Vec<f64>, knots_pd: Vec<f64> },
-    Platt { slope: f64, intercept: f64 },
+    PriorCorrection {
+        log_odds_shift: f64,
+    },
+    Isotonic {
+        knots_logit: Vec<f64>,
+        knots_pd: Vec<f64>,
+    },
+    Platt {
+        slope: f64,
+        intercept: f64,
+    },
 }
 
 pub fn sigmoid(z: f64) -> f64 {
@@ -31,16 +39,26 @@ pub fn sigmoid(z: f64) -> f64 {
 
 impl Calibrator {
     /// Fit `method` on validation log-odds `scores` and labels `y`.
-    pub fn fit(method: Calibration, scores: &[f64], y: &[f64], log_odds_shift: f64) -> Result<Self> {
+    pub fn fit(
+        method: Calibration,
+        scores: &[f64],
+        y: &[f64],
+        log_odds_shift: f64,
+    ) -> Result<Self> {
         if scores.len() != y.len() || scores.is_empty() {
-            return Err(Error::Model("calibration needs a non-empty validation slice".into()));
+            return Err(Error::Model(
+                "calibration needs a non-empty validation slice".into(),
+            ));
         }
         Ok(match method {
             Calibration::None => Calibrator::None,
             Calibration::PriorCorrection => Calibrator::PriorCorrection { log_odds_shift },
             Calibration::Isotonic => {
                 let (knots_logit, knots_pd) = isotonic_knots(scores, y);
-                Calibrator::Isotonic { knots_logit, knots_pd }
+                Calibrator::Isotonic {
+                    knots_logit,
+                    knots_pd,
+                }
             }
             Calibration::Platt => {
                 let (slope, intercept) = platt(scores, y);
@@ -54,7 +72,10 @@ impl Calibrator {
         let p = match self {
             Calibrator::None => sigmoid(score),
             Calibrator::PriorCorrection { log_odds_shift } => sigmoid(score - log_odds_shift),
-            Calibrator::Isotonic { knots_logit, knots_pd } => interpolate(knots_logit, knots_pd, score),
+            Calibrator::Isotonic {
+                knots_logit,
+                knots_pd,
+            } => interpolate(knots_logit, knots_pd, score),
             Calibrator::Platt { slope, intercept } => sigmoid(slope * score + intercept),
         };
         p.clamp(PD_FLOOR, 1.0 - PD_FLOOR)
@@ -91,7 +112,9 @@ pub fn isotonic_knots(scores: &[f64], y: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let mut last = f64::NAN;
     for &i in &order {
         if scores[i] == last {
-            let b = blocks.last_mut().expect("a block exists for a repeated score");
+            let b = blocks
+                .last_mut()
+                .expect("a block exists for a repeated score");
             b.0 += scores[i];
             b.1 += y[i];
             b.2 += 1.0;
@@ -167,10 +190,17 @@ mod tests {
         let rate = y.iter().sum::<f64>() / y.len() as f64;
         let raw_mean = scores.iter().map(|s| sigmoid(*s)).sum::<f64>() / y.len() as f64;
         assert!((raw_mean - rate).abs() > 0.1);
-        for method in [Calibration::PriorCorrection, Calibration::Isotonic, Calibration::Platt] {
+        for method in [
+            Calibration::PriorCorrection,
+            Calibration::Isotonic,
+            Calibration::Platt,
+        ] {
             let cal = Calibrator::fit(method, &scores, &y, 2.0).unwrap();
             let mean = scores.iter().map(|s| cal.pd(*s)).sum::<f64>() / y.len() as f64;
-            assert!((mean - rate).abs() < 0.005, "{method:?}: mean PD {mean} vs rate {rate}");
+            assert!(
+                (mean - rate).abs() < 0.005,
+                "{method:?}: mean PD {mean} vs rate {rate}"
+            );
         }
     }
 
@@ -179,7 +209,10 @@ mod tests {
         let (xs, ys) = isotonic_knots(&[1.0, 2.0, 3.0, 4.0], &[0.0, 1.0, 0.0, 1.0]);
         assert_eq!(xs, vec![1.0, 2.5, 4.0]);
         assert_eq!(ys, vec![0.0, 0.5, 1.0]);
-        let cal = Calibrator::Isotonic { knots_logit: xs, knots_pd: ys };
+        let cal = Calibrator::Isotonic {
+            knots_logit: xs,
+            knots_pd: ys,
+        };
         assert!(cal.pd(1.5) < cal.pd(2.0) && cal.pd(2.0) < cal.pd(3.0));
     }
 }

@@ -17,7 +17,11 @@ pub enum Outcome {
 
 impl Outcome {
     pub fn at_threshold(pd: f64, threshold: f64) -> Outcome {
-        if pd >= threshold { Outcome::Decline } else { Outcome::Approve }
+        if pd >= threshold {
+            Outcome::Decline
+        } else {
+            Outcome::Approve
+        }
     }
     pub fn as_str(self) -> &'static str {
         match self {
@@ -67,8 +71,14 @@ pub fn reason_codes(
     row: usize,
     k: usize,
 ) -> Vec<Reason> {
-    let mut order: Vec<usize> = (0..contributions.len()).filter(|&f| contributions[f] > 0.0).collect();
-    order.sort_by(|&a, &b| contributions[b].total_cmp(&contributions[a]).then(names[a].cmp(&names[b])));
+    let mut order: Vec<usize> = (0..contributions.len())
+        .filter(|&f| contributions[f] > 0.0)
+        .collect();
+    order.sort_by(|&a, &b| {
+        contributions[b]
+            .total_cmp(&contributions[a])
+            .then(names[a].cmp(&names[b]))
+    });
     order
         .into_iter()
         .take(k)

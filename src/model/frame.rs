@@ -65,7 +65,11 @@ fn kind_of(data_type: &DataType) -> Option<ColumnKind> {
 }
 
 /// Model features of a training batch: every column except `exclude`, in file order.
-pub fn feature_specs(schema: &Schema, exclude: &[String], source: &str) -> Result<Vec<FeatureSpec>> {
+pub fn feature_specs(
+    schema: &Schema,
+    exclude: &[String],
+    source: &str,
+) -> Result<Vec<FeatureSpec>> {
     let mut specs = Vec::new();
     for field in schema.fields() {
         if exclude.iter().any(|e| e == field.name()) {
@@ -129,22 +133,35 @@ pub fn extract(
             }
         });
     }
-    Ok(FeatureFrame { columns, rows: batch.num_rows() })
+    Ok(FeatureFrame {
+        columns,
+        rows: batch.num_rows(),
+    })
 }
 
 fn numeric_values(array: &dyn Array, name: &str, source: &str) -> Result<Vec<f64>> {
     let floats = cast(array, &DataType::Float64).map_err(|e| {
-        Error::Input(format!("{source}: column `{name}` cannot be read as a number: {e}"))
+        Error::Input(format!(
+            "{source}: column `{name}` cannot be read as a number: {e}"
+        ))
     })?;
     let floats = floats.as_primitive::<Float64Type>();
     Ok((0..floats.len())
-        .map(|i| if floats.is_null(i) { f64::NAN } else { floats.value(i) })
+        .map(|i| {
+            if floats.is_null(i) {
+                f64::NAN
+            } else {
+                floats.value(i)
+            }
+        })
         .collect())
 }
 
 /// The feature matrix must be finite: ±inf usually means a division without NULLIF upstream.
 fn check_finite(values: &[f64], name: &str, ids: Option<&[i64]>, source: &str) -> Result<()> {
-    let bad: Vec<usize> = (0..values.len()).filter(|&i| values[i].is_infinite()).collect();
+    let bad: Vec<usize> = (0..values.len())
+        .filter(|&i| values[i].is_infinite())
+        .collect();
     if bad.is_empty() {
         return Ok(());
     }
@@ -183,9 +200,9 @@ pub fn id_column(batch: &RecordBatch, column: &str, source: &str) -> Result<Vec<
 
 /// The label column as 0/1 floats; NULL or other values are an error naming the row.
 pub fn target_column(batch: &RecordBatch, column: &str, source: &str) -> Result<Vec<f64>> {
-    let array = batch.column_by_name(column).ok_or_else(|| {
-        Error::Input(format!("{source}: label column `{column}` is missing"))
-    })?;
+    let array = batch
+        .column_by_name(column)
+        .ok_or_else(|| Error::Input(format!("{source}: label column `{column}` is missing")))?;
     let ints = cast(array, &DataType::Int64)
         .map_err(|e| Error::Input(format!("{source}: column `{column}`: {e}")))?;
     let ints = ints.as_primitive::<Int64Type>();

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 
+use forust_ml::GradientBooster;
+use forust_ml::Matrix;
 use forust_ml::constraints::Constraint;
 use forust_ml::gradientbooster::ContributionsMethod;
 use forust_ml::metric::Metric;
-use forust_ml::GradientBooster;
-use forust_ml::Matrix;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -21,24 +21,40 @@ const RESERVED: [(&str, &str); 7] = [
     ("evaluation_history", "it is a training result"),
     ("best_iteration", "it is a training result"),
     ("prediction_iteration", "it is a training result"),
-    ("monotone_constraints", "use model.monotone_constraints (feature names) instead"),
+    (
+        "monotone_constraints",
+        "use model.monotone_constraints (feature names) instead",
+    ),
     ("objective_type", "a PD model is always fitted with LogLoss"),
 ];
 
 /// Build the booster from `model.params` and the monotone constraints (design-column index →
 /// ±1). `rebalanced`: the training prior differs from the validation prior, so early stopping
 /// watches AUC (rank-based) unless `evaluation_metric` is set.
-pub fn booster(params: &BTreeMap<String, Value>, monotone: &BTreeMap<usize, i8>, rebalanced: bool) -> Result<GradientBooster> {
-    let defaults = GradientBooster::default().set_initialize_base_score(true).set_parallel(true);
-    let Value::Object(mut fields) = serde_json::to_value(&defaults).map_err(|e| Error::Model(format!("forust defaults: {e}")))? else {
+pub fn booster(
+    params: &BTreeMap<String, Value>,
+    monotone: &BTreeMap<usize, i8>,
+    rebalanced: bool,
+) -> Result<GradientBooster> {
+    let defaults = GradientBooster::default()
+        .set_initialize_base_score(true)
+        .set_parallel(true);
+    let Value::Object(mut fields) = serde_json::to_value(&defaults)
+        .map_err(|e| Error::Model(format!("forust defaults: {e}")))?
+    else {
         return Err(Error::Model("forust booster is not a JSON object".into()));
     };
     for (key, value) in params {
         if let Some((_, why)) = RESERVED.iter().find(|(k, _)| k == key) {
-            return Err(Error::Config(format!("key `model.params.{key}` cannot be set: {why}")));
+            return Err(Error::Config(format!(
+                "key `model.params.{key}` cannot be set: {why}"
+            )));
         }
         if !fields.contains_key(key) {
-            let mut known: Vec<&String> = fields.keys().filter(|k| !RESERVED.iter().any(|(r, _)| r == k)).collect();
+            let mut known: Vec<&String> = fields
+                .keys()
+                .filter(|k| !RESERVED.iter().any(|(r, _)| r == k))
+                .collect();
             known.sort();
             let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
             return Err(Error::Config(format!(
@@ -49,15 +65,26 @@ pub fn booster(params: &BTreeMap<String, Value>, monotone: &BTreeMap<usize, i8>,
         fields.insert(key.clone(), value.clone());
     }
     if !params.contains_key("evaluation_metric") && rebalanced {
-        fields.insert("evaluation_metric".into(), serde_json::to_value(Metric::AUC).unwrap_or(Value::Null));
+        fields.insert(
+            "evaluation_metric".into(),
+            serde_json::to_value(Metric::AUC).unwrap_or(Value::Null),
+        );
     }
-    let mut booster: GradientBooster = serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
-        Error::Config(format!("key `model.params.{}`: {}", e.path(), e.inner()))
-    })?;
+    let mut booster: GradientBooster = serde_path_to_error::deserialize(Value::Object(fields))
+        .map_err(|e| Error::Config(format!("key `model.params.{}`: {}", e.path(), e.inner())))?;
     booster.monotone_constraints = (!monotone.is_empty()).then(|| {
         monotone
             .iter()
-            .map(|(c, s)| (*c, if *s > 0 { Constraint::Positive } else { Constraint::Negative }))
+            .map(|(c, s)| {
+                (
+                    *c,
+                    if *s > 0 {
+                        Constraint::Positive
+                    } else {
+                        Constraint::Negative
+                    },
+                )
+            })
             .collect::<HashMap<_, _>>()
     });
     Ok(booster)
@@ -82,9 +109,9 @@ pub fn fit(
     booster
         .fit(&data, y, w, Some(vec![(val, val_y, &val_w)]))
         .map_err(|e| match e {
-            forust_ml::errors::ForustError::InvalidParameter(name, expected, got) => Error::Config(format!(
-                "key `model.params.{name}`: expected {expected}, got {got}"
-            )),
+            forust_ml::errors::ForustError::InvalidParameter(name, expected, got) => Error::Config(
+                format!("key `model.params.{name}`: expected {expected}, got {got}"),
+            ),
             other => Error::Model(format!("gradient boosting: {other}")),
         })?;
     if let Some(n) = booster.prediction_iteration {
@@ -100,14 +127,21 @@ pub fn raw_scores(booster: &GradientBooster, x: &[f64], rows: usize, cols: usize
 
 /// TreeSHAP contributions, rows × (cols + 1) row-major, bias last.
 pub fn contributions(booster: &GradientBooster, x: &[f64], rows: usize, cols: usize) -> Vec<f64> {
-    booster.predict_contributions(&Matrix::new(x, rows, cols), ContributionsMethod::Shapley, true)
+    booster.predict_contributions(
+        &Matrix::new(x, rows, cols),
+        ContributionsMethod::Shapley,
+        true,
+    )
 }
 
 /// The booster as JSON with object keys sorted, so the same model always gives the same bytes
 /// (forust keeps constraints and metadata in hash maps).
 pub fn to_canonical_json(booster: &GradientBooster) -> Result<String> {
-    let text = booster.json_dump().map_err(|e| Error::Model(format!("saving the booster: {e}")))?;
-    let mut value: Value = serde_json::from_str(&text).map_err(|e| Error::Model(format!("saving the booster: {e}")))?;
+    let text = booster
+        .json_dump()
+        .map_err(|e| Error::Model(format!("saving the booster: {e}")))?;
+    let mut value: Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Model(format!("saving the booster: {e}")))?;
     if let Some(Value::Array(set)) = value.get_mut("terminate_missing_features") {
         set.sort_by_key(|v| v.as_u64());
     }
@@ -127,17 +161,29 @@ mod tests {
     fn unknown_and_reserved_params_name_the_key() {
         let mut params = BTreeMap::new();
         params.insert("max_dept".to_string(), Value::from(3));
-        let err = booster(&params, &BTreeMap::new(), false).err().expect("must fail").to_string();
-        assert!(err.contains("model.params.max_dept") && err.contains("max_depth"), "{err}");
+        let err = booster(&params, &BTreeMap::new(), false)
+            .err()
+            .expect("must fail")
+            .to_string();
+        assert!(
+            err.contains("model.params.max_dept") && err.contains("max_depth"),
+            "{err}"
+        );
 
         let mut params = BTreeMap::new();
         params.insert("trees".to_string(), Value::from(3));
-        let err = booster(&params, &BTreeMap::new(), false).err().expect("must fail").to_string();
+        let err = booster(&params, &BTreeMap::new(), false)
+            .err()
+            .expect("must fail")
+            .to_string();
         assert!(err.contains("model.params.trees"), "{err}");
 
         let mut params = BTreeMap::new();
         params.insert("max_depth".to_string(), Value::from("deep"));
-        let err = booster(&params, &BTreeMap::new(), false).err().expect("must fail").to_string();
+        let err = booster(&params, &BTreeMap::new(), false)
+            .err()
+            .expect("must fail")
+            .to_string();
         assert!(err.contains("model.params.max_depth"), "{err}");
     }
 

@@ -15,16 +15,27 @@ use crate::error::{Error, Result};
 /// Read a whole Parquet file into one batch. `hint` tells the user how to produce a missing file.
 pub fn read_parquet(path: &Path, hint: &str) -> Result<RecordBatch> {
     if !path.is_file() {
-        return Err(Error::Input(format!("{}: file not found; {hint}", path.display())));
+        return Err(Error::Input(format!(
+            "{}: file not found; {hint}",
+            path.display()
+        )));
     }
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let named = |e: &dyn std::fmt::Display| {
-        Error::Input(format!("{}: not a readable Parquet file: {e}", path.display()))
+        Error::Input(format!(
+            "{}: not a readable Parquet file: {e}",
+            path.display()
+        ))
     };
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| named(&e))?;
     let schema = builder.schema().clone();
-    let reader = builder.with_batch_size(65_536).build().map_err(|e| named(&e))?;
-    let batches = reader.collect::<std::result::Result<Vec<_>, _>>().map_err(|e| named(&e))?;
+    let reader = builder
+        .with_batch_size(65_536)
+        .build()
+        .map_err(|e| named(&e))?;
+    let batches = reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| named(&e))?;
     Ok(concat_batches(&schema, &batches)?)
 }
 

@@ -31,21 +31,30 @@ impl LogisticModel {
 fn linear_predictor(x: &[f64], rows: usize, intercept: f64, beta: &[f64]) -> Vec<f64> {
     const CHUNK: usize = 8192;
     let mut z = vec![intercept; rows];
-    z.par_chunks_mut(CHUNK).enumerate().for_each(|(block, out)| {
-        let start = block * CHUNK;
-        for (c, b) in beta.iter().enumerate() {
-            if *b == 0.0 {
-                continue;
+    z.par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(block, out)| {
+            let start = block * CHUNK;
+            for (c, b) in beta.iter().enumerate() {
+                if *b == 0.0 {
+                    continue;
+                }
+                let col = &x[c * rows + start..c * rows + start + out.len()];
+                out.iter_mut().zip(col).for_each(|(z, v)| *z += b * v);
             }
-            let col = &x[c * rows + start..c * rows + start + out.len()];
-            out.iter_mut().zip(col).for_each(|(z, v)| *z += b * v);
-        }
-    });
+        });
     z
 }
 
 /// Loss and gradient at `theta` = [intercept, β…].
-fn loss_and_gradient(x: &[f64], rows: usize, y: &[f64], w: &[f64], l2: f64, theta: &[f64]) -> (f64, Vec<f64>) {
+fn loss_and_gradient(
+    x: &[f64],
+    rows: usize,
+    y: &[f64],
+    w: &[f64],
+    l2: f64,
+    theta: &[f64],
+) -> (f64, Vec<f64>) {
     let total_w: f64 = w.iter().sum();
     let z = linear_predictor(x, rows, theta[0], &theta[1..]);
     let mut loss = 0.0;
@@ -53,7 +62,11 @@ fn loss_and_gradient(x: &[f64], rows: usize, y: &[f64], w: &[f64], l2: f64, thet
     for i in 0..rows {
         // log(1 + e^z) − y·z, computed stably.
         let zi = z[i];
-        let softplus = if zi > 0.0 { zi + (-zi).exp().ln_1p() } else { zi.exp().ln_1p() };
+        let softplus = if zi > 0.0 {
+            zi + (-zi).exp().ln_1p()
+        } else {
+            zi.exp().ln_1p()
+        };
         loss += w[i] * (softplus - y[i] * zi);
         let p = 1.0 / (1.0 + (-zi).exp());
         residual[i] = w[i] * (p - y[i]);
@@ -75,12 +88,24 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Fit on `x` (column-major, rows × cols) with labels `y` and weights `w`.
-pub fn fit(x: &[f64], rows: usize, cols: usize, y: &[f64], w: &[f64], l2: f64, max_iter: usize) -> Result<LogisticModel> {
+pub fn fit(
+    x: &[f64],
+    rows: usize,
+    cols: usize,
+    y: &[f64],
+    w: &[f64],
+    l2: f64,
+    max_iter: usize,
+) -> Result<LogisticModel> {
     if rows == 0 || x.len() != rows * cols {
-        return Err(Error::Model(format!("logistic regression: bad design matrix ({rows} rows, {cols} columns)")));
+        return Err(Error::Model(format!(
+            "logistic regression: bad design matrix ({rows} rows, {cols} columns)"
+        )));
     }
     if x.iter().any(|v| !v.is_finite()) {
-        return Err(Error::Model("logistic regression: the design matrix has non-finite values".into()));
+        return Err(Error::Model(
+            "logistic regression: the design matrix has non-finite values".into(),
+        ));
     }
     let n = cols + 1;
     let mut theta = vec![0.0; n];
@@ -101,13 +126,21 @@ pub fn fit(x: &[f64], rows: usize, cols: usize, y: &[f64], w: &[f64], l2: f64, m
         }
         let direction = two_loop(&g, &s_hist, &y_hist);
         let slope = dot(&direction, &g);
-        let direction = if slope < 0.0 { direction } else { g.iter().map(|v| -v).collect() };
+        let direction = if slope < 0.0 {
+            direction
+        } else {
+            g.iter().map(|v| -v).collect()
+        };
         let slope = dot(&direction, &g);
         // Backtracking line search (Armijo).
         let mut step = 1.0;
         let (mut theta_new, mut f_new, mut g_new);
         loop {
-            theta_new = theta.iter().zip(&direction).map(|(t, d)| t + step * d).collect::<Vec<_>>();
+            theta_new = theta
+                .iter()
+                .zip(&direction)
+                .map(|(t, d)| t + step * d)
+                .collect::<Vec<_>>();
             (f_new, g_new) = loss_and_gradient(x, rows, y, w, l2, &theta_new);
             if f_new <= f + 1e-4 * step * slope || step < 1e-10 {
                 break;
@@ -133,7 +166,13 @@ pub fn fit(x: &[f64], rows: usize, cols: usize, y: &[f64], w: &[f64], l2: f64, m
             break;
         }
     }
-    Ok(LogisticModel { intercept: theta[0], coefficients: theta[1..].to_vec(), l2, iterations, converged })
+    Ok(LogisticModel {
+        intercept: theta[0],
+        coefficients: theta[1..].to_vec(),
+        l2,
+        iterations,
+        converged,
+    })
 }
 
 /// L-BFGS two-loop recursion: approximate −H⁻¹·g.
@@ -143,7 +182,9 @@ fn two_loop(g: &[f64], s_hist: &[Vec<f64>], y_hist: &[Vec<f64>]) -> Vec<f64> {
     for i in (0..s_hist.len()).rev() {
         let rho = 1.0 / dot(&y_hist[i], &s_hist[i]);
         alphas[i] = rho * dot(&s_hist[i], &q);
-        q.iter_mut().zip(&y_hist[i]).for_each(|(q, y)| *q -= alphas[i] * y);
+        q.iter_mut()
+            .zip(&y_hist[i])
+            .for_each(|(q, y)| *q -= alphas[i] * y);
     }
     if let (Some(s), Some(y)) = (s_hist.last(), y_hist.last()) {
         let gamma = dot(s, y) / dot(y, y);
@@ -152,7 +193,9 @@ fn two_loop(g: &[f64], s_hist: &[Vec<f64>], y_hist: &[Vec<f64>]) -> Vec<f64> {
     for i in 0..s_hist.len() {
         let rho = 1.0 / dot(&y_hist[i], &s_hist[i]);
         let beta = rho * dot(&y_hist[i], &q);
-        q.iter_mut().zip(&s_hist[i]).for_each(|(q, s)| *q += (alphas[i] - beta) * s);
+        q.iter_mut()
+            .zip(&s_hist[i])
+            .for_each(|(q, s)| *q += (alphas[i] - beta) * s);
     }
     q.iter_mut().for_each(|v| *v = -*v);
     q

@@ -79,7 +79,12 @@ pub struct Preprocessor {
 
 impl Preprocessor {
     /// Fit on the training rows `frame` with labels `y`.
-    pub fn fit(encoding: Encoding, features: &[FeatureSpec], frame: &FeatureFrame, y: &[f64]) -> Self {
+    pub fn fit(
+        encoding: Encoding,
+        features: &[FeatureSpec],
+        frame: &FeatureFrame,
+        y: &[f64],
+    ) -> Self {
         let mut transforms = Vec::new();
         let mut dropped_constant = Vec::new();
         let base_rate = y.iter().sum::<f64>() / y.len().max(1) as f64;
@@ -87,9 +92,7 @@ impl Preprocessor {
             let name = &features[feature].name;
             let transform = match column {
                 RawColumn::Numeric(values) => fit_numeric(feature, values, encoding),
-                RawColumn::Categorical(values) => {
-                    fit_categorical(feature, values, y, base_rate)
-                }
+                RawColumn::Categorical(values) => fit_categorical(feature, values, y, base_rate),
             };
             match transform {
                 Some(t) => transforms.push(t),
@@ -110,7 +113,8 @@ impl Preprocessor {
             for (c, column) in pre.design.iter_mut().enumerate() {
                 let values = &raw[c * rows..(c + 1) * rows];
                 let mean = values.iter().sum::<f64>() / rows.max(1) as f64;
-                let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / rows.max(1) as f64;
+                let var =
+                    values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / rows.max(1) as f64;
                 column.center = mean;
                 // A column constant after imputation carries no information; scale 1 keeps it 0.
                 column.scale = if var.sqrt() > 1e-12 { var.sqrt() } else { 1.0 };
@@ -123,11 +127,21 @@ impl Preprocessor {
     fn design_columns(&self) -> Vec<DesignColumn> {
         let mut out = Vec::new();
         let mut push = |name: String, feature: usize| {
-            out.push(DesignColumn { name, feature, center: 0.0, scale: 1.0 })
+            out.push(DesignColumn {
+                name,
+                feature,
+                center: 0.0,
+                scale: 1.0,
+            })
         };
         for t in &self.transforms {
             match (t, self.encoding) {
-                (Transform::Numeric { feature, indicator, .. }, enc) => {
+                (
+                    Transform::Numeric {
+                        feature, indicator, ..
+                    },
+                    enc,
+                ) => {
                     let name = &self.features[*feature].name;
                     push(name.clone(), *feature);
                     if *indicator && enc == Encoding::Linear {
@@ -137,7 +151,15 @@ impl Preprocessor {
                 (Transform::Categorical { feature, .. }, Encoding::Trees) => {
                     push(self.features[*feature].name.clone(), *feature)
                 }
-                (Transform::Categorical { feature, levels, indicator, .. }, Encoding::Linear) => {
+                (
+                    Transform::Categorical {
+                        feature,
+                        levels,
+                        indicator,
+                        ..
+                    },
+                    Encoding::Linear,
+                ) => {
                     let name = &self.features[*feature].name;
                     for level in levels {
                         push(format!("{name}={level}"), *feature);
@@ -171,7 +193,11 @@ impl Preprocessor {
         let mut x: Vec<f64> = Vec::with_capacity(rows * self.design.len());
         for t in &self.transforms {
             match t {
-                Transform::Numeric { feature, median, indicator } => {
+                Transform::Numeric {
+                    feature,
+                    median,
+                    indicator,
+                } => {
                     let RawColumn::Numeric(values) = &frame.columns[*feature] else {
                         unreachable!("frame columns follow the fitted specs")
                     };
@@ -185,12 +211,20 @@ impl Preprocessor {
                         }
                     }
                 }
-                Transform::Categorical { feature, levels, other_code, indicator } => {
+                Transform::Categorical {
+                    feature,
+                    levels,
+                    other_code,
+                    indicator,
+                } => {
                     let RawColumn::Categorical(values) = &frame.columns[*feature] else {
                         unreachable!("frame columns follow the fitted specs")
                     };
-                    let code: HashMap<&str, usize> =
-                        levels.iter().enumerate().map(|(i, l)| (l.as_str(), i)).collect();
+                    let code: HashMap<&str, usize> = levels
+                        .iter()
+                        .enumerate()
+                        .map(|(i, l)| (l.as_str(), i))
+                        .collect();
                     let level_of = |i: usize| -> Option<Option<usize>> {
                         (!values.is_null(i)).then(|| code.get(values.value(i)).copied())
                     };
@@ -207,9 +241,7 @@ impl Preprocessor {
                                 match level_of(i) {
                                     Some(Some(l)) => x[start + l * rows + i] = 1.0,
                                     Some(None) => {}
-                                    None if *indicator => {
-                                        x[start + levels.len() * rows + i] = 1.0
-                                    }
+                                    None if *indicator => x[start + levels.len() * rows + i] = 1.0,
                                     None => {}
                                 }
                             }
@@ -246,7 +278,11 @@ fn fit_numeric(feature: usize, values: &[f64], encoding: Encoding) -> Option<Tra
         Encoding::Trees => 0.0,
         Encoding::Linear => median_of(values),
     };
-    Some(Transform::Numeric { feature, median, indicator: has_null })
+    Some(Transform::Numeric {
+        feature,
+        median,
+        indicator: has_null,
+    })
 }
 
 /// Median of the non-NaN values (mean of the two middle values for an even count).
@@ -284,7 +320,8 @@ fn fit_categorical(
     if stats.is_empty() || (stats.len() == 1 && !has_null) {
         return None;
     }
-    let smoothed = |n: usize, pos: f64| (pos + RATE_SMOOTHING * base_rate) / (n as f64 + RATE_SMOOTHING);
+    let smoothed =
+        |n: usize, pos: f64| (pos + RATE_SMOOTHING * base_rate) / (n as f64 + RATE_SMOOTHING);
     let mut kept: Vec<(&str, f64)> = Vec::new();
     let (mut other_n, mut other_pos) = (0usize, 0.0);
     for (level, (n, pos)) in &stats {
@@ -300,7 +337,12 @@ fn fit_categorical(
     let other_rate = smoothed(other_n, other_pos);
     let other_code = kept.partition_point(|(_, r)| *r <= other_rate) as f64 - 0.5;
     let levels: Vec<String> = kept.iter().map(|(l, _)| l.to_string()).collect();
-    Some(Transform::Categorical { feature, levels, other_code, indicator: has_null })
+    Some(Transform::Categorical {
+        feature,
+        levels,
+        other_code,
+        indicator: has_null,
+    })
 }
 
 #[cfg(test)]
@@ -310,19 +352,31 @@ mod tests {
     use datafusion::arrow::array::StringArray;
 
     fn spec(name: &str, kind: ColumnKind) -> FeatureSpec {
-        FeatureSpec { name: name.into(), kind, arrow_type: String::new() }
+        FeatureSpec {
+            name: name.into(),
+            kind,
+            arrow_type: String::new(),
+        }
     }
 
     fn frame() -> (Vec<FeatureSpec>, FeatureFrame, Vec<f64>) {
         let n = 40;
-        let num: Vec<f64> = (0..n).map(|i| if i % 4 == 0 { f64::NAN } else { i as f64 }).collect();
+        let num: Vec<f64> = (0..n)
+            .map(|i| if i % 4 == 0 { f64::NAN } else { i as f64 })
+            .collect();
         let constant = vec![3.0; n];
         let cat: Vec<Option<&str>> = (0..n)
             .map(|i| match i % 5 {
                 0 => None,
                 1 | 2 => Some("a"),
                 3 => Some("b"),
-                _ => if i == 4 { Some("rare") } else { Some("b") },
+                _ => {
+                    if i == 4 {
+                        Some("rare")
+                    } else {
+                        Some("b")
+                    }
+                }
             })
             .collect();
         let y: Vec<f64> = (0..n).map(|i| f64::from(u8::from(i % 5 == 3))).collect();
@@ -349,7 +403,9 @@ mod tests {
         assert_eq!(pre.dropped_constant, vec!["CONST".to_string()]);
         let names: Vec<&str> = pre.design.iter().map(|d| d.name.as_str()).collect();
         assert_eq!(names, ["NUM", "CAT"]);
-        let Transform::Categorical { levels, .. } = &pre.transforms[1] else { panic!() };
+        let Transform::Categorical { levels, .. } = &pre.transforms[1] else {
+            panic!()
+        };
         assert_eq!(levels, &["a", "b"]); // "b" defaults more often; "rare" pooled into other
         let x = pre.transform(&frame);
         assert!(x[0].is_nan()); // trees keep NaN
@@ -370,7 +426,10 @@ mod tests {
         let (specs, frame, y) = frame();
         let pre = Preprocessor::fit(Encoding::Linear, &specs, &frame, &y);
         let names: Vec<&str> = pre.design.iter().map(|d| d.name.as_str()).collect();
-        assert_eq!(names, ["NUM", "NUM__missing", "CAT=a", "CAT=b", "CAT__missing"]);
+        assert_eq!(
+            names,
+            ["NUM", "NUM__missing", "CAT=a", "CAT=b", "CAT__missing"]
+        );
         let x = pre.transform(&frame);
         assert!(x.iter().all(|v| v.is_finite()));
         for c in 0..names.len() {

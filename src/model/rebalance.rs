@@ -84,8 +84,16 @@ pub fn rebalance(
                     min_idx.len()
                 )));
             }
-            let synthetic =
-                smote(&x, rows, cols, &min_idx, n_new, t.smote_k_neighbors, categorical, &mut rng);
+            let synthetic = smote(
+                &x,
+                rows,
+                cols,
+                &min_idx,
+                n_new,
+                t.smote_k_neighbors,
+                categorical,
+                &mut rng,
+            );
             x = append_rows(&x, rows, cols, &synthetic, n_new);
             y.extend(std::iter::repeat_n(minority, n_new));
             rows += n_new;
@@ -129,8 +137,14 @@ pub fn rebalance(
 }
 
 /// Rows kept when the majority class is cut to `ratio` rows per minority row (sorted).
-pub fn downsample_majority(y: &[f64], minority: f64, ratio: f64, rng: &mut ChaCha8Rng) -> Vec<usize> {
-    let (minor, mut major): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|&i| y[i] == minority);
+pub fn downsample_majority(
+    y: &[f64],
+    minority: f64,
+    ratio: f64,
+    rng: &mut ChaCha8Rng,
+) -> Vec<usize> {
+    let (minor, mut major): (Vec<usize>, Vec<usize>) =
+        (0..y.len()).partition(|&i| y[i] == minority);
     let keep_major = ((ratio * minor.len() as f64).ceil() as usize).min(major.len());
     major.shuffle(rng);
     major.truncate(keep_major);
@@ -175,7 +189,9 @@ pub fn smote(
     rng: &mut ChaCha8Rng,
 ) -> Vec<f64> {
     let m = minority.len();
-    let numeric: Vec<usize> = (0..cols).filter(|&c| !categorical.get(c).copied().unwrap_or(false)).collect();
+    let numeric: Vec<usize> = (0..cols)
+        .filter(|&c| !categorical.get(c).copied().unwrap_or(false))
+        .collect();
     let z = standardised(x, rows, minority, &numeric);
     let neighbours = nearest_neighbours(&z, m, numeric.len(), k.min(m - 1));
     let mut out = Vec::with_capacity(n_new * cols);
@@ -186,8 +202,13 @@ pub fn smote(
         let (ra, rb) = (minority[a], minority[b]);
         for c in 0..cols {
             let (va, vb) = (x[c * rows + ra], x[c * rows + rb]);
-            let interpolate = !categorical.get(c).copied().unwrap_or(false) && !va.is_nan() && !vb.is_nan();
-            out.push(if interpolate { va + gap * (vb - va) } else { va });
+            let interpolate =
+                !categorical.get(c).copied().unwrap_or(false) && !va.is_nan() && !vb.is_nan();
+            out.push(if interpolate {
+                va + gap * (vb - va)
+            } else {
+                va
+            });
         }
     }
     out
@@ -199,14 +220,22 @@ fn standardised(x: &[f64], rows: usize, minority: &[usize], numeric: &[usize]) -
     let mut z = vec![0f32; m * d];
     for (j, &c) in numeric.iter().enumerate() {
         let col = &x[c * rows..(c + 1) * rows];
-        let present: Vec<f64> = minority.iter().map(|&i| col[i]).filter(|v| !v.is_nan()).collect();
+        let present: Vec<f64> = minority
+            .iter()
+            .map(|&i| col[i])
+            .filter(|v| !v.is_nan())
+            .collect();
         let n = present.len().max(1) as f64;
         let mean = present.iter().sum::<f64>() / n;
         let sd = (present.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
         let sd = if sd > 0.0 { sd } else { 1.0 };
         for (r, &i) in minority.iter().enumerate() {
             let v = col[i];
-            z[r * d + j] = if v.is_nan() { 0.0 } else { ((v - mean) / sd) as f32 };
+            z[r * d + j] = if v.is_nan() {
+                0.0
+            } else {
+                ((v - mean) / sd) as f32
+            };
         }
     }
     z
@@ -290,7 +319,9 @@ mod tests {
     #[test]
     fn rebalancing_records_the_prior_shift() {
         let rows = 100;
-        let y: Vec<f64> = (0..rows).map(|i| f64::from(u8::from(i % 10 == 0))).collect();
+        let y: Vec<f64> = (0..rows)
+            .map(|i| f64::from(u8::from(i % 10 == 0)))
+            .collect();
         let x: Vec<f64> = (0..rows).map(|i| i as f64).collect();
         let cfg = crate::Config::load_with_overrides(
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/baseline.yaml"),

@@ -14,7 +14,7 @@ use super::calibrate::Calibrator;
 use super::frame::{self, ColumnKind, FeatureSpec};
 use super::preprocess::{Encoding, Preprocessor};
 use super::rebalance::{self, RebalanceSummary};
-use super::{gbm, io, logistic, ID_COLUMN, TARGET_COLUMN};
+use super::{ID_COLUMN, TARGET_COLUMN, gbm, io, logistic};
 use crate::config::{Config, Learner};
 use crate::error::{Error, Result};
 use crate::evaluate::metrics::{self, Metrics};
@@ -53,6 +53,12 @@ pub fn train(cfg: &Config) -> Result<TrainSummary> {
     let train_path = cfg.processed_dir().join("train.parquet");
     let source = train_path.display().to_string();
     let batch = io::read_parquet(&train_path, "run `creditrisk split-data` first")?;
+    // Hashing the split files (lineage) overlaps with training instead of adding to it.
+    let digests = {
+        let dir = cfg.processed_dir();
+        std::thread::spawn(move || input_digests(&dir))
+    };
+    eprintln!("PROFILE read {:.2}", clock.elapsed().as_secs_f64());
     let specs = frame::feature_specs(batch.schema().as_ref(), &cfg.features.exclude, &source)?;
     check_monotone_features(cfg, &specs)?;
     let y_all = frame::target_column(&batch, TARGET_COLUMN, &source)?;
@@ -68,12 +74,14 @@ pub fn train(cfg: &Config) -> Result<TrainSummary> {
     let (val_batch, y_val) = take(&batch, &val_idx, &y_all)?;
     drop(batch);
     metrics::require_both_classes(&y_val, "the validation slice (training.validation_size)")?;
+    eprintln!("PROFILE take {:.2}", clock.elapsed().as_secs_f64());
     let fit_ids = frame::id_column(&fit_batch, ID_COLUMN, &source)?;
     let val_ids = frame::id_column(&val_batch, ID_COLUMN, &source)?;
     let fit_frame = frame::extract(&fit_batch, &specs, Some(&fit_ids), &source)?;
     let val_frame = frame::extract(&val_batch, &specs, Some(&val_ids), &source)?;
     drop((fit_batch, val_batch));
 
+    eprintln!("PROFILE extract {:.2}", clock.elapsed().as_secs_f64());
     let encoding = match cfg.model.learner {
         Learner::GradientBoosting => Encoding::Trees,
         Learner::Logistic => Encoding::Linear,
@@ -81,43 +89,96 @@ pub fn train(cfg: &Config) -> Result<TrainSummary> {
     let pre = Preprocessor::fit(encoding, &specs, &fit_frame, &y_fit);
     let (rows_fit, rows_val, cols) = (fit_frame.rows, val_frame.rows, pre.design.len());
     if cols == 0 {
-        return Err(Error::Input(format!("{source}: every feature is constant on the training rows")));
+        return Err(Error::Input(format!(
+            "{source}: every feature is constant on the training rows"
+        )));
     }
     let x_fit = pre.transform(&fit_frame);
     drop(fit_frame);
     let x_val = pre.transform(&val_frame);
     drop(val_frame);
 
+    eprintln!("PROFILE preprocess {:.2}", clock.elapsed().as_secs_f64());
     let mut notes = Vec::new();
     let monotone = monotone_design_columns(cfg, &pre, &mut notes);
-    let reb = rebalance::rebalance(x_fit, rows_fit, cols, y_fit, &cfg.training, &pre.categorical_design_columns())?;
+    let reb = rebalance::rebalance(
+        x_fit,
+        rows_fit,
+        cols,
+        y_fit,
+        &cfg.training,
+        &pre.categorical_design_columns(),
+    )?;
     let rebalanced = reb.summary.log_odds_shift.abs() > 1e-12;
 
+    eprintln!("PROFILE rebalance {:.2}", clock.elapsed().as_secs_f64());
     let (learner, val_scores, trees, early_stopping_metric) = match cfg.model.learner {
         Learner::GradientBoosting => {
             let mut booster = gbm::booster(&cfg.model.params, &monotone, rebalanced)?;
-            gbm::fit(&mut booster, &reb.x, reb.rows, cols, &reb.y, &reb.weights, &x_val, &y_val)?;
+            gbm::fit(
+                &mut booster,
+                &reb.x,
+                reb.rows,
+                cols,
+                &reb.y,
+                &reb.weights,
+                &x_val,
+                &y_val,
+            )?;
             let scores = gbm::raw_scores(&booster, &x_val, rows_val, cols);
-            let metric = booster.evaluation_metric.map_or_else(|| "LogLoss".to_string(), |m| format!("{m:?}"));
+            let metric = booster
+                .evaluation_metric
+                .map_or_else(|| "LogLoss".to_string(), |m| format!("{m:?}"));
             let trees = booster.trees.len();
-            (TrainedLearner::Trees(booster), scores, Some(trees), Some(metric))
+            (
+                TrainedLearner::Trees(booster),
+                scores,
+                Some(trees),
+                Some(metric),
+            )
         }
         Learner::Logistic => {
             let lc = &cfg.model.logistic;
-            let model = logistic::fit(&reb.x, reb.rows, cols, &reb.y, &reb.weights, lc.l2, lc.max_iter)?;
+            let model = logistic::fit(
+                &reb.x,
+                reb.rows,
+                cols,
+                &reb.y,
+                &reb.weights,
+                lc.l2,
+                lc.max_iter,
+            )?;
             if !model.converged {
-                notes.push(format!("logistic regression stopped at model.logistic.max_iter = {}", lc.max_iter));
+                notes.push(format!(
+                    "logistic regression stopped at model.logistic.max_iter = {}",
+                    lc.max_iter
+                ));
             }
             let scores = model.decision_function(&x_val, rows_val);
             (TrainedLearner::Logistic(model), scores, None, None)
         }
     };
+    eprintln!("PROFILE learner {:.2}", clock.elapsed().as_secs_f64());
     let summary_rebalance = reb.summary.clone();
     drop(reb);
-    let calibrator = Calibrator::fit(cfg.training.calibration, &val_scores, &y_val, summary_rebalance.log_odds_shift)?;
+    let calibrator = Calibrator::fit(
+        cfg.training.calibration,
+        &val_scores,
+        &y_val,
+        summary_rebalance.log_odds_shift,
+    )?;
     let val_pd: Vec<f64> = val_scores.iter().map(|s| calibrator.pd(*s)).collect();
-    let validation = metrics::compute(&y_val, &val_pd, cfg.inference.decision_threshold, &cfg.inference.pd_bands)?;
+    let validation = metrics::compute(
+        &y_val,
+        &val_pd,
+        cfg.inference.decision_threshold,
+        &cfg.inference.pd_bands,
+    )?;
 
+    eprintln!(
+        "PROFILE calibrate+metrics {:.2}",
+        clock.elapsed().as_secs_f64()
+    );
     let card = ModelCard {
         name: cfg.model.name.clone(),
         learner: cfg.model.learner,
@@ -140,7 +201,9 @@ pub fn train(cfg: &Config) -> Result<TrainSummary> {
         git_commit: git_commit(&cfg.root),
         crate_version: env!("CARGO_PKG_VERSION").to_string(),
         seed: cfg.training.random_state,
-        input_files: input_digests(cfg)?,
+        input_files: digests
+            .join()
+            .map_err(|_| Error::Model("hashing the split files failed".into()))??,
         rows_fit,
         rows_validation: rows_val,
         rebalance: summary_rebalance.clone(),
@@ -152,7 +215,15 @@ pub fn train(cfg: &Config) -> Result<TrainSummary> {
         finished_at: chrono::Utc::now().to_rfc3339(),
         training_seconds: clock.elapsed().as_secs_f64(),
     };
-    let model_dir = ModelBundle::write_new(&model_root, &card, &pre, &learner, &calibrator, &validation, &metadata)?;
+    let model_dir = ModelBundle::write_new(
+        &model_root,
+        &card,
+        &pre,
+        &learner,
+        &calibrator,
+        &validation,
+        &metadata,
+    )?;
     Ok(TrainSummary {
         model_dir,
         run_id,
@@ -172,7 +243,10 @@ pub fn train(cfg: &Config) -> Result<TrainSummary> {
 
 fn take(batch: &RecordBatch, idx: &[usize], y: &[f64]) -> Result<(RecordBatch, Vec<f64>)> {
     let indices = UInt32Array::from_iter_values(idx.iter().map(|&i| i as u32));
-    Ok((take_record_batch(batch, &indices)?, idx.iter().map(|&i| y[i]).collect()))
+    Ok((
+        take_record_batch(batch, &indices)?,
+        idx.iter().map(|&i| y[i]).collect(),
+    ))
 }
 
 /// Every constrained feature must be a numeric model feature.
@@ -201,30 +275,41 @@ fn check_monotone_features(cfg: &Config, specs: &[FeatureSpec]) -> Result<()> {
 }
 
 /// Design-column index → ±1 for the tree learner.
-fn monotone_design_columns(cfg: &Config, pre: &Preprocessor, notes: &mut Vec<String>) -> BTreeMap<usize, i8> {
+fn monotone_design_columns(
+    cfg: &Config,
+    pre: &Preprocessor,
+    notes: &mut Vec<String>,
+) -> BTreeMap<usize, i8> {
     let mut out = BTreeMap::new();
     for (feature, sign) in &cfg.model.monotone_constraints {
         if cfg.model.learner == Learner::Logistic {
-            notes.push(format!("monotone constraint on {feature} is enforced by the tree learner only"));
+            notes.push(format!(
+                "monotone constraint on {feature} is enforced by the tree learner only"
+            ));
             continue;
         }
         match pre.design.iter().position(|d| &d.name == feature) {
             Some(c) => {
                 out.insert(c, *sign);
             }
-            None => notes.push(format!("monotone constraint on {feature} ignored: the column is constant")),
+            None => notes.push(format!(
+                "monotone constraint on {feature} ignored: the column is constant"
+            )),
         }
     }
     out
 }
 
 /// sha256 of the split files the model depends on.
-fn input_digests(cfg: &Config) -> Result<BTreeMap<String, String>> {
+fn input_digests(processed_dir: &Path) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for name in ["train.parquet", "test.parquet"] {
-        let path = cfg.processed_dir().join(name);
+        let path = processed_dir.join(name);
         if path.is_file() {
-            out.insert(path.display().to_string(), crate::artifact::sha256_file(&path)?);
+            out.insert(
+                path.display().to_string(),
+                crate::artifact::sha256_file(&path)?,
+            );
         }
     }
     Ok(out)
@@ -232,7 +317,11 @@ fn input_digests(cfg: &Config) -> Result<BTreeMap<String, String>> {
 
 /// `<UTC timestamp>-<config hash prefix>`, with a counter if that folder exists already.
 fn unique_run_id(root: &Path, at: &chrono::DateTime<chrono::Utc>, hash: &str) -> String {
-    let base = format!("{}-{}", at.format("%Y%m%dT%H%M%SZ"), &hash[..8.min(hash.len())]);
+    let base = format!(
+        "{}-{}",
+        at.format("%Y%m%dT%H%M%SZ"),
+        &hash[..8.min(hash.len())]
+    );
     let mut id = base.clone();
     let mut n = 1;
     while root.join(&id).exists() {

@@ -84,8 +84,9 @@ const DOCUMENTS: &[(usize, f64)] = &[
 /// Building statistics (AVG columns, in catalog order): share present when the block is
 /// present, and a sampler. Kaggle's missing shares run from 48 % to 70 % per column.
 const BUILDING_PRESENT: f64 = 0.53;
-const BUILDING_FIELD_PRESENT: [f64; 14] =
-    [0.93, 0.78, 0.966, 0.632, 0.568, 0.88, 0.938, 0.947, 0.608, 0.766, 0.596, 0.94, 0.577, 0.845];
+const BUILDING_FIELD_PRESENT: [f64; 14] = [
+    0.93, 0.78, 0.966, 0.632, 0.568, 0.88, 0.938, 0.947, 0.608, 0.766, 0.596, 0.94, 0.577, 0.845,
+];
 
 pub struct ApplicationVocab {
     contract: Vocab,
@@ -115,7 +116,11 @@ impl ApplicationVocab {
                 "NAME_CONTRACT_TYPE",
                 &[("Cash loans", 90.48), ("Revolving loans", 9.52)],
             )?,
-            gender: Vocab::new(T, "CODE_GENDER", &[("F", 65.83), ("M", 34.17), ("XNA", 0.0013)])?,
+            gender: Vocab::new(
+                T,
+                "CODE_GENDER",
+                &[("F", 65.83), ("M", 34.17), ("XNA", 0.0013)],
+            )?,
             yes_no: Vocab::new(T, "FLAG_OWN_CAR", &[("N", 1.0), ("Y", 1.0)])?,
             suite: Vocab::new(
                 T,
@@ -218,7 +223,11 @@ impl ApplicationVocab {
             housetype: Vocab::new(
                 T,
                 "HOUSETYPE_MODE",
-                &[("block of flats", 49.1), ("specific housing", 0.49), ("terraced house", 0.39)],
+                &[
+                    ("block of flats", 49.1),
+                    ("specific housing", 0.49),
+                    ("terraced house", 0.39),
+                ],
             )?,
             walls: Vocab::new(
                 T,
@@ -393,7 +402,11 @@ pub fn generate(
     let employed_years = if no_job {
         None
     } else {
-        Some((exp1(rng) * 6.0 * (-0.25 * z).exp()).min(age - 18.0).max(0.0))
+        Some(
+            (exp1(rng) * 6.0 * (-0.25 * z).exp())
+                .min(age - 18.0)
+                .max(0.0),
+        )
     };
     let days_employed = match employed_years {
         Some(y) => -((y * 365.25) as i64),
@@ -427,31 +440,56 @@ pub fn generate(
     let cash = contract == 0;
     let (credit, annuity, goods) = if cash {
         let goods = snap(income * (1.15 + 0.55 * normal(rng)).exp(), 4500.0).clamp(40_500.0, 3.6e6);
-        let insurance = if chance(rng, 0.35) { 1.0 } else { 1.0 + 0.25 * unit(rng) };
+        let insurance = if chance(rng, 0.35) {
+            1.0
+        } else {
+            1.0 + 0.25 * unit(rng)
+        };
         let credit = snap(goods * insurance, 4.5);
-        let months = [10.0, 12.0, 15.0, 18.0, 24.0, 30.0, 36.0, 48.0, 60.0][int_in(rng, 0, 8) as usize];
+        let months =
+            [10.0, 12.0, 15.0, 18.0, 24.0, 30.0, 36.0, 48.0, 60.0][int_in(rng, 0, 8) as usize];
         let monthly = (0.12 + 0.14 * unit(rng)) / 12.0;
         let rate = monthly / (1.0 - (1.0f64 + monthly).powf(-months));
         (credit, snap(credit * rate, 1.5), Some(goods))
     } else {
         let credit = snap(income * (0.2 + 1.3 * unit(rng)), 22500.0).clamp(22_500.0, 1_350_000.0);
-        let goods = if chance(rng, 0.01) { None } else { Some(credit) };
+        let goods = if chance(rng, 0.01) {
+            None
+        } else {
+            Some(credit)
+        };
         (credit, credit * 0.05, goods)
     };
-    let annuity = if chance(rng, 0.00004) { None } else { Some(annuity) };
+    let annuity = if chance(rng, 0.00004) {
+        None
+    } else {
+        Some(annuity)
+    };
 
     let region = pick_weighted(rng, &v.region_weights);
     let mut rating = REGIONS[region].2;
     if chance(rng, 0.12) {
-        rating = if rating == 2 { [1, 3][int_in(rng, 0, 1) as usize] } else { 2 };
+        rating = if rating == 2 {
+            [1, 3][int_in(rng, 0, 1) as usize]
+        } else {
+            2
+        };
     }
-    let rating_city = if chance(rng, 0.93) { rating } else { (rating + int_in(rng, -1, 1)).clamp(1, 3) };
+    let rating_city = if chance(rng, 0.93) {
+        rating
+    } else {
+        (rating + int_in(rng, -1, 1)).clamp(1, 3)
+    };
 
     let registration_cap = ((age - 18.0) * 365.25).max(0.0);
     let days_registration = -(unit(rng).powf(1.3) * registration_cap).floor();
     let days_id_publish = -((unit(rng).powf(0.9) * ((age - 14.0) * 365.25).min(7197.0)) as i64);
     let own_car_age = own_car.then(|| {
-        if chance(rng, 0.01) { 64.0 + int_in(rng, 0, 1) as f64 } else { (exp1(rng) * 11.0).floor().min(60.0) }
+        if chance(rng, 0.01) {
+            64.0 + int_in(rng, 0, 1) as f64
+        } else {
+            (exp1(rng) * 11.0).floor().min(60.0)
+        }
     });
     let phones = [
         1,
@@ -474,7 +512,11 @@ pub fn generate(
         (!no_job && chance(rng, 0.28)) as i64,
         (!no_job && chance(rng, 0.22)) as i64,
     ];
-    let organization = if no_job { v.organization.index("XNA") } else { v.organization.pick(rng) };
+    let organization = if no_job {
+        v.organization.index("XNA")
+    } else {
+        v.organization.pick(rng)
+    };
 
     // External scores: noisy views of the latent risk (EXT_SOURCE_1 and _3 also of age).
     let age_std = (age - 44.0) / 12.0;
@@ -483,8 +525,9 @@ pub fn generate(
             .then(|| sigmoid(-0.75 * z + 0.35 * age_std + 0.55 * normal(rng)).clamp(0.0146, 0.963)),
         (!chance(rng, 0.0021))
             .then(|| sigmoid(0.2 - 0.7 * z + 0.6 * normal(rng)).clamp(1e-6, 0.855)),
-        (!chance(rng, 0.198))
-            .then(|| sigmoid(0.05 - 0.7 * z + 0.2 * age_std + 0.6 * normal(rng)).clamp(5e-4, 0.896)),
+        (!chance(rng, 0.198)).then(|| {
+            sigmoid(0.05 - 0.7 * z + 0.2 * age_std + 0.6 * normal(rng)).clamp(5e-4, 0.896)
+        }),
     ];
 
     let (building, fondkapremont, housetype, total_area, walls, emergency) = building_block(rng, v);
@@ -492,13 +535,22 @@ pub fn generate(
     let social = (!chance(rng, 0.0033)).then(|| {
         let obs30 = overdispersed(rng, 1.42, 0.5) as f64;
         let default_share = sigmoid(-2.4 + 0.5 * z);
-        let def30 = (0..obs30 as u32).filter(|_| chance(rng, default_share)).count() as f64;
+        let def30 = (0..obs30 as u32)
+            .filter(|_| chance(rng, default_share))
+            .count() as f64;
         let obs60 = obs30 + if chance(rng, 0.05) { 1.0 } else { 0.0 };
-        let def60 = if def30 > 0.0 && chance(rng, 0.3) { def30 - 1.0 } else { def30 };
+        let def60 = if def30 > 0.0 && chance(rng, 0.3) {
+            def30 - 1.0
+        } else {
+            def30
+        };
         [obs30, def30, obs60, def60]
     });
-    let days_phone_change =
-        if chance(rng, 0.12) { 0.0 } else { -(exp1(rng) * 1100.0).floor().min(4292.0) };
+    let days_phone_change = if chance(rng, 0.12) {
+        0.0
+    } else {
+        -(exp1(rng) * 1100.0).floor().min(4292.0)
+    };
     let mut documents = [0i64; 20];
     let doc_roll = unit(rng);
     let mut acc = 0.0;
@@ -633,9 +685,11 @@ fn building_block(rng: &mut SynthRng, v: &ApplicationVocab) -> Building {
     if !chance(rng, BUILDING_PRESENT) {
         return (out, None, None, None, None, None);
     }
-    let lognormal = |rng: &mut SynthRng, median: f64, sd: f64| (median * (sd * normal(rng)).exp()).min(1.0);
-    let floors_max = [1.0, 2.0, 3.0, 4.0, 5.0, 5.0, 9.0, 9.0, 10.0, 12.0, 16.0, 17.0, 25.0]
-        [int_in(rng, 0, 12) as usize];
+    let lognormal =
+        |rng: &mut SynthRng, median: f64, sd: f64| (median * (sd * normal(rng)).exp()).min(1.0);
+    let floors_max = [
+        1.0, 2.0, 3.0, 4.0, 5.0, 5.0, 9.0, 9.0, 10.0, 12.0, 16.0, 17.0, 25.0,
+    ][int_in(rng, 0, 12) as usize];
     for (f, present) in BUILDING_FIELD_PRESENT.iter().enumerate() {
         if !chance(rng, *present) {
             continue;
@@ -653,18 +707,33 @@ fn building_block(rng: &mut SynthRng, v: &ApplicationVocab) -> Building {
             9 => lognormal(rng, 0.0481, 0.9),
             10 => lognormal(rng, 0.0756, 0.7),
             11 => lognormal(rng, 0.0745, 0.75),
-            12 => if chance(rng, 0.5) { 0.0 } else { lognormal(rng, 0.0039, 1.0) },
-            _ => if chance(rng, 0.4) { 0.0 } else { lognormal(rng, 0.0036, 1.2) },
+            12 => {
+                if chance(rng, 0.5) {
+                    0.0
+                } else {
+                    lognormal(rng, 0.0039, 1.0)
+                }
+            }
+            _ => {
+                if chance(rng, 0.4) {
+                    0.0
+                } else {
+                    lognormal(rng, 0.0036, 1.2)
+                }
+            }
         };
         let avg = snap(avg.clamp(0.0, 1.0), 0.0001);
-        let jitter = |rng: &mut SynthRng, x: f64| snap((x * (1.0 + 0.03 * normal(rng))).clamp(0.0, 1.0), 0.0001);
+        let jitter = |rng: &mut SynthRng, x: f64| {
+            snap((x * (1.0 + 0.03 * normal(rng))).clamp(0.0, 1.0), 0.0001)
+        };
         out[0][f] = Some(avg);
         out[1][f] = Some(jitter(rng, avg));
         out[2][f] = Some(jitter(rng, avg));
     }
     let fond = chance(rng, 0.596).then(|| v.fondkapremont.pick(rng));
     let house = chance(rng, 0.94).then(|| v.housetype.pick(rng));
-    let total = chance(rng, 0.975).then(|| snap(lognormal(rng, 0.0688, 0.8).clamp(0.0, 1.0), 0.0001));
+    let total =
+        chance(rng, 0.975).then(|| snap(lognormal(rng, 0.0688, 0.8).clamp(0.0, 1.0), 0.0001));
     let walls = chance(rng, 0.928).then(|| v.walls.pick(rng));
     let emergency = Some(v.emergency.pick(rng));
     (out, fond, house, total, walls, emergency)

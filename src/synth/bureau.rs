@@ -17,7 +17,7 @@ use crate::error::Result;
 
 const B: RawTable = RawTable::Bureau;
 /// Share of bureau lines with a monthly history (Kaggle: ~48 %).
-const HAS_BALANCE: f64 = 0.42;
+const HAS_BALANCE: f64 = 0.368;
 /// Oldest month in bureau_balance.
 const OLDEST_MONTH: i64 = -96;
 
@@ -40,7 +40,12 @@ impl BureauVocab {
         let active = Vocab::new(
             B,
             "CREDIT_ACTIVE",
-            &[("Closed", 1.0), ("Active", 1.0), ("Sold", 0.0), ("Bad debt", 0.0)],
+            &[
+                ("Closed", 1.0),
+                ("Active", 1.0),
+                ("Sold", 0.0),
+                ("Bad debt", 0.0),
+            ],
         )?;
         let credit_type = Vocab::new(
             B,
@@ -134,7 +139,11 @@ pub fn generate(
         };
         let planned_end = days_credit + term_days;
         let mut status = if planned_end > 0 {
-            if chance(rng, 0.8) { v.active_code } else { v.closed }
+            if chance(rng, 0.8) {
+                v.active_code
+            } else {
+                v.closed
+            }
         } else if chance(rng, 0.1) {
             v.active_code
         } else {
@@ -142,7 +151,7 @@ pub fn generate(
         };
         if chance(rng, 0.004) {
             status = v.sold;
-        } else if chance(rng, 0.0002 * (1.0 + line_discipline.max(0.0) * 10.0)) {
+        } else if chance(rng, 0.00002 * (1.0 + line_discipline.max(0.0) * 10.0)) {
             status = v.bad_debt;
         }
         let open = status != v.closed;
@@ -157,18 +166,18 @@ pub fn generate(
         let close_month = end_fact.map_or(1, |d| ((d as f64) / 30.44).floor() as i64);
         let mut current_status = 0u8;
         let mut worst = 0u8;
-        
+
         if chance(rng, HAS_BALANCE) {
             let months = (-open_month + 1) as usize;
             scratch.statuses.clear();
-            let unknown_prefix = if chance(rng, 0.12) {
+            let unknown_prefix = if chance(rng, 0.08) {
                 months
-            } else if chance(rng, 0.35) {
+            } else if chance(rng, 0.3) {
                 (months as f64 * unit(rng)) as usize
             } else {
                 0
             };
-            let enter = sigmoid(-5.6 + 1.3 * line_discipline);
+            let enter = sigmoid(-4.8 + 1.3 * line_discipline);
             let mut s = 0u8;
             for m in 0..months {
                 let month = open_month + m as i64;
@@ -180,7 +189,11 @@ pub fn generate(
                     s = match s {
                         0 => chance(rng, enter) as u8,
                         5 => {
-                            if chance(rng, 0.92) { 5 } else { 0 }
+                            if chance(rng, 0.92) {
+                                5
+                            } else {
+                                0
+                            }
                         }
                         _ => {
                             let u = unit(rng);
@@ -228,23 +241,35 @@ pub fn generate(
                 "Microloan" => 0.15,
                 _ => 1.0,
             };
-            snap(scale * factor * 130_000.0 * (0.9 * normal(rng)).exp(), 0.005)
+            snap(
+                scale * factor * 130_000.0 * (0.9 * normal(rng)).exp(),
+                0.005,
+            )
         };
         let elapsed = (-days_credit) as f64 / term_days.max(1) as f64;
         let debt = if !open {
             0.0
         } else if card {
-            snap(credit_sum * sigmoid(-0.8 + 1.0 * line_discipline + 0.5 * normal(rng)), 0.005)
+            snap(
+                credit_sum * sigmoid(-0.8 + 1.0 * line_discipline + 0.5 * normal(rng)),
+                0.005,
+            )
         } else {
-            snap(credit_sum * (1.0 - elapsed).clamp(0.0, 1.0) * (0.8 + 0.2 * unit(rng)), 0.005)
+            snap(
+                credit_sum * (1.0 - elapsed).clamp(0.0, 1.0) * (0.8 + 0.2 * unit(rng)),
+                0.005,
+            )
         };
         let overdue_days = if current_status > 0 {
             30 * (current_status as i64 - 1) + int_in(rng, 1, 30)
         } else {
             0
         };
-        let overdue_amount =
-            if overdue_days > 0 { snap(credit_sum * 0.05 * current_status as f64, 0.005) } else { 0.0 };
+        let overdue_amount = if overdue_days > 0 {
+            snap(credit_sum * 0.05 * current_status as f64, 0.005)
+        } else {
+            0.0
+        };
         if open {
             signals.bureau_active += 1;
             signals.bureau_active_debt += debt;
@@ -271,9 +296,15 @@ pub fn generate(
         .max(days_credit);
         let enddate = (!chance(rng, if card { 0.15 } else { 0.035 })).then_some(planned_end as f64);
         let debt_cell = (!chance(rng, if open { 0.05 } else { 0.3 })).then_some(debt);
-        let limit_cell = (!chance(rng, 0.345)).then(|| if card { (credit_sum - debt).max(0.0) } else { 0.0 });
-        let annuity =
-            chance(rng, 0.285).then(|| snap(credit_sum / (term_days as f64 / 30.0).max(1.0), 0.005));
+        let limit_cell = (!chance(rng, 0.345)).then(|| {
+            if card {
+                (credit_sum - debt).max(0.0)
+            } else {
+                0.0
+            }
+        });
+        let annuity = chance(rng, 0.285)
+            .then(|| snap(credit_sum / (term_days as f64 / 30.0).max(1.0), 0.005));
 
         out.row(B)
             .int(p.sk_id_curr)

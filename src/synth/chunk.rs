@@ -76,13 +76,25 @@ pub fn generate(model: &Model, people: &[Profile], first_index: u64, out: &mut C
         let mut rng = model.streams.stream(first_index + k as u64, Stream::Rows);
         let mut signals = Signals::default();
         let applicant = applicants::generate(&mut rng, p, &model.application, &mut signals);
-        bureau::generate(&mut rng, p, &applicant, &model.bureau, out, &mut signals, &mut scratch);
+        bureau::generate(
+            &mut rng,
+            p,
+            &applicant,
+            &model.bureau,
+            out,
+            &mut signals,
+            &mut scratch,
+        );
         previous::generate(&mut rng, p, &applicant, &model.previous, out, &mut signals);
         let pd = signals.pd();
         // Drawn for test applicants too (kept in the truth file), so the draw sequence does not
         // depend on the train/test assignment.
         let target = chance(&mut rng, pd);
-        let table = if p.is_train { RawTable::ApplicationTrain } else { RawTable::ApplicationTest };
+        let table = if p.is_train {
+            RawTable::ApplicationTrain
+        } else {
+            RawTable::ApplicationTest
+        };
         let dest = &mut out.tables[slot(table)];
         dest.rows += 1;
         applicants::write_row(
@@ -91,6 +103,11 @@ pub fn generate(model: &Model, people: &[Profile], first_index: u64, out: &mut C
             p.is_train.then_some(target as u8),
             &model.application,
         );
-        out.truth.push(Truth { sk_id_curr: p.sk_id_curr, pd, target, is_train: p.is_train });
+        out.truth.push(Truth {
+            sk_id_curr: p.sk_id_curr,
+            pd,
+            target,
+            is_train: p.is_train,
+        });
     }
 }

@@ -29,7 +29,12 @@ impl CardVocab {
         let status = Vocab::new(
             CC,
             "NAME_CONTRACT_STATUS",
-            &[("Active", 1.0), ("Completed", 1.0), ("Signed", 1.0), ("Demand", 1.0)],
+            &[
+                ("Active", 1.0),
+                ("Completed", 1.0),
+                ("Signed", 1.0),
+                ("Demand", 1.0),
+            ],
         )?;
         Ok(CardVocab {
             active: status.index("Active"),
@@ -40,9 +45,15 @@ impl CardVocab {
     }
 }
 
-pub fn generate(rng: &mut SynthRng, loan: &Loan, v: &CardVocab, out: &mut ChunkOut, signals: &mut Signals) {
+pub fn generate(
+    rng: &mut SynthRng,
+    loan: &Loan,
+    v: &CardVocab,
+    out: &mut ChunkOut,
+    signals: &mut Signals,
+) {
     let first = month_of(loan.decision).max(-96);
-    let closes = chance(rng, 0.25);
+    let closes = chance(rng, 0.15);
     let last = if closes { int_in(rng, first, -1) } else { -1 };
     let limit = loan.credit.max(22_500.0);
     let target = if chance(rng, 0.33) {
@@ -78,7 +89,15 @@ pub fn generate(rng: &mut SynthRng, loan: &Loan, v: &CardVocab, out: &mut ChunkO
         if minimum > 0.0 {
             mature += 1.0;
         }
-        dpd = if missed { if dpd == 0 { int_in(rng, 1, 30) } else { dpd + 30 } } else { 0 };
+        dpd = if missed {
+            if dpd == 0 {
+                int_in(rng, 1, 30)
+            } else {
+                dpd + 30
+            }
+        } else {
+            0
+        };
         let status = if month == last && closes {
             v.completed
         } else if month == first && chance(rng, 0.05) {
@@ -120,7 +139,10 @@ pub fn generate(rng: &mut SynthRng, loan: &Loan, v: &CardVocab, out: &mut ChunkO
         let principal = snap(balance * 0.97, 0.005);
         let atm_count = (atm / 9000.0).ceil();
         let pos_count = (pos / 3000.0).ceil();
-        r.float(paid, 3).float(principal, 3).float(balance, 3).float(balance, 3);
+        r.float(paid, 3)
+            .float(principal, 3)
+            .float(balance, 3)
+            .float(balance, 3);
         if details {
             r.float(atm_count, 0);
         } else {

@@ -26,7 +26,9 @@ pub struct StreamFactory {
 
 impl StreamFactory {
     pub fn new(seed: u64) -> Self {
-        StreamFactory { root: SynthRng::seed_from_u64(seed) }
+        StreamFactory {
+            root: SynthRng::seed_from_u64(seed),
+        }
     }
 
     pub fn stream(&self, applicant: u64, which: Stream) -> SynthRng {
@@ -60,7 +62,11 @@ pub fn chance(rng: &mut SynthRng, p: f64) -> bool {
 /// Uniform integer in `lo..=hi`.
 #[inline]
 pub fn int_in(rng: &mut SynthRng, lo: i64, hi: i64) -> i64 {
-    if hi <= lo { lo } else { rng.random_range(lo..=hi) }
+    if hi <= lo {
+        lo
+    } else {
+        rng.random_range(lo..=hi)
+    }
 }
 
 #[inline]
@@ -148,8 +154,10 @@ mod tests {
         assert!((p - 4.0).abs() < 0.1, "{p}");
         let g: f64 = (0..n).map(|_| gamma(&mut rng, 0.5, 2.0)).sum::<f64>() / n as f64;
         assert!((g - 1.0).abs() < 0.05, "{g}");
-        let o: f64 =
-            (0..n).map(|_| overdispersed(&mut rng, 3.0, 1.5) as f64).sum::<f64>() / n as f64;
+        let o: f64 = (0..n)
+            .map(|_| overdispersed(&mut rng, 3.0, 1.5) as f64)
+            .sum::<f64>()
+            / n as f64;
         assert!((o - 3.0).abs() < 0.1, "{o}");
     }
 }

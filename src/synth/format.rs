@@ -31,7 +31,10 @@ const POW10: [i64; 10] = [
 
 /// Encode a text value as a CSV field (quoted when it holds a comma, quote or newline).
 pub fn encode_text(value: &str) -> Vec<u8> {
-    if value.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+    if value
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    {
         let mut out = Vec::with_capacity(value.len() + 2);
         out.push(b'"');
         for b in value.bytes() {
@@ -56,7 +59,11 @@ pub struct Row<'a> {
 
 impl<'a> Row<'a> {
     pub fn new(buf: &'a mut Vec<u8>, style: FloatStyle) -> Self {
-        Row { buf, style, first: true }
+        Row {
+            buf,
+            style,
+            first: true,
+        }
     }
 
     #[inline]

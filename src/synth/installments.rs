@@ -46,13 +46,20 @@ fn payment(
     paid: f64,
 ) {
     let mut r = out.row(I);
-    r.int(loan.sk_id_prev).int(loan.sk_id_curr).float(version, 0).int(number).float(due as f64, 0);
+    r.int(loan.sk_id_prev)
+        .int(loan.sk_id_curr)
+        .float(version, 0)
+        .int(number)
+        .float(due as f64, 0);
     if entry > -1 {
         // Not paid yet.
         r.null().float(instalment, 3).null().end();
         return;
     }
-    r.float(entry as f64, 0).float(instalment, 3).float(paid, 3).end();
+    r.float(entry as f64, 0)
+        .float(instalment, 3)
+        .float(paid, 3)
+        .end();
     signals.inst_paid += 1;
     signals.inst_paid_amount += paid;
     if entry > due {
@@ -66,7 +73,11 @@ fn payment(
 /// Days between due day and payment (negative = early).
 fn delay(rng: &mut SynthRng, late: f64) -> i64 {
     if chance(rng, late) {
-        if chance(rng, 0.15) { 31 + (exp1(rng) * 40.0) as i64 } else { 1 + (exp1(rng) * 7.0) as i64 }
+        if chance(rng, 0.15) {
+            31 + (exp1(rng) * 40.0) as i64
+        } else {
+            1 + (exp1(rng) * 7.0) as i64
+        }
     } else {
         -((exp1(rng) * 9.0) as i64)
     }
@@ -80,29 +91,56 @@ pub fn generate(
     out: &mut ChunkOut,
     signals: &mut Signals,
 ) {
-    let late = sigmoid(-2.9 + 1.2 * loan.discipline);
+    let late = sigmoid(-3.2 + 1.2 * loan.discipline);
     let under = sigmoid(-4.2 + 1.2 * loan.discipline);
-    let change_at = if chance(rng, 0.1) { int_in(rng, 2, loan.instalments.max(2)) } else { i64::MAX };
+    let change_at = if chance(rng, 0.1) {
+        int_in(rng, 2, loan.instalments.max(2))
+    } else {
+        i64::MAX
+    };
     for k in 1..=loan.instalments {
         let due = loan.due_day(k);
         if due > -1 {
             break;
         }
-        let (version, mut amount) =
-            if k >= change_at { (2.0, snap(loan.annuity * (0.8 + 0.4 * unit(rng)), 0.005)) } else { (1.0, loan.annuity) };
+        let (version, mut amount) = if k >= change_at {
+            (2.0, snap(loan.annuity * (0.8 + 0.4 * unit(rng)), 0.005))
+        } else {
+            (1.0, loan.annuity)
+        };
         if k == loan.instalments && loan.instalments < loan.term {
             // Early repayment: the last instalment settles what is left.
             amount = snap(loan.annuity * (loan.term - k + 1) as f64, 0.005);
         }
         amount = snap(amount, 0.005);
         signals.inst_due += amount;
-        let paid = if chance(rng, under) { snap(amount * (0.1 + 0.85 * unit(rng)), 0.005) } else { amount };
+        let paid = if chance(rng, under) {
+            snap(amount * (0.1 + 0.85 * unit(rng)), 0.005)
+        } else {
+            amount
+        };
         let entry = due + delay(rng, late);
         if entry <= -1 && paid > 1.0 && chance(rng, SPLIT) {
             let first = snap(paid * (0.3 + 0.4 * unit(rng)), 0.005);
             payment(out, signals, loan, version, k, due, entry, amount, first);
-            let later = (entry + int_in(rng, 0, 20)).min(-1);
-            payment(out, signals, loan, version, k, due, later, amount, snap(paid - first, 0.005));
+            // The rest follows within days, still on time when the first part was.
+            let later = if entry <= due {
+                (entry + int_in(rng, 0, 20)).min(due)
+            } else {
+                entry + int_in(rng, 0, 20)
+            }
+            .min(-1);
+            payment(
+                out,
+                signals,
+                loan,
+                version,
+                k,
+                due,
+                later,
+                amount,
+                snap(paid - first, 0.005),
+            );
         } else {
             payment(out, signals, loan, version, k, due, entry, amount, paid);
         }

@@ -59,7 +59,14 @@ impl SynthOptions {
         let test_rows = ((train_rows as u128 * KAGGLE_TEST_ROWS as u128
             + KAGGLE_TRAIN_ROWS as u128 / 2)
             / KAGGLE_TRAIN_ROWS as u128) as usize;
-        SynthOptions { train_rows, test_rows, seed, raw_dir, truth_file, progress: false }
+        SynthOptions {
+            train_rows,
+            test_rows,
+            seed,
+            raw_dir,
+            truth_file,
+            progress: false,
+        }
     }
 }
 
@@ -138,7 +145,9 @@ pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
     let model = Model::new(opts.seed)?;
     let people = plan::plan(&model.streams, opts.train_rows, opts.test_rows);
     let chunks: Vec<&[plan::Profile]> = people.chunks(CHUNK_APPLICANTS).collect();
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8);
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8);
 
     let progress = if opts.progress {
         let bar = ProgressBar::new(people.len() as u64);
@@ -176,9 +185,9 @@ pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
             });
         }
         for k in 0..chunks.len() {
-            let out = results[k % workers]
-                .recv()
-                .map_err(|_| Error::Input("synth: a generator thread stopped unexpectedly".into()))?;
+            let out = results[k % workers].recv().map_err(|_| {
+                Error::Input("synth: a generator thread stopped unexpectedly".into())
+            })?;
             files.append(&out)?;
             truth.extend_from_slice(&out.truth);
             progress.inc(out.truth.len() as u64);
@@ -197,7 +206,11 @@ pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
         .fold((0u64, 0u64), |(n, d), t| (n + 1, d + t.target as u64));
     Ok(SynthSummary {
         files: written,
-        train_default_rate: if train == 0 { 0.0 } else { defaults as f64 / train as f64 },
+        train_default_rate: if train == 0 {
+            0.0
+        } else {
+            defaults as f64 / train as f64
+        },
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -210,7 +223,10 @@ mod tests {
     fn test_rows_follow_kaggle_ratio() {
         let o = SynthOptions::new(KAGGLE_TRAIN_ROWS, 1, "a".into(), "b".into());
         assert_eq!(o.test_rows, KAGGLE_TEST_ROWS);
-        assert_eq!(SynthOptions::new(1000, 1, "a".into(), "b".into()).test_rows, 159);
+        assert_eq!(
+            SynthOptions::new(1000, 1, "a".into(), "b".into()).test_rows,
+            159
+        );
         assert!(!o.progress);
     }
 

@@ -102,8 +102,14 @@ mod tests {
         assert_eq!(p.len(), 1000);
         assert_eq!(p.iter().filter(|x| x.is_train).count(), 900);
         for w in p.windows(2) {
-            assert_eq!(w[1].first_bureau_id, w[0].first_bureau_id + w[0].bureau_lines as i64);
-            assert_eq!(w[1].first_prev_id, w[0].first_prev_id + w[0].previous_apps as i64);
+            assert_eq!(
+                w[1].first_bureau_id,
+                w[0].first_bureau_id + w[0].bureau_lines as i64
+            );
+            assert_eq!(
+                w[1].first_prev_id,
+                w[0].first_prev_id + w[0].previous_apps as i64
+            );
             assert_eq!(w[1].sk_id_curr, w[0].sk_id_curr + 1);
         }
         let with_bureau = p.iter().filter(|x| x.bureau_lines > 0).count();

@@ -27,7 +27,13 @@ impl PosVocab {
         let status = Vocab::new(
             PC,
             "NAME_CONTRACT_STATUS",
-            &[("Active", 1.0), ("Completed", 1.0), ("Signed", 1.0), ("Demand", 1.0), ("Returned to the store", 1.0)],
+            &[
+                ("Active", 1.0),
+                ("Completed", 1.0),
+                ("Signed", 1.0),
+                ("Demand", 1.0),
+                ("Returned to the store", 1.0),
+            ],
         )?;
         Ok(PosVocab {
             active: status.index("Active"),
@@ -42,12 +48,18 @@ pub fn month_of(day: i64) -> i64 {
     (day as f64 / 30.44).floor() as i64
 }
 
-pub fn generate(rng: &mut SynthRng, loan: &Loan, v: &PosVocab, out: &mut ChunkOut, signals: &mut Signals) {
-    let first = month_of(loan.decision).max(-96);
+pub fn generate(
+    rng: &mut SynthRng,
+    loan: &Loan,
+    v: &PosVocab,
+    out: &mut ChunkOut,
+    signals: &mut Signals,
+) {
+    let first = month_of(loan.first_due).max(-96);
     let last_due = loan.due_day(loan.instalments.max(1));
     let completed_month = month_of(last_due) + 1;
     let last = completed_month.min(-1);
-    let enter = sigmoid(-4.6 + 1.3 * loan.discipline);
+    let enter = sigmoid(-5.0 + 1.3 * loan.discipline);
     let known_term = !chance(rng, 0.0026);
     let demand = v.status.index("Demand");
     let returned = v.status.index("Returned to the store");
@@ -58,7 +70,11 @@ pub fn generate(rng: &mut SynthRng, loan: &Loan, v: &PosVocab, out: &mut ChunkOu
         while due_so_far < loan.instalments && month_of(loan.due_day(due_so_far + 1)) <= month {
             due_so_far += 1;
         }
-        let future = if month == completed_month { 0 } else { loan.term - due_so_far };
+        let future = if month == completed_month {
+            0
+        } else {
+            loan.term - due_so_far
+        };
         let status = if month == completed_month {
             v.completed
         } else if month == first && chance(rng, 0.08) {
@@ -72,7 +88,11 @@ pub fn generate(rng: &mut SynthRng, loan: &Loan, v: &PosVocab, out: &mut ChunkOu
         };
         if status != v.signed && status != v.completed {
             dpd = if dpd == 0 {
-                if chance(rng, enter) { int_in(rng, 1, 30) } else { 0 }
+                if chance(rng, enter) {
+                    int_in(rng, 1, 30)
+                } else {
+                    0
+                }
             } else if chance(rng, 0.45) {
                 0
             } else {

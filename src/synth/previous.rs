@@ -63,11 +63,21 @@ impl PreviousVocab {
         Ok(PreviousVocab {
             contract: v(
                 "NAME_CONTRACT_TYPE",
-                &[("Consumer loans", 43.7), ("Cash loans", 44.8), ("Revolving loans", 11.6), ("XNA", 0.02)],
+                &[
+                    ("Consumer loans", 43.7),
+                    ("Cash loans", 44.8),
+                    ("Revolving loans", 11.6),
+                    ("XNA", 0.02),
+                ],
             )?,
             status: v(
                 "NAME_CONTRACT_STATUS",
-                &[("Approved", 1.0), ("Canceled", 1.0), ("Refused", 1.0), ("Unused offer", 1.0)],
+                &[
+                    ("Approved", 1.0),
+                    ("Canceled", 1.0),
+                    ("Refused", 1.0),
+                    ("Unused offer", 1.0),
+                ],
             )?,
             weekday: weekday_vocab(P)?,
             yes_no: v("FLAG_LAST_APPL_PER_CONTRACT", &[("N", 1.0), ("Y", 1.0)])?,
@@ -138,7 +148,12 @@ impl PreviousVocab {
             )?,
             client: v(
                 "NAME_CLIENT_TYPE",
-                &[("Repeater", 73.7), ("New", 18.0), ("Refreshed", 8.1), ("XNA", 0.1)],
+                &[
+                    ("Repeater", 73.7),
+                    ("New", 18.0),
+                    ("Refreshed", 8.1),
+                    ("XNA", 0.1),
+                ],
             )?,
             goods: v(
                 "NAME_GOODS_CATEGORY",
@@ -175,9 +190,18 @@ impl PreviousVocab {
             )?,
             portfolio: v(
                 "NAME_PORTFOLIO",
-                &[("POS", 1.0), ("Cash", 1.0), ("XNA", 1.0), ("Cards", 1.0), ("Cars", 0.0)],
+                &[
+                    ("POS", 1.0),
+                    ("Cash", 1.0),
+                    ("XNA", 1.0),
+                    ("Cards", 1.0),
+                    ("Cars", 0.0),
+                ],
             )?,
-            product: v("NAME_PRODUCT_TYPE", &[("XNA", 0.0), ("x-sell", 75.0), ("walk-in", 25.0)])?,
+            product: v(
+                "NAME_PRODUCT_TYPE",
+                &[("XNA", 0.0), ("x-sell", 75.0), ("walk-in", 25.0)],
+            )?,
             channel: v(
                 "CHANNEL_TYPE",
                 &[
@@ -209,7 +233,13 @@ impl PreviousVocab {
             )?,
             yield_group: v(
                 "NAME_YIELD_GROUP",
-                &[("XNA", 0.0), ("middle", 33.0), ("high", 30.0), ("low_normal", 28.0), ("low_action", 8.0)],
+                &[
+                    ("XNA", 0.0),
+                    ("middle", 33.0),
+                    ("high", 30.0),
+                    ("low_normal", 28.0),
+                    ("low_action", 8.0),
+                ],
             )?,
             combination: v("PRODUCT_COMBINATION", COMBINATIONS)?,
             installments: installments::InstalmentVocab::new()?,
@@ -303,7 +333,7 @@ pub fn generate(
         if status == 2 {
             signals.prev_refused += 1;
         }
-        let mean_age = if kind == REVOLVING { 1300.0 } else { 880.0 };
+        let mean_age = if kind == REVOLVING { 1500.0 } else { 770.0 };
         let decision = -((1.0 + exp1(rng) * mean_age).min(2922.0) as i64);
         let scale = a.income / 170_000.0;
         let yearly = 0.1 + 0.25 * unit(rng);
@@ -315,11 +345,25 @@ pub fn generate(
         let mut goods_price = None;
         let mut annuity_amt = None;
         let mut cnt_payment = None;
-        let (purpose, goods_cat, portfolio, product, channel, seller_area, industry, yield_g, combo);
+        let (
+            purpose,
+            goods_cat,
+            portfolio,
+            product,
+            channel,
+            seller_area,
+            industry,
+            yield_g,
+            combo,
+        );
         match kind {
             CONSUMER => {
                 let price = snap(scale * 50_000.0 * (0.8 * normal(rng)).exp(), 4.5).max(4.5);
-                let rate = if chance(rng, 0.5) { 0.0 } else { 0.05 + 0.25 * unit(rng) };
+                let rate = if chance(rng, 0.5) {
+                    0.0
+                } else {
+                    0.05 + 0.25 * unit(rng)
+                };
                 let dp = snap(price * rate, 4.5);
                 application = price;
                 credit = price - dp;
@@ -327,7 +371,7 @@ pub fn generate(
                 goods_price = Some(price);
                 let term = [6.0, 10.0, 12.0, 12.0, 18.0, 24.0][int_in(rng, 0, 5) as usize];
                 cnt_payment = Some(term);
-                annuity_amt = Some(annuity(credit.max(1.0), term, yearly));
+                annuity_amt = Some(snap(annuity(credit.max(1.0), term, yearly), 0.005));
                 purpose = names(&v.purpose, "XAP");
                 goods_cat = v.goods.pick(rng);
                 portfolio = names(&v.portfolio, "POS");
@@ -336,10 +380,16 @@ pub fn generate(
                 seller_area = int_in(rng, 0, 4000);
                 industry = v.industry.pick(rng);
                 yield_g = v.yield_group.pick(rng);
-                let with = if v.yield_group.code(yield_g) == "low_action" { "without" } else { "with" };
+                let with = if v.yield_group.code(yield_g) == "low_action" {
+                    "without"
+                } else {
+                    "with"
+                };
                 let what = match v.goods.code(goods_cat) {
                     "Mobile" => "mobile",
-                    "Consumer Electronics" | "Computers" | "Audio/Video" | "Furniture" => "household",
+                    "Consumer Electronics" | "Computers" | "Audio/Video" | "Furniture" => {
+                        "household"
+                    }
                     "Construction Materials" | "Auto Accessories" | "Vehicles" => "industry",
                     _ => "other",
                 };
@@ -360,18 +410,27 @@ pub fn generate(
                     .clamp(22_500.0, 4_050_000.0);
                 credit = snap(application * (1.0 + 0.12 * unit(rng)), 4.5);
                 goods_price = Some(application);
-                let term = [12.0, 12.0, 18.0, 24.0, 24.0, 30.0, 36.0, 48.0, 60.0][int_in(rng, 0, 8) as usize];
+                let term = [12.0, 12.0, 18.0, 24.0, 24.0, 30.0, 36.0, 48.0, 60.0]
+                    [int_in(rng, 0, 8) as usize];
                 cnt_payment = Some(term);
-                annuity_amt = Some(annuity(credit, term, yearly));
+                annuity_amt = Some(snap(annuity(credit, term, yearly), 0.005));
                 let walk_in = chance(rng, 0.25);
-                purpose = if walk_in { v.purpose.pick(rng) } else { names(&v.purpose, "XNA") };
+                purpose = if walk_in {
+                    v.purpose.pick(rng)
+                } else {
+                    names(&v.purpose, "XNA")
+                };
                 goods_cat = names(&v.goods, "XNA");
                 portfolio = names(&v.portfolio, "Cash");
                 product = names(&v.product, if walk_in { "walk-in" } else { "x-sell" });
                 channel = names(
                     &v.channel,
-                    ["Credit and cash offices", "Credit and cash offices", "Contact center", "AP+ (Cash loan)"]
-                        [int_in(rng, 0, 3) as usize],
+                    [
+                        "Credit and cash offices",
+                        "Credit and cash offices",
+                        "Contact center",
+                        "AP+ (Cash loan)",
+                    ][int_in(rng, 0, 3) as usize],
                 );
                 seller_area = -1;
                 industry = names(&v.industry, "XNA");
@@ -392,7 +451,8 @@ pub fn generate(
                 combo = Some(names(&v.combination, code));
             }
             REVOLVING => {
-                credit = snap(scale * 110_000.0 * (0.6 * normal(rng)).exp(), 22_500.0).clamp(22_500.0, 1_350_000.0);
+                credit = snap(scale * 110_000.0 * (0.6 * normal(rng)).exp(), 22_500.0)
+                    .clamp(22_500.0, 1_350_000.0);
                 application = if chance(rng, 0.6) { 0.0 } else { credit };
                 annuity_amt = chance(rng, 0.8).then(|| snap(credit * 0.05, 2.25));
                 cnt_payment = Some(0.0);
@@ -401,11 +461,21 @@ pub fn generate(
                 portfolio = names(&v.portfolio, "Cards");
                 let street = chance(rng, 0.4);
                 product = names(&v.product, if street { "walk-in" } else { "x-sell" });
-                channel = names(&v.channel, if street { "Stone" } else { "Credit and cash offices" });
+                channel = names(
+                    &v.channel,
+                    if street {
+                        "Stone"
+                    } else {
+                        "Credit and cash offices"
+                    },
+                );
                 seller_area = if street { int_in(rng, 0, 4000) } else { -1 };
                 industry = names(&v.industry, "XNA");
                 yield_g = names(&v.yield_group, "XNA");
-                combo = Some(names(&v.combination, if street { "Card Street" } else { "Card X-Sell" }));
+                combo = Some(names(
+                    &v.combination,
+                    if street { "Card Street" } else { "Card X-Sell" },
+                ));
             }
             _ => {
                 application = 0.0;
@@ -435,7 +505,13 @@ pub fn generate(
                 combo = Some(names(&v.combination, "Cash"));
             }
         }
-        let rate_down = down.map(|d| if application > 0.0 { d / application } else { 0.0 });
+        let rate_down = down.map(|d| {
+            if application > 0.0 {
+                d / application
+            } else {
+                0.0
+            }
+        });
         let (rate_primary, rate_privileged) = if chance(rng, 0.0036) {
             (Some(0.03 + 0.97 * unit(rng)), Some(0.37 + 0.6 * unit(rng)))
         } else {
@@ -446,7 +522,11 @@ pub fn generate(
             3 => names(&v.reject, "CLIENT"),
             _ => names(&v.reject, "XAP"),
         };
-        let payment_type = if canceled { names(&v.payment, "XNA") } else { v.payment.pick(rng) };
+        let payment_type = if canceled {
+            names(&v.payment, "XNA")
+        } else {
+            v.payment.pick(rng)
+        };
         let suite = (!chance(rng, 0.49)).then(|| v.suite.pick(rng));
 
         // The approved loan's schedule.
@@ -454,7 +534,11 @@ pub fn generate(
         if approved {
             let term = cnt_payment.unwrap_or(0.0) as i64;
             let first_due = decision + int_in(rng, 10, 40);
-            let runs = if term > 0 && chance(rng, 0.25) { int_in(rng, 1, term) } else { term };
+            let runs = if term > 0 && chance(rng, 0.25) {
+                int_in(rng, 1, term)
+            } else {
+                term
+            };
             let loan = Loan {
                 sk_id_prev,
                 sk_id_curr: p.sk_id_curr,
@@ -470,7 +554,11 @@ pub fn generate(
             if kind == REVOLVING {
                 let drawing = decision + int_in(rng, 0, 60);
                 schedule = [
-                    Some(if chance(rng, 0.5) { days(drawing) } else { SENTINEL }),
+                    Some(if chance(rng, 0.5) {
+                        days(drawing)
+                    } else {
+                        SENTINEL
+                    }),
                     Some(days(first_due)),
                     Some(SENTINEL),
                     Some(SENTINEL),

@@ -57,13 +57,16 @@ pub struct Signals {
 }
 
 /// Intercept calibrated so the population default rate is about 8 % (Kaggle: 8.07 %).
-const INTERCEPT: f64 = -3.55;
+const INTERCEPT: f64 = -4.46;
 
 impl Signals {
     /// Mean of the available external scores.
     pub fn ext_mean(&self) -> Option<f64> {
-        let (sum, n) =
-            self.ext_sources.iter().flatten().fold((0.0, 0), |(s, n), v| (s + v, n + 1));
+        let (sum, n) = self
+            .ext_sources
+            .iter()
+            .flatten()
+            .fold((0.0, 0), |(s, n), v| (s + v, n + 1));
         (n > 0).then(|| sum / n as f64)
     }
 
@@ -143,8 +146,8 @@ impl Signals {
         // Instalments: lateness saturates, severe lateness and underpayment add linearly.
         let late_share = self.late_share();
         if self.inst_paid > 0 {
-            x += 2.8 * (1.0 - (-late_share / 0.12).exp());
-            x += 3.0 * self.inst_severe as f64 / self.inst_paid as f64;
+            x += 2.5 * (late_share - 0.08).max(0.0) + 1.5 * (late_share - 0.25).max(0.0);
+            x += 4.0 * self.inst_severe as f64 / self.inst_paid as f64;
         }
         if self.inst_due > 0.0 {
             x += 3.0 * (0.97 - self.inst_paid_amount / self.inst_due).max(0.0);
@@ -161,7 +164,7 @@ impl Signals {
         }
         // POS: any arrears, and long arrears.
         if self.pos_months > 0 {
-            x += 2.0 * (self.pos_dpd_months as f64 / self.pos_months as f64).sqrt();
+            x += 2.5 * self.pos_dpd_months as f64 / self.pos_months as f64;
         }
         if self.pos_dpd_max > 30 {
             x += 0.4;
@@ -175,7 +178,11 @@ impl Signals {
 
     /// Share of paid instalments paid after their due day.
     pub fn late_share(&self) -> f64 {
-        if self.inst_paid == 0 { 0.0 } else { self.inst_late as f64 / self.inst_paid as f64 }
+        if self.inst_paid == 0 {
+            0.0
+        } else {
+            self.inst_late as f64 / self.inst_paid as f64
+        }
     }
 
     /// The true probability of default.

@@ -22,7 +22,10 @@ impl Vocab {
     /// Weights by code for `table.column`; codes not listed are never drawn.
     pub fn new(table: RawTable, column: &str, weights: &[(&str, f64)]) -> Result<Vocab> {
         let col = table.column(column).ok_or_else(|| {
-            Error::Input(format!("synth: catalog has no column {}.{column}", table.name()))
+            Error::Input(format!(
+                "synth: catalog has no column {}.{column}",
+                table.name()
+            ))
         })?;
         let Domain::Categories(domain) = col.domain else {
             return Err(Error::Input(format!(
@@ -51,7 +54,11 @@ impl Vocab {
             )));
         }
         let encoded = codes.iter().map(|c| encode_text(c)).collect();
-        Ok(Vocab { codes, encoded, cumulative })
+        Ok(Vocab {
+            codes,
+            encoded,
+            cumulative,
+        })
     }
 
     /// Index of a random code.
@@ -59,7 +66,10 @@ impl Vocab {
     pub fn pick(&self, rng: &mut impl Rng) -> usize {
         let total = self.cumulative[self.cumulative.len() - 1];
         let u = rng.random::<f64>() * total;
-        self.cumulative.iter().position(|&c| u < c).unwrap_or(self.cumulative.len() - 1)
+        self.cumulative
+            .iter()
+            .position(|&c| u < c)
+            .unwrap_or(self.cumulative.len() - 1)
     }
 
     /// Index of `code`; codes are fixed at start-up, so a miss is a programming error caught by
@@ -93,8 +103,12 @@ mod tests {
 
     #[test]
     fn frequencies_follow_weights() {
-        let v = Vocab::new(RawTable::Bureau, "CREDIT_ACTIVE", &[("Closed", 3.0), ("Active", 1.0)])
-            .unwrap();
+        let v = Vocab::new(
+            RawTable::Bureau,
+            "CREDIT_ACTIVE",
+            &[("Closed", 3.0), ("Active", 1.0)],
+        )
+        .unwrap();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         let closed = (0..10_000).filter(|_| v.pick(&mut rng) == 0).count();
         assert!((7_200..7_800).contains(&closed), "{closed}");

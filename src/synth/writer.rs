@@ -34,7 +34,10 @@ impl CsvFiles {
     /// Creates `raw_dir` and a temporary file with the Kaggle header for every table.
     pub fn create(raw_dir: &Path) -> Result<CsvFiles> {
         std::fs::create_dir_all(raw_dir).map_err(|e| {
-            Error::Input(format!("cannot create output folder {}: {e}", raw_dir.display()))
+            Error::Input(format!(
+                "cannot create output folder {}: {e}",
+                raw_dir.display()
+            ))
         })?;
         let mut outputs = Vec::with_capacity(8);
         for table in RawTable::ALL {
@@ -45,7 +48,13 @@ impl CsvFiles {
             file.write_all(header.as_bytes())
                 .and_then(|_| file.write_all(b"\n"))
                 .map_err(|e| Error::io(&path, e))?;
-            outputs.push(Output { table, path, file, rows: 0, bytes: header.len() as u64 + 1 });
+            outputs.push(Output {
+                table,
+                path,
+                file,
+                rows: 0,
+                bytes: header.len() as u64 + 1,
+            });
         }
         Ok(CsvFiles { outputs })
     }
@@ -53,7 +62,9 @@ impl CsvFiles {
     /// Appends one chunk (tables in `RawTable::ALL` order).
     pub fn append(&mut self, chunk: &ChunkOut) -> Result<()> {
         for (out, part) in self.outputs.iter_mut().zip(&chunk.tables) {
-            out.file.write_all(&part.bytes).map_err(|e| Error::io(&out.path, e))?;
+            out.file
+                .write_all(&part.bytes)
+                .map_err(|e| Error::io(&out.path, e))?;
             out.rows += part.rows;
             out.bytes += part.bytes.len() as u64;
         }
@@ -65,7 +76,10 @@ impl CsvFiles {
     pub fn finish(self) -> Result<Vec<SynthFile>> {
         let mut ready = Vec::with_capacity(self.outputs.len());
         for out in self.outputs {
-            let tmp = out.file.into_inner().map_err(|e| Error::io(&out.path, e.into_error()))?;
+            let tmp = out
+                .file
+                .into_inner()
+                .map_err(|e| Error::io(&out.path, e.into_error()))?;
             ready.push((out.table, out.path, tmp, out.rows, out.bytes));
         }
         std::thread::scope(|s| {
@@ -76,13 +90,19 @@ impl CsvFiles {
                 })
                 .collect();
             syncs.into_iter().try_for_each(|h| {
-                h.join().map_err(|_| Error::Input("synth: a file sync thread failed".into()))?
+                h.join()
+                    .map_err(|_| Error::Input("synth: a file sync thread failed".into()))?
             })
         })?;
         let mut files = Vec::with_capacity(ready.len());
         for (table, path, tmp, rows, bytes) in ready {
             tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
-            files.push(SynthFile { table: table.name().to_string(), path, rows, bytes });
+            files.push(SynthFile {
+                table: table.name().to_string(),
+                path,
+                rows,
+                bytes,
+            });
         }
         Ok(files)
     }
@@ -99,21 +119,30 @@ pub fn write_truth(path: &Path, truth: &[Truth]) -> Result<SynthFile> {
         Field::new("IS_TRAIN", DataType::Boolean, false),
     ]));
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from_iter_values(truth.iter().map(|t| t.sk_id_curr))),
+        Arc::new(Int64Array::from_iter_values(
+            truth.iter().map(|t| t.sk_id_curr),
+        )),
         Arc::new(Float64Array::from_iter_values(truth.iter().map(|t| t.pd))),
-        Arc::new(Int64Array::from_iter(truth.iter().map(|t| t.is_train.then_some(t.target as i64)))),
-        Arc::new(Int64Array::from_iter_values(truth.iter().map(|t| t.target as i64))),
-        Arc::new(BooleanArray::from_iter(truth.iter().map(|t| Some(t.is_train)))),
+        Arc::new(Int64Array::from_iter(
+            truth.iter().map(|t| t.is_train.then_some(t.target as i64)),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            truth.iter().map(|t| t.target as i64),
+        )),
+        Arc::new(BooleanArray::from_iter(
+            truth.iter().map(|t| Some(t.is_train)),
+        )),
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
     crate::artifact::write_atomic_with(path, |file: &mut File| {
-        let mut writer =
-            ArrowWriter::try_new(file, schema, None).map_err(std::io::Error::other)?;
+        let mut writer = ArrowWriter::try_new(file, schema, None).map_err(std::io::Error::other)?;
         writer.write(&batch).map_err(std::io::Error::other)?;
         writer.close().map_err(std::io::Error::other)?;
         Ok(())
     })?;
-    let bytes = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+    let bytes = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
     Ok(SynthFile {
         table: "synth_truth".to_string(),
         path: path.to_path_buf(),

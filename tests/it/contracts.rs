@@ -11,7 +11,10 @@ use creditrisk::features::build_feature_store;
 use super::features::{read_parquet, test_config};
 
 fn samples_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/kaggle/samples"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/kaggle/samples"
+    ))
 }
 
 /// A raw folder holding the Kaggle sample rows, plus an application_test.csv made of the first
@@ -20,7 +23,11 @@ fn kaggle_raw_dir(raw: &Path) {
     std::fs::create_dir_all(raw).unwrap();
     for table in RawTable::ALL {
         if table != RawTable::ApplicationTest {
-            std::fs::copy(samples_dir().join(table.file_name()), raw.join(table.file_name())).unwrap();
+            std::fs::copy(
+                samples_dir().join(table.file_name()),
+                raw.join(table.file_name()),
+            )
+            .unwrap();
         }
     }
     let train = std::fs::read_to_string(samples_dir().join("application_train.csv")).unwrap();
@@ -28,14 +35,27 @@ fn kaggle_raw_dir(raw: &Path) {
     let header = reader.headers().unwrap().clone();
     let target = header.iter().position(|h| h == "TARGET").unwrap();
     let mut out = csv::Writer::from_path(raw.join("application_test.csv")).unwrap();
-    out.write_record(header.iter().enumerate().filter(|(i, _)| *i != target).map(|(_, h)| h)).unwrap();
+    out.write_record(
+        header
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != target)
+            .map(|(_, h)| h),
+    )
+    .unwrap();
     for record in reader.records().take(5) {
         let record = record.unwrap();
         let fields: Vec<String> = record
             .iter()
             .enumerate()
             .filter(|(i, _)| *i != target)
-            .map(|(i, v)| if i == 0 { (v.parse::<i64>().unwrap() + 900_000).to_string() } else { v.to_string() })
+            .map(|(i, v)| {
+                if i == 0 {
+                    (v.parse::<i64>().unwrap() + 900_000).to_string()
+                } else {
+                    v.to_string()
+                }
+            })
             .collect();
         out.write_record(&fields).unwrap();
     }
@@ -66,10 +86,19 @@ fn kaggle_samples_parse_and_pass_the_raw_contracts() {
     for table in RawTable::ALL {
         let r = report(&cfg, &format!("raw_{}", table.name()));
         assert!(r.passed, "{}: {:?}", table.name(), r.failures);
-        assert!(r.checks_run >= table.columns().len(), "{}: {} checks", table.name(), r.checks_run);
+        assert!(
+            r.checks_run >= table.columns().len(),
+            "{}: {} checks",
+            table.name(),
+            r.checks_run
+        );
     }
     let bureau = report(&cfg, "raw_bureau");
-    let orphans = bureau.warnings.iter().find(|w| w.check == "orphans").expect("orphans reported");
+    let orphans = bureau
+        .warnings
+        .iter()
+        .find(|w| w.check == "orphans")
+        .expect("orphans reported");
     assert_eq!(orphans.column.as_deref(), Some("SK_ID_CURR"));
     assert!(orphans.failing > 0 && !orphans.samples.is_empty());
     assert!(bureau.measures["orphans.SK_ID_CURR"] > 0.0);
@@ -99,7 +128,10 @@ fn kaggle_orphans_fail_above_the_configured_share() {
 
 /// Copy the Kaggle samples, corrupt one file with `edit`, build, and return the error text and
 /// the table's report.
-fn corrupted(table: RawTable, edit: impl Fn(String) -> String) -> (String, ValidationReport, creditrisk::Config) {
+fn corrupted(
+    table: RawTable,
+    edit: impl Fn(String) -> String,
+) -> (String, ValidationReport, creditrisk::Config) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = kaggle_config(dir.path());
     let path = cfg.raw_dir().join(table.file_name());
@@ -114,19 +146,34 @@ fn corrupted(table: RawTable, edit: impl Fn(String) -> String) -> (String, Valid
 
 /// Replace field `column` of data line `line` (1 = first data row).
 fn set_field(text: String, table: RawTable, line: usize, column: &str, value: &str) -> String {
-    let index = table.columns().iter().position(|c| c.name == column).unwrap();
+    let index = table
+        .columns()
+        .iter()
+        .position(|c| c.name == column)
+        .unwrap();
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(lines[line].as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(lines[line].as_bytes());
     let record = reader.records().next().unwrap().unwrap();
     let mut fields: Vec<String> = record.iter().map(String::from).collect();
     fields[index] = value.to_string();
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(vec![]);
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(vec![]);
     w.write_record(&fields).unwrap();
-    lines[line] = String::from_utf8(w.into_inner().unwrap()).unwrap().trim_end().to_string();
+    lines[line] = String::from_utf8(w.into_inner().unwrap())
+        .unwrap()
+        .trim_end()
+        .to_string();
     lines.join("\n") + "\n"
 }
 
-fn failure<'a>(r: &'a ValidationReport, column: &str, check: &str) -> &'a creditrisk::contracts::CheckFailure {
+fn failure<'a>(
+    r: &'a ValidationReport,
+    column: &str,
+    check: &str,
+) -> &'a creditrisk::contracts::CheckFailure {
     r.failures
         .iter()
         .find(|f| f.column.as_deref() == Some(column) && f.check == check)
@@ -142,7 +189,10 @@ fn duplicate_applicant_fails_unique() {
     let f = failure(&r, "SK_ID_CURR", "unique");
     assert_eq!(f.failing, 1);
     assert_eq!(f.samples.len(), 1);
-    assert!(err.contains("application_train.SK_ID_CURR unique: 1 of 60 rows fail"), "{err}");
+    assert!(
+        err.contains("application_train.SK_ID_CURR unique: 1 of 60 rows fail"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -164,7 +214,10 @@ fn positive_days_birth_fails_range() {
         set_field(t, RawTable::ApplicationTrain, 2, "DAYS_BIRTH", "5")
     });
     assert_eq!(failure(&r, "DAYS_BIRTH", "range").failing, 2);
-    assert!(err.contains("application_train.DAYS_BIRTH range: 2 of 59 rows fail"), "{err}");
+    assert!(
+        err.contains("application_train.DAYS_BIRTH range: 2 of 59 rows fail"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -183,9 +236,15 @@ fn unknown_bureau_balance_status_fails_domain() {
 fn missing_column_fails_present() {
     let (err, r, _) = corrupted(RawTable::Bureau, |text| {
         // Drop AMT_ANNUITY, the last column, from the header and every row.
-        text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n").collect()
+        text.lines()
+            .map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n")
+            .collect()
     });
-    assert!(failure(&r, "AMT_ANNUITY", "present").expectation.contains("present"));
+    assert!(
+        failure(&r, "AMT_ANNUITY", "present")
+            .expectation
+            .contains("present")
+    );
     assert!(err.contains("bureau.AMT_ANNUITY present"), "{err}");
 }
 
@@ -198,13 +257,23 @@ fn extra_column_only_warns() {
     let widened: String = text
         .lines()
         .enumerate()
-        .map(|(i, l)| if i == 0 { format!("{l},NOTE\n") } else { format!("{l},x\n") })
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l},NOTE\n")
+            } else {
+                format!("{l},x\n")
+            }
+        })
         .collect();
     std::fs::write(&path, widened).unwrap();
     build_feature_store(&cfg, None).unwrap();
     let r = report(&cfg, "raw_bureau");
     assert!(r.passed);
-    assert!(r.warnings.iter().any(|w| w.check == "present" && w.column.as_deref() == Some("NOTE")));
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.check == "present" && w.column.as_deref() == Some("NOTE"))
+    );
 }
 
 #[test]
@@ -225,12 +294,20 @@ fn relaxed_groups_turn_failures_into_warnings() {
     let mut cfg = kaggle_config(dir.path());
     let path = cfg.raw_dir().join("application_train.csv");
     let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, set_field(text, RawTable::ApplicationTrain, 1, "DAYS_BIRTH", "100")).unwrap();
+    std::fs::write(
+        &path,
+        set_field(text, RawTable::ApplicationTrain, 1, "DAYS_BIRTH", "100"),
+    )
+    .unwrap();
     cfg.validation.enforce_ranges = false;
     build_feature_store(&cfg, None).unwrap();
     let r = report(&cfg, "raw_application_train");
     assert!(r.passed);
-    assert!(r.warnings.iter().any(|w| w.check == "range" && w.column.as_deref() == Some("DAYS_BIRTH")));
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.check == "range" && w.column.as_deref() == Some("DAYS_BIRTH"))
+    );
 }
 
 #[test]

@@ -47,7 +47,11 @@ pub(crate) fn write_table(dir: &Path, table: RawTable, rows: &[Vec<(&str, &str)>
     text.push('\n');
     for row in rows {
         for (name, _) in row {
-            assert!(table.column(name).is_some(), "{name} is not a column of {}", table.name());
+            assert!(
+                table.column(name).is_some(),
+                "{name} is not a column of {}",
+                table.name()
+            );
         }
         let values: Vec<String> = columns
             .iter()
@@ -57,7 +61,11 @@ pub(crate) fn write_table(dir: &Path, table: RawTable, rows: &[Vec<(&str, &str)>
                     None if c.nullable => String::new(),
                     None => default_value(c),
                 };
-                if v.contains(',') { format!("\"{v}\"") } else { v }
+                if v.contains(',') {
+                    format!("\"{v}\"")
+                } else {
+                    v
+                }
             })
             .collect();
         text.push_str(&values.join(","));
@@ -76,8 +84,11 @@ macro_rules! row {
 /// employment sentinel, zero income and family), 100003 (test, thin history with zero
 /// denominators and a missing payment day).
 fn write_golden(raw: &Path) {
-    write_table(raw, RawTable::ApplicationTrain, &[
-        row!["SK_ID_CURR" => "100001", "TARGET" => "1", "CNT_CHILDREN" => "1",
+    write_table(
+        raw,
+        RawTable::ApplicationTrain,
+        &[
+            row!["SK_ID_CURR" => "100001", "TARGET" => "1", "CNT_CHILDREN" => "1",
              "AMT_INCOME_TOTAL" => "200000", "AMT_CREDIT" => "400000", "AMT_ANNUITY" => "20000",
              "AMT_GOODS_PRICE" => "360000", "NAME_TYPE_SUITE" => "Spouse, partner",
              "DAYS_BIRTH" => "-14610", "DAYS_EMPLOYED" => "-3653", "OWN_CAR_AGE" => "5",
@@ -85,96 +96,133 @@ fn write_golden(raw: &Path) {
              "CNT_FAM_MEMBERS" => "3", "REG_CITY_NOT_WORK_CITY" => "1",
              "EXT_SOURCE_1" => "0.5", "EXT_SOURCE_3" => "0.3",
              "FLAG_DOCUMENT_3" => "1", "FLAG_DOCUMENT_8" => "1"],
-        row!["SK_ID_CURR" => "100002", "TARGET" => "0", "AMT_INCOME_TOTAL" => "0",
+            row!["SK_ID_CURR" => "100002", "TARGET" => "0", "AMT_INCOME_TOTAL" => "0",
              "AMT_CREDIT" => "100000", "DAYS_BIRTH" => "-20000", "DAYS_EMPLOYED" => "365243",
              "CNT_FAM_MEMBERS" => "0", "FLAG_OWN_CAR" => "Y", "NAME_CONTRACT_TYPE" => "Revolving loans"],
-    ]);
-    write_table(raw, RawTable::ApplicationTest, &[
-        row!["SK_ID_CURR" => "100003", "AMT_INCOME_TOTAL" => "150000", "AMT_CREDIT" => "300000",
+        ],
+    );
+    write_table(
+        raw,
+        RawTable::ApplicationTest,
+        &[
+            row!["SK_ID_CURR" => "100003", "AMT_INCOME_TOTAL" => "150000", "AMT_CREDIT" => "300000",
              "AMT_ANNUITY" => "30000", "AMT_GOODS_PRICE" => "270000", "DAYS_BIRTH" => "-12000",
              "DAYS_EMPLOYED" => "-1200", "CNT_FAM_MEMBERS" => "2", "EXT_SOURCE_1" => "0.2",
              "EXT_SOURCE_2" => "0.6", "EXT_SOURCE_3" => "0.7", "AMT_REQ_CREDIT_BUREAU_YEAR" => "2",
              "WEEKDAY_APPR_PROCESS_START" => "FRIDAY", "HOUR_APPR_PROCESS_START" => "17"],
-    ]);
-    write_table(raw, RawTable::Bureau, &[
-        row!["SK_ID_CURR" => "100001", "SK_ID_BUREAU" => "5001", "CREDIT_ACTIVE" => "Active",
+        ],
+    );
+    write_table(
+        raw,
+        RawTable::Bureau,
+        &[
+            row!["SK_ID_CURR" => "100001", "SK_ID_BUREAU" => "5001", "CREDIT_ACTIVE" => "Active",
              "DAYS_CREDIT" => "-100", "DAYS_CREDIT_UPDATE" => "-10", "AMT_CREDIT_SUM" => "1000",
              "AMT_CREDIT_SUM_DEBT" => "500", "AMT_CREDIT_SUM_LIMIT" => "0",
              "AMT_CREDIT_SUM_OVERDUE" => "0", "AMT_CREDIT_MAX_OVERDUE" => "100",
              "CNT_CREDIT_PROLONG" => "1"],
-        row!["SK_ID_CURR" => "100001", "SK_ID_BUREAU" => "5002", "CREDIT_ACTIVE" => "Closed",
+            row!["SK_ID_CURR" => "100001", "SK_ID_BUREAU" => "5002", "CREDIT_ACTIVE" => "Closed",
              "DAYS_CREDIT" => "-800", "DAYS_CREDIT_UPDATE" => "-700", "AMT_CREDIT_SUM" => "2000",
              "AMT_CREDIT_SUM_DEBT" => "0", "AMT_CREDIT_SUM_OVERDUE" => "50",
              "CNT_CREDIT_PROLONG" => "0"],
-        // Zero credit: its debt/credit ratio is NULL and stays out of BUREAU_UTIL_MEAN.
-        row!["SK_ID_CURR" => "100001", "SK_ID_BUREAU" => "5003", "CREDIT_ACTIVE" => "Sold",
+            // Zero credit: its debt/credit ratio is NULL and stays out of BUREAU_UTIL_MEAN.
+            row!["SK_ID_CURR" => "100001", "SK_ID_BUREAU" => "5003", "CREDIT_ACTIVE" => "Sold",
              "DAYS_CREDIT" => "-50", "DAYS_CREDIT_UPDATE" => "-5", "AMT_CREDIT_SUM" => "0",
              "AMT_CREDIT_SUM_DEBT" => "100", "AMT_CREDIT_SUM_LIMIT" => "300",
              "AMT_CREDIT_SUM_OVERDUE" => "0", "AMT_CREDIT_MAX_OVERDUE" => "20",
              "CNT_CREDIT_PROLONG" => "2"],
-        row!["SK_ID_CURR" => "100003", "SK_ID_BUREAU" => "5004", "CREDIT_ACTIVE" => "Active",
+            row!["SK_ID_CURR" => "100003", "SK_ID_BUREAU" => "5004", "CREDIT_ACTIVE" => "Active",
              "DAYS_CREDIT" => "-30", "DAYS_CREDIT_UPDATE" => "-3", "AMT_CREDIT_SUM" => "0",
              "AMT_CREDIT_SUM_DEBT" => "0", "AMT_CREDIT_SUM_OVERDUE" => "0",
              "CNT_CREDIT_PROLONG" => "0"],
-    ]);
+        ],
+    );
     let bb = |id, m, s| row!["SK_ID_BUREAU" => id, "MONTHS_BALANCE" => m, "STATUS" => s];
-    write_table(raw, RawTable::BureauBalance, &[
-        bb("5001", "0", "C"), bb("5001", "-1", "2"), bb("5001", "-2", "0"), bb("5001", "-3", "1"),
-        bb("5002", "-10", "X"), bb("5002", "-11", "0"),
-        bb("5003", "-4", "5"),
-    ]);
-    write_table(raw, RawTable::PreviousApplication, &[
-        row!["SK_ID_PREV" => "2001", "SK_ID_CURR" => "100001", "NAME_CONTRACT_STATUS" => "Approved",
+    write_table(
+        raw,
+        RawTable::BureauBalance,
+        &[
+            bb("5001", "0", "C"),
+            bb("5001", "-1", "2"),
+            bb("5001", "-2", "0"),
+            bb("5001", "-3", "1"),
+            bb("5002", "-10", "X"),
+            bb("5002", "-11", "0"),
+            bb("5003", "-4", "5"),
+        ],
+    );
+    write_table(
+        raw,
+        RawTable::PreviousApplication,
+        &[
+            row!["SK_ID_PREV" => "2001", "SK_ID_CURR" => "100001", "NAME_CONTRACT_STATUS" => "Approved",
              "AMT_APPLICATION" => "1000", "AMT_CREDIT" => "800", "RATE_DOWN_PAYMENT" => "0.1",
              "CNT_PAYMENT" => "12", "DAYS_DECISION" => "-100"],
-        row!["SK_ID_PREV" => "2002", "SK_ID_CURR" => "100001", "NAME_CONTRACT_STATUS" => "Refused",
+            row!["SK_ID_PREV" => "2002", "SK_ID_CURR" => "100001", "NAME_CONTRACT_STATUS" => "Refused",
              "AMT_APPLICATION" => "500", "AMT_CREDIT" => "0", "DAYS_DECISION" => "-400"],
-        row!["SK_ID_PREV" => "2003", "SK_ID_CURR" => "100001", "NAME_CONTRACT_STATUS" => "Canceled",
+            row!["SK_ID_PREV" => "2003", "SK_ID_CURR" => "100001", "NAME_CONTRACT_STATUS" => "Canceled",
              "AMT_APPLICATION" => "300", "AMT_CREDIT" => "300", "RATE_DOWN_PAYMENT" => "0.2",
              "CNT_PAYMENT" => "24", "DAYS_DECISION" => "-50"],
-        row!["SK_ID_PREV" => "2004", "SK_ID_CURR" => "100001", "NAME_CONTRACT_STATUS" => "Unused offer",
+            row!["SK_ID_PREV" => "2004", "SK_ID_CURR" => "100001", "NAME_CONTRACT_STATUS" => "Unused offer",
              "AMT_APPLICATION" => "100", "AMT_CREDIT" => "200", "RATE_DOWN_PAYMENT" => "0.0",
              "CNT_PAYMENT" => "6", "DAYS_DECISION" => "-20"],
-        row!["SK_ID_PREV" => "2005", "SK_ID_CURR" => "100003", "NAME_CONTRACT_STATUS" => "Approved",
+            row!["SK_ID_PREV" => "2005", "SK_ID_CURR" => "100003", "NAME_CONTRACT_STATUS" => "Approved",
              "AMT_APPLICATION" => "1000", "AMT_CREDIT" => "1000", "CNT_PAYMENT" => "10",
              "DAYS_DECISION" => "-10"],
-    ]);
+        ],
+    );
     let inst = |prev, curr, due, paid, amt, pay| {
         row!["SK_ID_PREV" => prev, "SK_ID_CURR" => curr, "DAYS_INSTALMENT" => due,
              "DAYS_ENTRY_PAYMENT" => paid, "AMT_INSTALMENT" => amt, "AMT_PAYMENT" => pay]
     };
-    write_table(raw, RawTable::InstallmentsPayments, &[
-        inst("2001", "100001", "-100", "-105", "100", "100"), // early: 0 days late
-        inst("2001", "100001", "-70", "-60", "100", "50"),    // 10 days late
-        inst("2001", "100001", "-40", "0", "100", "150"),     // 40 days late: severe
-        inst("2003", "100001", "-20", "-20", "200", "100"),   // on time
-        inst("2003", "100001", "-10", "", "0", ""),           // unpaid, zero instalment
-        inst("2005", "100003", "-10", "", "100", ""),         // unpaid
-    ]);
+    write_table(
+        raw,
+        RawTable::InstallmentsPayments,
+        &[
+            inst("2001", "100001", "-100", "-105", "100", "100"), // early: 0 days late
+            inst("2001", "100001", "-70", "-60", "100", "50"),    // 10 days late
+            inst("2001", "100001", "-40", "0", "100", "150"),     // 40 days late: severe
+            inst("2003", "100001", "-20", "-20", "200", "100"),   // on time
+            inst("2003", "100001", "-10", "", "0", ""),           // unpaid, zero instalment
+            inst("2005", "100003", "-10", "", "100", ""),         // unpaid
+        ],
+    );
     let cc = |prev, curr, m, bal, lim, min, pay, dpd, atm, draw| {
         row!["SK_ID_PREV" => prev, "SK_ID_CURR" => curr, "MONTHS_BALANCE" => m, "AMT_BALANCE" => bal,
              "AMT_CREDIT_LIMIT_ACTUAL" => lim, "AMT_INST_MIN_REGULARITY" => min,
              "AMT_PAYMENT_TOTAL_CURRENT" => pay, "SK_DPD" => dpd,
              "AMT_DRAWINGS_ATM_CURRENT" => atm, "AMT_DRAWINGS_CURRENT" => draw]
     };
-    write_table(raw, RawTable::CreditCardBalance, &[
-        cc("2004", "100001", "-2", "500", "1000", "50", "50", "0", "100", "200"),
-        cc("2004", "100001", "-1", "1000", "1000", "100", "20", "5", "0", "0"),
-        cc("2004", "100001", "0", "0", "0", "0", "0", "0", "", "0"), // zero limit, zero minimum
-        cc("2005", "100003", "-1", "100", "0", "", "0", "0", "", "0"),
-    ]);
+    write_table(
+        raw,
+        RawTable::CreditCardBalance,
+        &[
+            cc(
+                "2004", "100001", "-2", "500", "1000", "50", "50", "0", "100", "200",
+            ),
+            cc(
+                "2004", "100001", "-1", "1000", "1000", "100", "20", "5", "0", "0",
+            ),
+            cc("2004", "100001", "0", "0", "0", "0", "0", "0", "", "0"), // zero limit, zero minimum
+            cc("2005", "100003", "-1", "100", "0", "", "0", "0", "", "0"),
+        ],
+    );
     let pos = |prev, curr, m, status, dpd| {
         row!["SK_ID_PREV" => prev, "SK_ID_CURR" => curr, "MONTHS_BALANCE" => m,
              "NAME_CONTRACT_STATUS" => status, "SK_DPD" => dpd]
     };
-    write_table(raw, RawTable::PosCashBalance, &[
-        pos("2001", "100001", "-3", "Active", "0"),
-        pos("2001", "100001", "-2", "Active", "3"),
-        pos("2001", "100001", "-1", "Completed", "0"),
-        pos("2003", "100001", "-5", "Active", "0"),
-        pos("2003", "100001", "-4", "Signed", "0"),
-        pos("2005", "100003", "-1", "Completed", "0"),
-    ]);
+    write_table(
+        raw,
+        RawTable::PosCashBalance,
+        &[
+            pos("2001", "100001", "-3", "Active", "0"),
+            pos("2001", "100001", "-2", "Active", "3"),
+            pos("2001", "100001", "-1", "Completed", "0"),
+            pos("2003", "100001", "-5", "Active", "0"),
+            pos("2003", "100001", "-4", "Signed", "0"),
+            pos("2005", "100003", "-1", "Completed", "0"),
+        ],
+    );
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -193,7 +241,10 @@ fn golden_expected() -> Vec<(&'static str, [V; 3])> {
         ("SK_ID_CURR", [I(100001), I(100002), I(100003)]),
         ("TARGET", [I(1), I(0), N]),
         ("IS_TRAIN", [B(true), B(true), B(false)]),
-        ("NAME_CONTRACT_TYPE", [S("Cash loans"), S("Revolving loans"), S("Cash loans")]),
+        (
+            "NAME_CONTRACT_TYPE",
+            [S("Cash loans"), S("Revolving loans"), S("Cash loans")],
+        ),
         ("FLAG_OWN_CAR", [S("N"), S("Y"), S("N")]),
         ("FLAG_OWN_REALTY", [S("N"), S("N"), S("N")]),
         ("CNT_CHILDREN", [I(1), I(0), I(0)]),
@@ -201,10 +252,34 @@ fn golden_expected() -> Vec<(&'static str, [V; 3])> {
         ("AMT_CREDIT", [F(400000.0), F(100000.0), F(300000.0)]),
         ("AMT_ANNUITY", [F(20000.0), N, F(30000.0)]),
         ("AMT_GOODS_PRICE", [F(360000.0), N, F(270000.0)]),
-        ("NAME_INCOME_TYPE", [S("Working"), S("Working"), S("Working")]),
-        ("NAME_EDUCATION_TYPE", [S("Secondary / secondary special"), S("Secondary / secondary special"), S("Secondary / secondary special")]),
-        ("NAME_FAMILY_STATUS", [S("Single / not married"), S("Single / not married"), S("Single / not married")]),
-        ("NAME_HOUSING_TYPE", [S("House / apartment"), S("House / apartment"), S("House / apartment")]),
+        (
+            "NAME_INCOME_TYPE",
+            [S("Working"), S("Working"), S("Working")],
+        ),
+        (
+            "NAME_EDUCATION_TYPE",
+            [
+                S("Secondary / secondary special"),
+                S("Secondary / secondary special"),
+                S("Secondary / secondary special"),
+            ],
+        ),
+        (
+            "NAME_FAMILY_STATUS",
+            [
+                S("Single / not married"),
+                S("Single / not married"),
+                S("Single / not married"),
+            ],
+        ),
+        (
+            "NAME_HOUSING_TYPE",
+            [
+                S("House / apartment"),
+                S("House / apartment"),
+                S("House / apartment"),
+            ],
+        ),
         ("DAYS_BIRTH", [I(-14610), I(-20000), I(-12000)]),
         ("DAYS_EMPLOYED", [I(-3653), N, I(-1200)]),
         ("DAYS_REGISTRATION", [F(-1000.0), F(-1000.0), F(-1000.0)]),
@@ -219,7 +294,10 @@ fn golden_expected() -> Vec<(&'static str, [V; 3])> {
         ("CNT_FAM_MEMBERS", [F(3.0), F(0.0), F(2.0)]),
         ("REGION_RATING_CLIENT", [I(1), I(1), I(1)]),
         ("REGION_RATING_CLIENT_W_CITY", [I(1), I(1), I(1)]),
-        ("WEEKDAY_APPR_PROCESS_START", [S("MONDAY"), S("MONDAY"), S("FRIDAY")]),
+        (
+            "WEEKDAY_APPR_PROCESS_START",
+            [S("MONDAY"), S("MONDAY"), S("FRIDAY")],
+        ),
         ("HOUR_APPR_PROCESS_START", [I(0), I(0), I(17)]),
         ("REG_REGION_NOT_LIVE_REGION", [I(0), I(0), I(0)]),
         ("REG_REGION_NOT_WORK_REGION", [I(0), I(0), I(0)]),
@@ -249,9 +327,15 @@ fn golden_expected() -> Vec<(&'static str, [V; 3])> {
         ("AMT_REQ_CREDIT_BUREAU_QRT", [N, N, N]),
         ("AMT_REQ_CREDIT_BUREAU_YEAR", [N, N, F(2.0)]),
         // Derived application features.
-        ("AGE_YEARS", [F(40.0), F(20000.0 / 365.25), F(32.85420944558521)]),
+        (
+            "AGE_YEARS",
+            [F(40.0), F(20000.0 / 365.25), F(32.85420944558521)],
+        ),
         ("DAYS_EMPLOYED_ANOM", [I(0), I(1), I(0)]),
-        ("EMPLOYED_YEARS", [F(10.001368925393566), N, F(3.2854209445585214)]),
+        (
+            "EMPLOYED_YEARS",
+            [F(10.001368925393566), N, F(3.2854209445585214)],
+        ),
         ("EMPLOYMENT_TO_AGE", [F(0.25003422313483914), N, F(0.1)]),
         ("PAYMENT_RATE", [F(0.05), N, F(0.1)]),
         ("CREDIT_TO_INCOME", [F(2.0), N, F(2.0)]),
@@ -336,7 +420,10 @@ fn golden_expected() -> Vec<(&'static str, [V; 3])> {
 
 pub(crate) fn read_parquet(path: &Path) -> Vec<RecordBatch> {
     let file = std::fs::File::open(path).unwrap();
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
     reader.map(|b| b.unwrap()).collect()
 }
 
@@ -348,7 +435,13 @@ fn cell(array: &dyn Array, row: usize) -> V {
         DataType::Int64 => I(array.as_primitive::<Int64Type>().value(row)),
         DataType::Float64 => F(array.as_primitive::<Float64Type>().value(row)),
         DataType::Boolean => B(array.as_boolean().value(row)),
-        DataType::Utf8 => S(Box::leak(array.as_string::<i32>().value(row).to_string().into_boxed_str())),
+        DataType::Utf8 => S(Box::leak(
+            array
+                .as_string::<i32>()
+                .value(row)
+                .to_string()
+                .into_boxed_str(),
+        )),
         other => panic!("unexpected store type {other}"),
     }
 }
@@ -373,7 +466,10 @@ fn golden_dataset_gives_every_feature_by_hand() {
     let expected = golden_expected();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     let expected_names: Vec<&str> = expected.iter().map(|(n, _)| *n).collect();
-    assert_eq!(names, expected_names, "store columns (and order) differ from the golden list");
+    assert_eq!(
+        names, expected_names,
+        "store columns (and order) differ from the golden list"
+    );
     assert_eq!(FEATURES.len() + 3, names.len());
 
     let mut rows: BTreeMap<i64, (usize, usize)> = BTreeMap::new();
@@ -390,16 +486,33 @@ fn golden_dataset_gives_every_feature_by_hand() {
             let batch = &batches[b];
             let actual = cell(batch.column_by_name(column).unwrap().as_ref(), r);
             if !same(&actual, &values[k]) {
-                wrong.push(format!("{column}[{id}]: got {actual:?}, expected {:?}", values[k]));
+                wrong.push(format!(
+                    "{column}[{id}]: got {actual:?}, expected {:?}",
+                    values[k]
+                ));
             }
         }
     }
-    assert!(wrong.is_empty(), "{} mismatches:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} mismatches:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 
     // Types: ids and flags Int64, TARGET Int64 nullable, IS_TRAIN Boolean.
-    assert_eq!(schema.field_with_name("SK_ID_CURR").unwrap().data_type(), &DataType::Int64);
-    assert_eq!(schema.field_with_name("TARGET").unwrap().data_type(), &DataType::Int64);
-    assert_eq!(schema.field_with_name("IS_TRAIN").unwrap().data_type(), &DataType::Boolean);
+    assert_eq!(
+        schema.field_with_name("SK_ID_CURR").unwrap().data_type(),
+        &DataType::Int64
+    );
+    assert_eq!(
+        schema.field_with_name("TARGET").unwrap().data_type(),
+        &DataType::Int64
+    );
+    assert_eq!(
+        schema.field_with_name("IS_TRAIN").unwrap().data_type(),
+        &DataType::Boolean
+    );
 
     // Lineage and reports.
     let lineage: serde_json::Value = serde_json::from_str(
@@ -411,10 +524,16 @@ fn golden_dataset_gives_every_feature_by_hand() {
     assert_eq!(lineage["config_hash"], cfg.hash());
     assert_eq!(lineage["sources"][0]["sha256"].as_str().unwrap().len(), 64);
     for table in RawTable::ALL {
-        let report = cfg.reports_dir().join(format!("validation/raw_{}.json", table.name()));
+        let report = cfg
+            .reports_dir()
+            .join(format!("validation/raw_{}.json", table.name()));
         assert!(report.is_file(), "{}", report.display());
     }
-    assert!(cfg.reports_dir().join("validation/feature_store.json").is_file());
+    assert!(
+        cfg.reports_dir()
+            .join("validation/feature_store.json")
+            .is_file()
+    );
 }
 
 #[test]
@@ -427,15 +546,28 @@ fn parquet_cache_gives_the_same_store() {
     assert!(cold.tables.iter().all(|t| format!("{:?}", t.from) == "Csv"));
     let first = read_parquet(&cfg.store_file());
     let warm = build_feature_store(&cfg, None).unwrap();
-    assert!(warm.tables.iter().all(|t| format!("{:?}", t.from) == "ParquetCache"), "{warm:?}");
+    assert!(
+        warm.tables
+            .iter()
+            .all(|t| format!("{:?}", t.from) == "ParquetCache"),
+        "{warm:?}"
+    );
     assert_eq!(first, read_parquet(&cfg.store_file()));
 
     // A changed file is re-read, not served stale from the cache.
-    write_table(&cfg.raw_dir(), RawTable::PosCashBalance, &[row![
+    write_table(
+        &cfg.raw_dir(),
+        RawTable::PosCashBalance,
+        &[row![
         "SK_ID_PREV" => "2001", "SK_ID_CURR" => "100001", "MONTHS_BALANCE" => "-7",
-        "NAME_CONTRACT_STATUS" => "Active", "SK_DPD" => "9"]]);
+        "NAME_CONTRACT_STATUS" => "Active", "SK_DPD" => "9"]],
+    );
     let changed = build_feature_store(&cfg, None).unwrap();
-    let pos = changed.tables.iter().find(|t| t.table == "pos_cash_balance").unwrap();
+    let pos = changed
+        .tables
+        .iter()
+        .find(|t| t.table == "pos_cash_balance")
+        .unwrap();
     assert_eq!(format!("{:?}", pos.from), "Csv");
     let store = read_parquet(&cfg.store_file());
     let max = store[0].column_by_name("POS_DPD_MAX").unwrap();
@@ -480,16 +612,36 @@ fn synthetic_store_has_one_row_per_applicant_and_signal() {
     let mut ids = std::collections::HashSet::new();
     let mut by_feature: BTreeMap<&str, Vec<(f64, i64)>> = BTreeMap::new();
     for batch in &batches {
-        let id = batch.column_by_name("SK_ID_CURR").unwrap().as_primitive::<Int64Type>();
-        let target = batch.column_by_name("TARGET").unwrap().as_primitive::<Int64Type>();
+        let id = batch
+            .column_by_name("SK_ID_CURR")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        let target = batch
+            .column_by_name("TARGET")
+            .unwrap()
+            .as_primitive::<Int64Type>();
         for r in 0..batch.num_rows() {
-            assert!(ids.insert(id.value(r)), "duplicate SK_ID_CURR {}", id.value(r));
+            assert!(
+                ids.insert(id.value(r)),
+                "duplicate SK_ID_CURR {}",
+                id.value(r)
+            );
         }
-        for feature in ["INSTAL_LATE_SHARE", "BB_DELINQ_SHARE_MEAN", "EXT_SOURCE_MEAN"] {
-            let col = batch.column_by_name(feature).unwrap().as_primitive::<Float64Type>();
+        for feature in [
+            "INSTAL_LATE_SHARE",
+            "BB_DELINQ_SHARE_MEAN",
+            "EXT_SOURCE_MEAN",
+        ] {
+            let col = batch
+                .column_by_name(feature)
+                .unwrap()
+                .as_primitive::<Float64Type>();
             for r in 0..batch.num_rows() {
                 if !target.is_null(r) && !col.is_null(r) {
-                    by_feature.entry(feature).or_default().push((col.value(r), target.value(r)));
+                    by_feature
+                        .entry(feature)
+                        .or_default()
+                        .push((col.value(r), target.value(r)));
                 }
             }
         }
@@ -498,8 +650,13 @@ fn synthetic_store_has_one_row_per_applicant_and_signal() {
     let late = auc(&by_feature["INSTAL_LATE_SHARE"]);
     let delinquent = auc(&by_feature["BB_DELINQ_SHARE_MEAN"]);
     let ext = auc(&by_feature["EXT_SOURCE_MEAN"]);
-    eprintln!("AUC: INSTAL_LATE_SHARE {late:.3}, BB_DELINQ_SHARE_MEAN {delinquent:.3}, EXT_SOURCE_MEAN {ext:.3}");
-    assert!(late.max(delinquent) > 0.55, "no aggregate signal: {late} / {delinquent}");
+    eprintln!(
+        "AUC: INSTAL_LATE_SHARE {late:.3}, BB_DELINQ_SHARE_MEAN {delinquent:.3}, EXT_SOURCE_MEAN {ext:.3}"
+    );
+    assert!(
+        late.max(delinquent) > 0.55,
+        "no aggregate signal: {late} / {delinquent}"
+    );
     assert!(ext < 0.45, "EXT_SOURCE_MEAN should lower risk: {ext}");
 }
 
@@ -507,7 +664,9 @@ fn synthetic_store_has_one_row_per_applicant_and_signal() {
 #[test]
 #[ignore]
 fn parse_floor() {
-    let Ok(raw) = std::env::var("BENCH_RAW_DIR") else { return };
+    let Ok(raw) = std::env::var("BENCH_RAW_DIR") else {
+        return;
+    };
     let started = std::time::Instant::now();
     for (table, rows, seconds) in creditrisk::features::parse_floor(Path::new(&raw)).unwrap() {
         eprintln!("parse {table:<24} {rows:>10} rows {seconds:>6.2} s");

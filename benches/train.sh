@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Full-scale split / train / evaluate benchmark on a feature store (e.g. 307,511 labelled
+# applicants × ~150 features). Prints wall time and peak RSS of each stage, the test metrics and
+# the Bayes AUC of the same test rows (from the synthetic truth file), i.e. how far the model is
+# from the best achievable ranking. Outputs go to bench-data/ (git-ignored).
+#
+#   CREDITRISK__FEATURES__STORE_FILE=bench-data/processed/feature_store.parquet benches/train.sh
+#
+# Optional: TRUTH (default data/synth_truth.parquet), OUT (default bench-data), CONFIG, and any
+# CREDITRISK__SECTION__KEY override (e.g. CREDITRISK__MODEL__LEARNER=logistic).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/creditrisk/target}"
+: "${CREDITRISK__FEATURES__STORE_FILE:?set CREDITRISK__FEATURES__STORE_FILE to a full-scale feature store}"
+export CREDITRISK__FEATURES__STORE_FILE
+TRUTH="${TRUTH:-data/synth_truth.parquet}"
+OUT="${OUT:-bench-data}"
+CONFIG="${CONFIG:-configs/baseline.yaml}"
+# Keep the benchmark's splits, reports and models apart from the working ones.
+export CREDITRISK__PATHS__PROCESSED_DIR="${CREDITRISK__PATHS__PROCESSED_DIR:-$OUT/processed}"
+export CREDITRISK__PATHS__REPORTS_DIR="${CREDITRISK__PATHS__REPORTS_DIR:-$OUT/reports}"
+export CREDITRISK__PATHS__MODELS_DIR="${CREDITRISK__PATHS__MODELS_DIR:-$OUT/models}"
+
+cargo build --release --bin creditrisk
+BIN="$CARGO_TARGET_DIR/release/creditrisk"
+LOG="$(mktemp)"
+trap 'rm -f "$LOG"' EXIT
+
+declare -a SUMMARY
+stage() {
+  local name="$1"
+  shift
+  /usr/bin/time -v "$BIN" --config "$CONFIG" "$@" 2> >(tee "$LOG" >&2)
+  sleep 0.2 # let tee flush
+  local wall rss_kb secs
+  wall=$(grep "Elapsed (wall clock)" "$LOG" | awk '{print $NF}')
+  rss_kb=$(grep "Maximum resident set size" "$LOG" | awk '{print $NF}')
+  # m:ss.cc or h:mm:ss → seconds
+  secs=$(echo "$wall" | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f", s }')
+  SUMMARY+=("$(printf '%-22s wall %8s s   peak RSS %6d MB' "$name" "$secs" $((rss_kb / 1024)))")
+}
+
+stage "split-data" split-data
+stage "train" train
+stage "evaluate --split test" evaluate --split test
+
+METRICS="$CREDITRISK__PATHS__REPORTS_DIR/test_metrics.json"
+metric() { grep -o "\"$1\": *[-0-9.eE]*" "$METRICS" | head -1 | awk -F: '{gsub(/ /, "", $2); print $2}'; }
+AUC=$(metric roc_auc)
+
+# Bayes AUC: the CLI's `bayes-auc` subcommand when the binary has it, else the library function
+# through an ignored test of the integration binary.
+TEST_SPLIT="$CREDITRISK__PATHS__PROCESSED_DIR/test.parquet"
+BAYES="n/a (no truth file at $TRUTH)"
+if [[ -f "$TRUTH" ]]; then
+  if "$BIN" help bayes-auc >/dev/null 2>&1; then
+    BAYES=$("$BIN" --config "$CONFIG" bayes-auc --test "$TEST_SPLIT" --truth "$TRUTH" | tail -1)
+  else
+    BAYES=$(CREDITRISK_BAYES_TEST="$TEST_SPLIT" CREDITRISK_BAYES_TRUTH="$TRUTH" \
+      cargo test --release --test it model::bench_bayes_auc -- --ignored --nocapture 2>&1 |
+      grep -o 'BAYES_AUC=[0-9.]*' | cut -d= -f2)
+  fi
+fi
+
+echo
+echo "store: $CREDITRISK__FEATURES__STORE_FILE"
+for line in "${SUMMARY[@]}"; do echo "$line"; done
+echo "test roc_auc:   $AUC"
+echo "test ece:       $(metric ece)"
+echo "test brier:     $(metric brier) (base-rate Brier $(metric brier_base_rate))"
+echo "Bayes AUC:      $BAYES"
+if [[ "$BAYES" =~ ^[0-9.]+$ && -n "$AUC" ]]; then
+  echo "AUC gap:        $(awk -v b="$BAYES" -v a="$AUC" 'BEGIN { printf "%.4f", b - a }')"
+fi
