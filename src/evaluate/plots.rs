@@ -72,10 +72,8 @@ pub fn render<P: Plot>(plot: &P, dir: &Path, stem: &str) -> Result<String> {
 fn thin(points: &[(f64, f64)], n: usize) -> Vec<(f64, f64)> {
     let step = (points.len() / n.max(1)).max(1);
     let mut out: Vec<(f64, f64)> = points.iter().step_by(step).copied().collect();
-    if let Some(last) = points.last() {
-        if out.last() != Some(last) {
-            out.push(*last);
-        }
+    if let Some(last) = points.last().filter(|l| out.last() != Some(*l)) {
+        out.push(*last);
     }
     out
 }

@@ -48,7 +48,7 @@ pub const LATEST_FILE: &str = "latest";
 
 /// The fitted learner.
 pub enum TrainedLearner {
-    Trees(GradientBooster),
+    Trees(Box<GradientBooster>),
     Logistic(LogisticModel),
 }
 
@@ -265,7 +265,9 @@ impl ModelBundle {
         let learner_text = std::str::from_utf8(&contents[LEARNER_FILE])
             .map_err(|e| parse_err(LEARNER_FILE, &e))?;
         let learner = match card.learner {
-            Learner::GradientBoosting => TrainedLearner::Trees(gbm::from_json(learner_text)?),
+            Learner::GradientBoosting => {
+                TrainedLearner::Trees(Box::new(gbm::from_json(learner_text)?))
+            }
             Learner::Logistic => TrainedLearner::Logistic(
                 serde_json::from_str(learner_text).map_err(|e| parse_err(LEARNER_FILE, &e))?,
             ),

@@ -108,17 +108,7 @@ impl Preprocessor {
         };
         pre.design = pre.design_columns();
         if encoding == Encoding::Linear {
-            let raw = pre.raw_design(frame);
-            let rows = frame.rows;
-            for (c, column) in pre.design.iter_mut().enumerate() {
-                let values = &raw[c * rows..(c + 1) * rows];
-                let mean = values.iter().sum::<f64>() / rows.max(1) as f64;
-                let var =
-                    values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / rows.max(1) as f64;
-                column.center = mean;
-                // A column constant after imputation carries no information; scale 1 keeps it 0.
-                column.scale = if var.sqrt() > 1e-12 { var.sqrt() } else { 1.0 };
-            }
+            pre.fit_scaling(frame);
         }
         pre
     }
@@ -175,22 +165,51 @@ impl Preprocessor {
 
     /// Design matrix of `frame` (column-major, rows × design columns), scaled for the learner.
     pub fn transform(&self, frame: &FeatureFrame) -> Vec<f64> {
-        let mut x = self.raw_design(frame);
-        if self.encoding == Encoding::Linear {
-            let rows = frame.rows;
-            for (c, column) in self.design.iter().enumerate() {
-                for v in &mut x[c * rows..(c + 1) * rows] {
-                    *v = (*v - column.center) / column.scale;
-                }
+        let rows: Vec<usize> = (0..frame.rows).collect();
+        self.transform_rows(frame, &rows)
+    }
+
+    /// Design matrix of the given rows of `frame` only (e.g. after downsampling), so the full
+    /// matrix is never materialised.
+    pub fn transform_rows(&self, frame: &FeatureFrame, rows: &[usize]) -> Vec<f64> {
+        let mut x: Vec<f64> = Vec::with_capacity(rows.len() * self.design.len());
+        let mut c = 0;
+        self.for_each_design_column(frame, rows, |values| {
+            let column = &self.design[c];
+            if self.encoding == Encoding::Linear {
+                x.extend(values.iter().map(|v| (v - column.center) / column.scale));
+            } else {
+                x.extend_from_slice(&values);
             }
-        }
+            c += 1;
+        });
         x
     }
 
-    /// Design values before standardisation.
-    fn raw_design(&self, frame: &FeatureFrame) -> Vec<f64> {
-        let rows = frame.rows;
-        let mut x: Vec<f64> = Vec::with_capacity(rows * self.design.len());
+    /// Training mean and std of each linear design column, one column at a time.
+    fn fit_scaling(&mut self, frame: &FeatureFrame) {
+        let rows: Vec<usize> = (0..frame.rows).collect();
+        let mut stats = Vec::with_capacity(self.design.len());
+        self.for_each_design_column(frame, &rows, |values| {
+            let n = values.len().max(1) as f64;
+            let mean = values.iter().sum::<f64>() / n;
+            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+            stats.push((mean, var.sqrt()));
+        });
+        for (column, (mean, sd)) in self.design.iter_mut().zip(stats) {
+            column.center = mean;
+            // A column constant after imputation carries no information; scale 1 keeps it 0.
+            column.scale = if sd > 1e-12 { sd } else { 1.0 };
+        }
+    }
+
+    /// Call `emit` with the unscaled values (over `rows`) of each design column, in order.
+    fn for_each_design_column(
+        &self,
+        frame: &FeatureFrame,
+        rows: &[usize],
+        mut emit: impl FnMut(Vec<f64>),
+    ) {
         for t in &self.transforms {
             match t {
                 Transform::Numeric {
@@ -202,11 +221,25 @@ impl Preprocessor {
                         unreachable!("frame columns follow the fitted specs")
                     };
                     match self.encoding {
-                        Encoding::Trees => x.extend_from_slice(values),
+                        Encoding::Trees => emit(rows.iter().map(|&i| values[i]).collect()),
                         Encoding::Linear => {
-                            x.extend(values.iter().map(|v| if v.is_nan() { *median } else { *v }));
+                            emit(
+                                rows.iter()
+                                    .map(|&i| {
+                                        if values[i].is_nan() {
+                                            *median
+                                        } else {
+                                            values[i]
+                                        }
+                                    })
+                                    .collect(),
+                            );
                             if *indicator {
-                                x.extend(values.iter().map(|v| f64::from(u8::from(v.is_nan()))));
+                                emit(
+                                    rows.iter()
+                                        .map(|&i| f64::from(u8::from(values[i].is_nan())))
+                                        .collect(),
+                                );
                             }
                         }
                     }
@@ -225,32 +258,44 @@ impl Preprocessor {
                         .enumerate()
                         .map(|(i, l)| (l.as_str(), i))
                         .collect();
-                    let level_of = |i: usize| -> Option<Option<usize>> {
-                        (!values.is_null(i)).then(|| code.get(values.value(i)).copied())
-                    };
+                    // None: NULL; Some(None): "other"; Some(Some(l)): kept level l.
+                    let level_of: Vec<Option<Option<usize>>> = rows
+                        .iter()
+                        .map(|&i| (!values.is_null(i)).then(|| code.get(values.value(i)).copied()))
+                        .collect();
                     match self.encoding {
-                        Encoding::Trees => x.extend((0..rows).map(|i| match level_of(i) {
-                            None => f64::NAN,
-                            Some(Some(l)) => l as f64,
-                            Some(None) => *other_code,
-                        })),
+                        Encoding::Trees => emit(
+                            level_of
+                                .iter()
+                                .map(|l| match l {
+                                    None => f64::NAN,
+                                    Some(Some(l)) => *l as f64,
+                                    Some(None) => *other_code,
+                                })
+                                .collect(),
+                        ),
                         Encoding::Linear => {
-                            let start = x.len();
-                            x.resize(start + rows * (levels.len() + usize::from(*indicator)), 0.0);
-                            for i in 0..rows {
-                                match level_of(i) {
-                                    Some(Some(l)) => x[start + l * rows + i] = 1.0,
-                                    Some(None) => {}
-                                    None if *indicator => x[start + levels.len() * rows + i] = 1.0,
-                                    None => {}
-                                }
+                            for level in 0..levels.len() {
+                                emit(
+                                    level_of
+                                        .iter()
+                                        .map(|l| f64::from(u8::from(*l == Some(Some(level)))))
+                                        .collect(),
+                                );
+                            }
+                            if *indicator {
+                                emit(
+                                    level_of
+                                        .iter()
+                                        .map(|l| f64::from(u8::from(l.is_none())))
+                                        .collect(),
+                                );
                             }
                         }
                     }
                 }
             }
         }
-        x
     }
 
     /// Design column indices whose values are categorical codes (SMOTE copies rather than
@@ -309,11 +354,11 @@ fn fit_categorical(
     base_rate: f64,
 ) -> Option<Transform> {
     let mut stats: HashMap<&str, (usize, f64)> = HashMap::new();
-    for i in 0..values.len() {
+    for (i, label) in y.iter().enumerate().take(values.len()) {
         if !values.is_null(i) {
             let s = stats.entry(values.value(i)).or_insert((0, 0.0));
             s.0 += 1;
-            s.1 += y[i];
+            s.1 += label;
         }
     }
     let has_null = values.null_count() > 0;

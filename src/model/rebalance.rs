@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 
 /// Distinguishes the rebalancing random stream from the split streams of the same seed.
 const REBALANCE_SALT: u64 = 0x5EBA_1A4C;
+const DOWNSAMPLE_SALT: u64 = 0xD0_5A3F;
 
 /// What rebalancing did, saved in the bundle metadata.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -44,31 +45,48 @@ fn logit(p: f64) -> f64 {
     (p / (1.0 - p)).ln()
 }
 
-/// Apply the configured rebalancing to `x` (column-major, `rows` × `cols`).
-/// `categorical[c]` marks design columns SMOTE copies from the base point instead of
-/// interpolating (category codes, missing indicators).
+/// Rows kept by majority downsampling (`training.downsample_majority`), or None when it is off.
+/// Runs on the labels alone so the design matrix is only built for the kept rows.
+pub fn downsample_plan(y: &[f64], t: &TrainingConfig) -> Option<Vec<usize>> {
+    if !t.downsample_majority {
+        return None;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(t.random_state ^ DOWNSAMPLE_SALT);
+    Some(downsample_majority(
+        y,
+        minority_class(y),
+        t.downsample_ratio,
+        &mut rng,
+    ))
+}
+
+/// The rarer label (1 = default unless defaults are the majority).
+fn minority_class(y: &[f64]) -> f64 {
+    let defaults = y.iter().filter(|v| **v == 1.0).count();
+    if defaults * 2 <= y.len() { 1.0 } else { 0.0 }
+}
+
+/// SMOTE and class weights on the learner's rows `x` (column-major, `rows` × `cols`), after
+/// any downsampling. `original` is the labels of all training rows before downsampling, so the
+/// summary and the prior shift refer to the true base rate. `categorical[c]` marks design
+/// columns SMOTE copies from the base point instead of interpolating.
+#[allow(clippy::too_many_arguments)]
 pub fn rebalance(
     x: Vec<f64>,
     rows: usize,
     cols: usize,
     y: Vec<f64>,
+    original: &[f64],
     t: &TrainingConfig,
     categorical: &[bool],
 ) -> Result<Rebalanced> {
     let mut rng = ChaCha8Rng::seed_from_u64(t.random_state ^ REBALANCE_SALT);
-    let defaults_in = y.iter().filter(|v| **v == 1.0).count();
-    let base_rate = defaults_in as f64 / rows.max(1) as f64;
-    let minority = if defaults_in * 2 <= rows { 1.0 } else { 0.0 };
+    let rows_in = original.len();
+    let defaults_in = original.iter().filter(|v| **v == 1.0).count();
+    let base_rate = defaults_in as f64 / rows_in.max(1) as f64;
+    let minority = minority_class(original);
+    let majority_dropped = rows_in - rows;
     let (mut x, mut rows, mut y) = (x, rows, y);
-
-    let mut majority_dropped = 0;
-    if t.downsample_majority {
-        let keep = downsample_majority(&y, minority, t.downsample_ratio, &mut rng);
-        majority_dropped = rows - keep.len();
-        x = take_rows(&x, rows, cols, &keep);
-        y = keep.iter().map(|&i| y[i]).collect();
-        rows = keep.len();
-    }
 
     let mut synthetic_minority = 0;
     if t.use_smote {
@@ -124,7 +142,7 @@ pub fn rebalance(
         y,
         weights,
         summary: RebalanceSummary {
-            rows_in: rows - synthetic_minority + majority_dropped,
+            rows_in,
             defaults_in,
             majority_dropped,
             synthetic_minority,
@@ -152,15 +170,6 @@ pub fn downsample_majority(
     keep.extend(major);
     keep.sort_unstable();
     keep
-}
-
-fn take_rows(x: &[f64], rows: usize, cols: usize, keep: &[usize]) -> Vec<f64> {
-    let mut out = Vec::with_capacity(keep.len() * cols);
-    for c in 0..cols {
-        let col = &x[c * rows..(c + 1) * rows];
-        out.extend(keep.iter().map(|&i| col[i]));
-    }
-    out
 }
 
 /// Append `n_new` row-major rows to a column-major matrix.
@@ -331,7 +340,11 @@ mod tests {
         let mut t = cfg.training.clone();
         t.downsample_majority = true;
         t.downsample_ratio = 3.0;
-        let r = rebalance(x.clone(), rows, 1, y.clone(), &t, &[false]).unwrap();
+        let keep = downsample_plan(&y, &t).unwrap();
+        let xk: Vec<f64> = keep.iter().map(|&i| x[i]).collect();
+        let yk: Vec<f64> = keep.iter().map(|&i| y[i]).collect();
+        let r = rebalance(xk, keep.len(), 1, yk, &y, &t, &[false]).unwrap();
+        assert_eq!(r.summary.majority_dropped, 60);
         assert_eq!(r.rows, 40);
         assert!((r.summary.effective_rate - 0.25).abs() < 1e-12);
         let expected = (0.25f64 / 0.75).ln() - (0.1f64 / 0.9).ln();
@@ -339,7 +352,8 @@ mod tests {
 
         t.downsample_majority = false;
         t.class_weight = ClassWeight::Balanced;
-        let r = rebalance(x, rows, 1, y, &t, &[false]).unwrap();
+        assert!(downsample_plan(&y, &t).is_none());
+        let r = rebalance(x, rows, 1, y.clone(), &y, &t, &[false]).unwrap();
         assert!((r.summary.effective_rate - 0.5).abs() < 1e-12);
     }
 }

@@ -58,7 +58,6 @@ pub fn train(cfg: &Config) -> Result<TrainSummary> {
         let dir = cfg.processed_dir();
         std::thread::spawn(move || input_digests(&dir))
     };
-    eprintln!("PROFILE read {:.2}", clock.elapsed().as_secs_f64());
     let specs = frame::feature_specs(batch.schema().as_ref(), &cfg.features.exclude, &source)?;
     check_monotone_features(cfg, &specs)?;
     let y_all = frame::target_column(&batch, TARGET_COLUMN, &source)?;
@@ -74,14 +73,11 @@ pub fn train(cfg: &Config) -> Result<TrainSummary> {
     let (val_batch, y_val) = take(&batch, &val_idx, &y_all)?;
     drop(batch);
     metrics::require_both_classes(&y_val, "the validation slice (training.validation_size)")?;
-    eprintln!("PROFILE take {:.2}", clock.elapsed().as_secs_f64());
     let fit_ids = frame::id_column(&fit_batch, ID_COLUMN, &source)?;
     let val_ids = frame::id_column(&val_batch, ID_COLUMN, &source)?;
     let fit_frame = frame::extract(&fit_batch, &specs, Some(&fit_ids), &source)?;
     let val_frame = frame::extract(&val_batch, &specs, Some(&val_ids), &source)?;
     drop((fit_batch, val_batch));
-
-    eprintln!("PROFILE extract {:.2}", clock.elapsed().as_secs_f64());
     let encoding = match cfg.model.learner {
         Learner::GradientBoosting => Encoding::Trees,
         Learner::Logistic => Encoding::Linear,
@@ -93,25 +89,26 @@ pub fn train(cfg: &Config) -> Result<TrainSummary> {
             "{source}: every feature is constant on the training rows"
         )));
     }
-    let x_fit = pre.transform(&fit_frame);
+    // Downsampling picks rows from the labels, so only the kept rows become a design matrix.
+    let learn_rows: Vec<usize> = rebalance::downsample_plan(&y_fit, &cfg.training)
+        .unwrap_or_else(|| (0..rows_fit).collect());
+    let x_learn = pre.transform_rows(&fit_frame, &learn_rows);
+    let y_learn: Vec<f64> = learn_rows.iter().map(|&i| y_fit[i]).collect();
     drop(fit_frame);
     let x_val = pre.transform(&val_frame);
     drop(val_frame);
-
-    eprintln!("PROFILE preprocess {:.2}", clock.elapsed().as_secs_f64());
     let mut notes = Vec::new();
     let monotone = monotone_design_columns(cfg, &pre, &mut notes);
     let reb = rebalance::rebalance(
-        x_fit,
-        rows_fit,
+        x_learn,
+        learn_rows.len(),
         cols,
-        y_fit,
+        y_learn,
+        &y_fit,
         &cfg.training,
         &pre.categorical_design_columns(),
     )?;
     let rebalanced = reb.summary.log_odds_shift.abs() > 1e-12;
-
-    eprintln!("PROFILE rebalance {:.2}", clock.elapsed().as_secs_f64());
     let (learner, val_scores, trees, early_stopping_metric) = match cfg.model.learner {
         Learner::GradientBoosting => {
             let mut booster = gbm::booster(&cfg.model.params, &monotone, rebalanced)?;
@@ -131,7 +128,7 @@ pub fn train(cfg: &Config) -> Result<TrainSummary> {
                 .map_or_else(|| "LogLoss".to_string(), |m| format!("{m:?}"));
             let trees = booster.trees.len();
             (
-                TrainedLearner::Trees(booster),
+                TrainedLearner::Trees(Box::new(booster)),
                 scores,
                 Some(trees),
                 Some(metric),
@@ -158,7 +155,6 @@ pub fn train(cfg: &Config) -> Result<TrainSummary> {
             (TrainedLearner::Logistic(model), scores, None, None)
         }
     };
-    eprintln!("PROFILE learner {:.2}", clock.elapsed().as_secs_f64());
     let summary_rebalance = reb.summary.clone();
     drop(reb);
     let calibrator = Calibrator::fit(
@@ -175,10 +171,6 @@ pub fn train(cfg: &Config) -> Result<TrainSummary> {
         &cfg.inference.pd_bands,
     )?;
 
-    eprintln!(
-        "PROFILE calibrate+metrics {:.2}",
-        clock.elapsed().as_secs_f64()
-    );
     let card = ModelCard {
         name: cfg.model.name.clone(),
         learner: cfg.model.learner,

@@ -3,4 +3,5 @@ mod cli;
 mod contracts;
 mod features;
 mod model;
+mod pipeline;
 mod synth;

@@ -362,10 +362,12 @@ fn bundle_round_trips_scores_with_reasons_and_refuses_a_modified_file() {
 fn rebalancing_with_calibration_still_gives_a_pd_at_the_base_rate() {
     let (_dir, cfg) = project();
     split::run(&cfg).unwrap();
-    let cases: [(fn(&mut Config), &str); 3] = [
+    type Case = (fn(&mut Config), &'static str);
+    let cases: [Case; 3] = [
         (
             |c| {
                 c.training.downsample_majority = true;
+                c.training.downsample_ratio = 2.0;
                 c.training.calibration = Calibration::PriorCorrection;
             },
             "downsample + prior correction",
@@ -388,6 +390,7 @@ fn rebalancing_with_calibration_still_gives_a_pd_at_the_base_rate() {
     ];
     for (tweak, name) in cases {
         let mut c = cfg.clone();
+        c.training.downsample_majority = false;
         tweak(&mut c);
         let s = model::train(&c).unwrap();
         assert!(
@@ -473,8 +476,18 @@ fn bad_inputs_are_single_clear_errors() {
 /// stay comparable while other work shares the machine.
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
