@@ -58,6 +58,14 @@ enum Command {
     },
     /// The main job: synthesise data if `paths.raw_dir` is empty, then run every stage.
     Demo,
+    /// Benchmark aid: AUC of the true synthetic PD on the rows of a split (the best achievable).
+    #[command(hide = true)]
+    BayesAuc {
+        #[arg(long)]
+        test: PathBuf,
+        #[arg(long)]
+        truth: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -113,7 +121,9 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
             eprintln!("ingestion summary: {}", s.report.display());
         }
-        Command::BuildFeatureStore { parse_only: true, .. } => {
+        Command::BuildFeatureStore {
+            parse_only: true, ..
+        } => {
             for (table, rows, seconds) in creditrisk::features::parse_floor(&cfg.raw_dir())? {
                 eprintln!("{table:<22} {rows:>11} rows parsed in {seconds:.2} s");
             }
@@ -162,6 +172,9 @@ fn run(cli: Cli) -> Result<(), Error> {
                 eprintln!("{:<20} {:>7.2} s", stage.stage, stage.seconds);
             }
             print_evaluation(&s.test);
+        }
+        Command::BayesAuc { test, truth } => {
+            println!("{:.4}", creditrisk::evaluate::bayes_auc(&test, &truth)?);
         }
     }
     Ok(())

@@ -54,11 +54,17 @@ fn stderr(out: &Output) -> String {
 fn assert_clear_error(out: &Output, code: i32, needles: &[&str]) {
     let err = stderr(out);
     assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
     let error_lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(error_lines.len(), 1, "{err}");
     for needle in needles {
-        assert!(error_lines[0].contains(needle), "missing `{needle}` in: {err}");
+        assert!(
+            error_lines[0].contains(needle),
+            "missing `{needle}` in: {err}"
+        );
     }
 }
 
@@ -129,7 +135,10 @@ fn ingest_copies_a_file_url_source_into_the_raw_folder() {
     std::fs::remove_file(project.raw(RawTable::Bureau)).unwrap();
     let out = project.run(&["ingest"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(std::fs::read_to_string(project.raw(RawTable::Bureau)).unwrap(), body);
+    assert_eq!(
+        std::fs::read_to_string(project.raw(RawTable::Bureau)).unwrap(),
+        body
+    );
 }
 
 #[test]
@@ -159,8 +168,18 @@ fn ingest_fails_on_a_checksum_mismatch() {
 fn ingest_fails_on_a_wrong_header_naming_the_first_differing_column() {
     let project = Project::new(|t| t);
     project.write_headers_only();
-    let header = RawTable::PreviousApplication.header_line().replace("AMT_CREDIT", "AMT_KREDIT");
-    std::fs::write(project.raw(RawTable::PreviousApplication), format!("{header}\n")).unwrap();
+    let header = RawTable::PreviousApplication
+        .header_line()
+        .replace("AMT_CREDIT", "AMT_KREDIT");
+    std::fs::write(
+        project.raw(RawTable::PreviousApplication),
+        format!("{header}\n"),
+    )
+    .unwrap();
     let out = project.run(&["ingest"]);
-    assert_clear_error(&out, 1, &["previous_application.csv", "AMT_CREDIT", "AMT_KREDIT"]);
+    assert_clear_error(
+        &out,
+        1,
+        &["previous_application.csv", "AMT_CREDIT", "AMT_KREDIT"],
+    );
 }

@@ -27,7 +27,10 @@ fn config_in(root: &Path, rows: usize) -> Config {
 
 fn test_auc(cfg: &Config) -> f64 {
     creditrisk::model::train(cfg).unwrap();
-    creditrisk::evaluate::run(cfg, EvalSplit::Test).unwrap().metrics.roc_auc
+    creditrisk::evaluate::run(cfg, EvalSplit::Test)
+        .unwrap()
+        .metrics
+        .roc_auc
 }
 
 #[test]
@@ -40,7 +43,14 @@ fn demo_runs_every_stage_and_trees_beat_logistic_beat_application_only() {
     let stages: Vec<&str> = demo.stages.iter().map(|s| s.stage).collect();
     assert_eq!(
         stages,
-        ["synth", "ingest", "build-feature-store", "split-data", "train", "evaluate"]
+        [
+            "synth",
+            "ingest",
+            "build-feature-store",
+            "split-data",
+            "train",
+            "evaluate"
+        ]
     );
     for artifact in [
         "reports/ingestion_summary.json",
@@ -61,9 +71,19 @@ fn demo_runs_every_stage_and_trees_beat_logistic_beat_application_only() {
     // A calibrated PD: mean PD near the observed default rate, ECE small, Brier beats the base rate.
     let m = &demo.test.metrics;
     assert!(m.roc_auc > 0.70, "test AUC {}", m.roc_auc);
-    assert!((m.mean_pd - m.default_rate).abs() < 0.02, "mean PD {} vs {}", m.mean_pd, m.default_rate);
+    assert!(
+        (m.mean_pd - m.default_rate).abs() < 0.02,
+        "mean PD {} vs {}",
+        m.mean_pd,
+        m.default_rate
+    );
     assert!(m.ece < 0.03, "ECE {}", m.ece);
-    assert!(m.brier < m.brier_base_rate, "Brier {} vs base {}", m.brier, m.brier_base_rate);
+    assert!(
+        m.brier < m.brier_base_rate,
+        "Brier {} vs base {}",
+        m.brier,
+        m.brier_base_rate
+    );
 
     // A second demo run reuses the raw data instead of synthesising again.
     let trees = m.roc_auc;
@@ -83,7 +103,10 @@ fn demo_runs_every_stage_and_trees_beat_logistic_beat_application_only() {
         "test AUC: trees {trees:.4}, logistic {logistic_auc:.4}, application-only trees \
          {application_trees:.4} / logistic {application_logistic:.4}"
     );
-    assert!(trees > logistic_auc, "trees {trees} vs logistic {logistic_auc}");
+    assert!(
+        trees > logistic_auc,
+        "trees {trees} vs logistic {logistic_auc}"
+    );
     assert!(
         logistic_auc > application_trees.max(application_logistic) + 0.01,
         "with history {logistic_auc} vs application only {application_trees} / {application_logistic}"
@@ -102,6 +125,9 @@ fn demo_stops_with_a_clear_error_when_a_raw_contract_fails() {
     assert_ne!(text, corrupted);
     std::fs::write(&path, corrupted).unwrap();
     let err = pipeline::demo(&cfg).unwrap_err().to_string();
-    assert!(err.contains("bureau_balance") && err.contains("STATUS"), "{err}");
+    assert!(
+        err.contains("bureau_balance") && err.contains("STATUS"),
+        "{err}"
+    );
     assert!(err.contains("domain"), "{err}");
 }
