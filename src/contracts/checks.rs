@@ -6,6 +6,12 @@
 //! (`SUM(CASE WHEN <failing> THEN 1 ELSE 0 END)` per check, `COUNT(col)` per column for the null
 //! profile), then fetches a few sample rows only for the checks that failed. The same runner serves
 //! raw files, the feature store and, later, serving payloads registered as small tables.
+//!
+//! Speed: evaluating one predicate per check on every row dominates the cost of a contract (tens
+//! of millions of rows, hundreds of checks). Most checks have a [`Shortcut`]: `not_null` is the
+//! NULL count the profile measures anyway, and range/finite checks are proved by the column's MIN
+//! and MAX (cheap kernels, even free from Parquet statistics). Only a check its shortcut cannot
+//! prove is counted row by row, so clean data costs one light scan and the counts are unchanged.
 
 use std::collections::BTreeMap;
 
@@ -49,6 +55,49 @@ pub struct Check {
     pub rule: Rule,
     /// What passing means, in words ("DAYS_BIRTH <= 0").
     pub expectation: String,
+    /// A cheaper way to prove the check passes (or to count it), if the rule allows one.
+    pub shortcut: Option<Shortcut>,
+}
+
+/// A cheap stand-in for a `Rule::Failing` predicate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Shortcut {
+    /// The predicate is exactly `<column> IS NULL`: its count is `COUNT(*) - COUNT(<column>)`.
+    Null,
+    /// No row whose (non-NULL) value lies in this interval fails. When the column's MIN and MAX
+    /// both lie in it, the check passes; otherwise its rows are counted exactly. Compared in
+    /// Arrow's total order for floats (like the predicates themselves: -0.0 < 0.0), and only used
+    /// on columns that MAX(ABS(..)) shows free of NaN and infinities.
+    Within { lo: Limit, hi: Limit },
+}
+
+/// One end of a [`Shortcut::Within`] interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Limit {
+    Open,
+    /// Values equal to the limit pass.
+    Inclusive(f64),
+    /// Values equal to the limit may fail.
+    Exclusive(f64),
+}
+
+impl Limit {
+    /// Whether `v` is on the passing side of this limit (`below`: it is the upper limit).
+    fn admits(self, v: f64, below: bool) -> bool {
+        use std::cmp::Ordering::{Greater, Less};
+        let order = |limit: f64| {
+            if below {
+                v.total_cmp(&limit)
+            } else {
+                limit.total_cmp(&v)
+            }
+        };
+        match self {
+            Limit::Open => true,
+            Limit::Inclusive(limit) => order(limit) != Greater,
+            Limit::Exclusive(limit) => order(limit) == Less,
+        }
+    }
 }
 
 impl Check {
@@ -65,7 +114,13 @@ impl Check {
             group,
             rule: Rule::Failing(sql),
             expectation,
+            shortcut: None,
         }
+    }
+
+    fn with(mut self, shortcut: Shortcut) -> Self {
+        self.shortcut = Some(shortcut);
+        self
     }
 }
 
@@ -76,39 +131,87 @@ pub fn column_checks(column: &Column) -> Vec<Check> {
     let mut checks = vec![];
     if !column.nullable {
         let sql = format!("{c} IS NULL");
-        checks.push(Check::failing(
-            name,
-            "not_null",
-            Group::Nulls,
-            sql,
-            format!("{name} is never NULL"),
-        ));
+        checks.push(
+            Check::failing(
+                name,
+                "not_null",
+                Group::Nulls,
+                sql,
+                format!("{name} is never NULL"),
+            )
+            .with(Shortcut::Null),
+        );
     }
     if column.kind == Kind::Float {
         checks.push(finite_check(name));
     }
-    let range =
-        |sql: String, words: String| Check::failing(name, "range", Group::Ranges, sql, words);
+    // Each range check carries the interval its predicate lets pass (see `Shortcut::Within`).
+    let range = |sql: String, words: String, lo: Limit, hi: Limit| {
+        Check::failing(name, "range", Group::Ranges, sql, words).with(Shortcut::Within { lo, hi })
+    };
+    let (open, at_most, at_least) = (Limit::Open, Limit::Inclusive, Limit::Inclusive);
     match column.domain {
-        Domain::Id => checks.push(range(format!("{c} <= 0"), format!("{name} > 0"))),
-        Domain::Binary => checks.push(range(
-            format!("{c} NOT IN (0, 1)"),
-            format!("{name} in {{0, 1}}"),
+        Domain::Id => checks.push(range(
+            format!("{c} <= 0"),
+            format!("{name} > 0"),
+            Limit::Exclusive(0.0),
+            open,
         )),
-        Domain::Days => checks.push(range(format!("{c} > 0"), format!("{name} <= 0"))),
-        Domain::DaysOrSentinel => checks.push(range(
+        Domain::Binary => {
+            let check = Check::failing(
+                name,
+                "range",
+                Group::Ranges,
+                format!("{c} NOT IN (0, 1)"),
+                format!("{name} in {{0, 1}}"),
+            );
+            // [0, 1] holds only 0 and 1 for integers; a float 0.5 would fail, so no shortcut.
+            checks.push(if column.kind == Kind::Int {
+                check.with(Shortcut::Within {
+                    lo: at_least(0.0),
+                    hi: at_most(1.0),
+                })
+            } else {
+                check
+            });
+        }
+        Domain::Days => checks.push(range(
+            format!("{c} > 0"),
+            format!("{name} <= 0"),
+            open,
+            at_most(0.0),
+        )),
+        // No shortcut: real data holds the sentinel, so the bounds would rarely prove it.
+        Domain::DaysOrSentinel => checks.push(Check::failing(
+            name,
+            "range",
+            Group::Ranges,
             format!("{c} > 0 AND {c} <> {DAYS_SENTINEL}"),
             format!("{name} <= 0 or {DAYS_SENTINEL}"),
         )),
-        Domain::Months => checks.push(range(format!("{c} > 0"), format!("{name} <= 0"))),
-        Domain::NonNegative => checks.push(range(format!("{c} < 0"), format!("{name} >= 0"))),
+        Domain::Months => checks.push(range(
+            format!("{c} > 0"),
+            format!("{name} <= 0"),
+            open,
+            at_most(0.0),
+        )),
+        Domain::NonNegative => checks.push(range(
+            format!("{c} < 0"),
+            format!("{name} >= 0"),
+            at_least(0.0),
+            open,
+        )),
         Domain::UnitInterval => checks.push(range(
             format!("{c} < 0 OR {c} > 1"),
             format!("{name} in [0, 1]"),
+            at_least(0.0),
+            at_most(1.0),
         )),
         Domain::Range(lo, hi) => checks.push(range(
             format!("{c} < {lo:?} OR {c} > {hi:?}"),
             format!("{name} in [{lo}, {hi}]"),
+            at_least(lo),
+            at_most(hi),
         )),
         Domain::Categories(vocabulary) => {
             let list: Vec<String> = vocabulary.iter().map(|v| sql_string(v)).collect();
@@ -136,6 +239,10 @@ pub fn finite_check(name: &str) -> Check {
         format!("({c} < -1.7976931348623157e308 OR {c} > 1.7976931348623157e308)"),
         format!("{name} is finite (no NaN, no ±inf)"),
     )
+    .with(Shortcut::Within {
+        lo: Limit::Inclusive(-f64::MAX),
+        hi: Limit::Inclusive(f64::MAX),
+    })
 }
 
 /// A text column holding values that do not parse as `kind` (`TRY_CAST` on the text reading).
@@ -197,43 +304,88 @@ pub async fn run_checks(
         .filter(|c| schema.field_with_name(c).is_ok())
         .collect();
     let id_columns = id_columns.as_slice();
-    let mut select = vec!["COUNT(*)".to_string()];
-    select.extend(
-        profile
-            .iter()
-            .map(|c| format!("COUNT(*) - COUNT({})", ident(c))),
-    );
+
+    // Pass 1: row count, NULL profile, the checks without a usable shortcut, and the bounds
+    // (MIN, MAX and, for floats, MAX(ABS) — NaN or ±inf make it non-finite) of each column a
+    // `Within` shortcut may prove.
+    let mut select = Select::default();
+    select.push("COUNT(*)".into());
+    for c in profile {
+        select.push(format!("COUNT(*) - COUNT({})", ident(c)));
+    }
+    let mut bounds: BTreeMap<&str, Bounds> = BTreeMap::new();
+    let mut plans = vec![];
     for check in checks {
-        let column = check.column.as_deref().map(ident).unwrap_or_default();
-        select.push(match &check.rule {
-            Rule::Failing(sql) => format!("SUM(CASE WHEN {sql} THEN 1 ELSE 0 END)"),
-            Rule::Unique => format!("COUNT({column}) - COUNT(DISTINCT {column})"),
-            Rule::KnownIn(_) => "0".to_string(), // measured below, by a join
+        let column = check.column.as_deref().unwrap_or_default();
+        let c = ident(column);
+        let numeric = schema
+            .field_with_name(column)
+            .map(|f| f.data_type().clone())
+            .ok()
+            .filter(|ty| matches!(ty, DataType::Int64 | DataType::Float64));
+        plans.push(match (&check.rule, check.shortcut, numeric) {
+            (Rule::Failing(_), Some(Shortcut::Null), _) => {
+                Plan::Counted(select.push(format!("COUNT(*) - COUNT({c})")))
+            }
+            (Rule::Failing(_), Some(Shortcut::Within { lo, hi }), Some(ty)) => {
+                bounds.entry(column).or_insert_with(|| Bounds {
+                    min: select.push(format!("MIN({c})")),
+                    max: select.push(format!("MAX({c})")),
+                    abs: (ty == DataType::Float64).then(|| select.push(format!("MAX(ABS({c}))"))),
+                });
+                Plan::Within { column, lo, hi }
+            }
+            (Rule::Failing(sql), _, _) => Plan::Counted(select.push(count_failing(sql))),
+            (Rule::Unique, _, _) => {
+                Plan::Counted(select.push(format!("COUNT({c}) - COUNT(DISTINCT {c})")))
+            }
+            (Rule::KnownIn(_), _, _) => Plan::Orphans, // measured below, by a join
         });
     }
-    // Aliases keep identical expressions (two checks with the same predicate) apart.
-    let aliased: Vec<String> = select
-        .iter()
-        .enumerate()
-        .map(|(i, e)| format!("{e} AS m{i}"))
-        .collect();
-    let sql = format!("SELECT {} FROM {t}", aliased.join(", "));
-    let batches = ctx.sql(&sql).await?.collect().await?;
-    let values = first_row_counts(&batches, select.len())?;
-    let rows = values[0];
-    let nulls = profile
-        .iter()
-        .cloned()
-        .zip(values[1..=profile.len()].iter().copied())
-        .collect();
+    let first = select.run(ctx, &t).await?;
+    let rows = count_at(&first, 0)?;
+    let mut nulls = BTreeMap::new();
+    for (i, c) in profile.iter().enumerate() {
+        nulls.insert(c.clone(), count_at(&first, 1 + i)?);
+    }
+
+    // Pass 2, only for shortcuts the bounds did not prove: count those rows exactly.
+    let mut exact = Select::default();
+    let mut counted: Vec<Option<Counted>> = vec![];
+    for (plan, check) in plans.iter().zip(checks) {
+        counted.push(match plan {
+            Plan::Counted(i) => Some(Counted::First(*i)),
+            Plan::Orphans => None,
+            Plan::Within { column, lo, hi } => {
+                let b = &bounds[column];
+                if b.proves(&first, *lo, *hi)? {
+                    Some(Counted::Zero)
+                } else {
+                    let Rule::Failing(sql) = &check.rule else {
+                        unreachable!("a Within plan comes from a Failing rule")
+                    };
+                    Some(Counted::Second(exact.push(count_failing(sql))))
+                }
+            }
+        });
+    }
+    let second = if exact.is_empty() {
+        vec![]
+    } else {
+        exact.run(ctx, &t).await?
+    };
 
     let mut findings = vec![];
-    for (i, check) in checks.iter().enumerate() {
-        let mut failing = values[1 + profile.len() + i];
-        let mut total = rows;
-        if let (Rule::KnownIn(parent), Some(column)) = (&check.rule, &check.column) {
-            (failing, total) = count_orphans(ctx, table, column, parent).await?;
-        }
+    for (check, counted) in checks.iter().zip(counted) {
+        let (failing, total) = match (counted, &check.rule, &check.column) {
+            (Some(Counted::First(i)), _, _) => (count_at(&first, i)?, rows),
+            (Some(Counted::Second(i)), _, _) => (count_at(&second, i)?, rows),
+            (Some(Counted::Zero), _, _) => (0, rows),
+            (None, Rule::KnownIn(parent), Some(column)) => {
+                count_orphans(ctx, table, column, parent).await?
+            }
+            (None, _, _) => (0, rows),
+        };
         let samples = if failing > 0 && sample_rows > 0 {
             fetch_samples(ctx, table, check, id_columns, sample_rows).await?
         } else {
@@ -251,6 +403,118 @@ pub async fn run_checks(
         nulls,
         findings,
     })
+}
+
+/// Rows for which a failing predicate is true (NULL counts as passing).
+fn count_failing(sql: &str) -> String {
+    format!("SUM(CASE WHEN {sql} THEN 1 ELSE 0 END)")
+}
+
+/// How one check is measured.
+enum Plan<'a> {
+    /// A value of the first pass.
+    Counted(usize),
+    /// Proved by the bounds of `column`, else counted in the second pass.
+    Within {
+        column: &'a str,
+        lo: Limit,
+        hi: Limit,
+    },
+    Orphans,
+}
+
+enum Counted {
+    First(usize),
+    Second(usize),
+    Zero,
+}
+
+/// Positions of a column's bounds in the first pass.
+struct Bounds {
+    min: usize,
+    max: usize,
+    /// MAX(ABS(col)) of a float column: finite only when no value is NaN or ±inf.
+    abs: Option<usize>,
+}
+
+impl Bounds {
+    /// Whether every non-NULL value lies within [lo, hi] (so no row fails).
+    fn proves(&self, row: &[RecordBatch], lo: Limit, hi: Limit) -> Result<bool> {
+        let (Some(min), Some(max)) = (float_at(row, self.min)?, float_at(row, self.max)?) else {
+            return Ok(true); // no non-NULL value: the predicate is never true
+        };
+        if let Some(abs) = self.abs {
+            // NaN may hide from MIN/MAX (Parquet statistics leave it out): prove nothing then.
+            match float_at(row, abs)? {
+                Some(a) if a.is_finite() => {}
+                _ => return Ok(false),
+            }
+        }
+        Ok(lo.admits(min, false) && hi.admits(max, true))
+    }
+}
+
+/// A one-row aggregate query, built expression by expression.
+#[derive(Default)]
+struct Select(Vec<String>);
+
+impl Select {
+    /// Add an expression; returns its column position.
+    fn push(&mut self, expr: String) -> usize {
+        self.0.push(expr);
+        self.0.len() - 1
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    async fn run(&self, ctx: &SessionContext, table: &str) -> Result<Vec<RecordBatch>> {
+        // Aliases keep identical expressions (two checks with the same predicate) apart.
+        let aliased: Vec<String> = self
+            .0
+            .iter()
+            .enumerate()
+            .map(|(i, e)| format!("{e} AS m{i}"))
+            .collect();
+        let sql = format!("SELECT {} FROM {table}", aliased.join(", "));
+        let batches = ctx.sql(&sql).await?.collect().await?;
+        if !batches.iter().any(|b| b.num_rows() > 0) {
+            return Err(Error::Engine(
+                "aggregate check query returned no row".into(),
+            ));
+        }
+        Ok(batches)
+    }
+}
+
+/// Column `i` of the first row as a count (NULL sums of empty tables read as 0).
+fn count_at(batches: &[RecordBatch], i: usize) -> Result<u64> {
+    let col = first_row(batches)?.column(i);
+    let cast = datafusion::arrow::compute::cast(col, &DataType::Int64)
+        .map_err(|e| Error::Engine(format!("check count of type {}: {e}", col.data_type())))?;
+    let a = cast.as_primitive::<Int64Type>();
+    Ok(if a.is_null(0) {
+        0
+    } else {
+        a.value(0).max(0) as u64
+    })
+}
+
+/// Column `i` of the first row as f64 (Int64 converted as the engine casts it), None for NULL.
+fn float_at(batches: &[RecordBatch], i: usize) -> Result<Option<f64>> {
+    let col = first_row(batches)?.column(i);
+    let cast = datafusion::arrow::compute::cast(col, &DataType::Float64)
+        .map_err(|e| Error::Engine(format!("check bound of type {}: {e}", col.data_type())))?;
+    let a = cast.as_primitive::<Float64Type>();
+    Ok((!a.is_null(0)).then(|| a.value(0)))
+}
+
+fn first_row(batches: &[RecordBatch]) -> Result<&RecordBatch> {
+    batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .ok_or_else(|| Error::Engine("aggregate check query returned no row".into()))
 }
 
 /// (orphans, non-NULL rows) of `table.column` against the ids produced by `parent`.

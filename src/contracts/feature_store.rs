@@ -68,6 +68,7 @@ pub async fn check_feature_store(
             group: Group::Keys,
             rule: Rule::Unique,
             expectation: "one row per SK_ID_CURR".into(),
+            shortcut: None,
         });
     }
     if has("TARGET") && has("IS_TRAIN") {

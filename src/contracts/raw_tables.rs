@@ -54,6 +54,7 @@ pub fn raw_checks(table: RawTable) -> Vec<Check> {
             group: Group::Keys,
             rule: Rule::Unique,
             expectation: format!("{key} is unique"),
+            shortcut: None,
         });
     }
     checks.extend(table.parents().into_iter().map(orphan_check));
@@ -75,6 +76,7 @@ fn orphan_check(link: ParentLink) -> Check {
             "{} is a known {}.{}",
             link.column, parent, link.parent_column
         ),
+        shortcut: None,
     }
 }
 
