@@ -99,3 +99,18 @@ pub fn digest_file(path: &Path) -> Result<FileDigest> {
 pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(digest_file(path)?.sha256)
 }
+
+/// `git rev-parse HEAD` in `root`, or "unknown" outside a repository or without git; recorded in
+/// lineage and model bundles.
+pub fn git_commit(root: &Path) -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}

@@ -318,7 +318,7 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
     let lineage = DataLineage {
         created_at: chrono::Utc::now().to_rfc3339(),
         crate_version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: lineage::git_commit(&cfg.root),
+        git_commit: crate::artifact::git_commit(&cfg.root),
         config_hash: cfg.hash(),
         sources: lineage_sources,
         feature_store: StoreLineage {

@@ -1,7 +1,6 @@
 //! `reports/data_lineage.json`: which bytes, config and code produced the feature store.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Serialize;
 
@@ -58,19 +57,4 @@ pub fn top_missing(nulls: &BTreeMap<String, u64>, rows: u64) -> Vec<MissingShare
     });
     shares.truncate(10);
     shares
-}
-
-/// `git rev-parse HEAD` in `root`, or "unknown" outside a repository or without git.
-pub fn git_commit(root: &Path) -> String {
-    std::process::Command::new("git")
-        .arg("rev-parse")
-        .arg("HEAD")
-        .current_dir(root)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
 }

@@ -19,7 +19,7 @@ mod train;
 
 pub use bundle::ModelBundle;
 pub use explain::{Decision, Outcome, Reason};
-pub use train::{TrainSummary, git_commit, train};
+pub use train::{TrainSummary, train};
 
 /// Applicant key of the feature store.
 pub const ID_COLUMN: &str = "SK_ID_CURR";

@@ -190,7 +190,7 @@ pub fn train(cfg: &Config) -> Result<TrainSummary> {
         model_name: cfg.model.name.clone(),
         config_file: cfg.source.display().to_string(),
         config_hash: hash,
-        git_commit: git_commit(&cfg.root),
+        git_commit: crate::artifact::git_commit(&cfg.root),
         crate_version: env!("CARGO_PKG_VERSION").to_string(),
         seed: cfg.training.random_state,
         input_files: digests
@@ -321,18 +321,4 @@ fn unique_run_id(root: &Path, at: &chrono::DateTime<chrono::Utc>, hash: &str) ->
         id = format!("{base}-{n}");
     }
     id
-}
-
-/// `git rev-parse HEAD` in the project root, or "unknown" outside a repository.
-pub fn git_commit(root: &Path) -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(root)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
 }
