@@ -48,18 +48,11 @@ METRICS="$CREDITRISK__PATHS__REPORTS_DIR/test_metrics.json"
 metric() { grep -o "\"$1\": *[-0-9.eE]*" "$METRICS" | head -1 | awk -F: '{gsub(/ /, "", $2); print $2}'; }
 AUC=$(metric roc_auc)
 
-# Bayes AUC: the CLI's `bayes-auc` subcommand when the binary has it, else the library function
-# through an ignored test of the integration binary.
+# Bayes AUC: the true synthetic PD ranked on the same test rows (hidden `bayes-auc` aid).
 TEST_SPLIT="$CREDITRISK__PATHS__PROCESSED_DIR/test.parquet"
 BAYES="n/a (no truth file at $TRUTH)"
 if [[ -f "$TRUTH" ]]; then
-  if "$BIN" help bayes-auc >/dev/null 2>&1; then
-    BAYES=$("$BIN" --config "$CONFIG" bayes-auc --test "$TEST_SPLIT" --truth "$TRUTH" | tail -1)
-  else
-    BAYES=$(CREDITRISK_BAYES_TEST="$TEST_SPLIT" CREDITRISK_BAYES_TRUTH="$TRUTH" \
-      cargo test --release --test it model::bench_bayes_auc -- --ignored --nocapture 2>&1 |
-      grep -o 'BAYES_AUC=[0-9.]*' | cut -d= -f2)
-  fi
+  BAYES=$("$BIN" --config "$CONFIG" bayes-auc --test "$TEST_SPLIT" --truth "$TRUTH" | tail -1)
 fi
 
 echo

@@ -659,17 +659,3 @@ fn synthetic_store_has_one_row_per_applicant_and_signal() {
     );
     assert!(ext < 0.45, "EXT_SOURCE_MEAN should lower risk: {ext}");
 }
-
-/// Full-scale floor for `benches/feature_store.sh`: parse every typed CSV of $BENCH_RAW_DIR once.
-#[test]
-#[ignore]
-fn parse_floor() {
-    let Ok(raw) = std::env::var("BENCH_RAW_DIR") else {
-        return;
-    };
-    let started = std::time::Instant::now();
-    for (table, rows, seconds) in creditrisk::features::parse_floor(Path::new(&raw)).unwrap() {
-        eprintln!("parse {table:<24} {rows:>10} rows {seconds:>6.2} s");
-    }
-    eprintln!("parse floor: {:.2} s", started.elapsed().as_secs_f64());
-}
