@@ -1,231 +1,12 @@
-//! The raw-table catalog: every column of the eight Kaggle files, in Kaggle's order, with its type,
-//! nullability and value domain. Synth, contracts, ingestion and the feature SQL all read this one
-//! declaration, so a schema change happens here and nowhere else.
-//!
-//! Sources: `../shared/kaggle/HomeCredit_columns_description.csv` for names and meaning, the real rows
-//! in `../shared/kaggle/samples/` for header order and formatting, and the dtypes of the full Kaggle
-//! files for `Kind`: a column is `Int` only where Kaggle's file holds integers without gaps (pandas
-//! int64); everything with missing values or decimals in Kaggle is `Float`, so real files parse.
+//! The column lists of the eight raw files, in Kaggle's order, and the full Kaggle vocabulary of
+//! every categorical column. Pure data; the types that describe it live in `catalog/mod.rs`.
 
-use std::sync::Arc;
+use super::{Column, Domain, Kind, col};
 
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-
-/// Kaggle's "not applicable" day count (about 1,000 years), used in `DAYS_*` columns.
-pub const DAYS_SENTINEL: i64 = 365_243;
-
-/// Physical type of a raw column.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Int,
-    Float,
-    Text,
-}
-
-/// The values a raw column may take (checked by the contracts, respected by synth).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Domain {
-    /// Surrogate key: > 0.
-    Id,
-    /// 0 or 1 (TARGET and the FLAG_/REG_/LIVE_ indicator columns).
-    Binary,
-    /// Days before the application: ≤ 0.
-    Days,
-    /// Days before the application (≤ 0) or the 365243 "not applicable" sentinel.
-    DaysOrSentinel,
-    /// Months before the application: ≤ 0.
-    Months,
-    /// Amounts and counts: ≥ 0.
-    NonNegative,
-    /// Normalised scores and shares: within [0, 1].
-    UnitInterval,
-    /// Inclusive range.
-    Range(f64, f64),
-    /// One of a fixed vocabulary (Kaggle's full set of codes).
-    Categories(&'static [&'static str]),
-    /// No constraint beyond the type (signed balances, future-dated plans).
-    Any,
-}
-
-/// One raw column.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Column {
-    pub name: &'static str,
-    pub kind: Kind,
-    pub nullable: bool,
-    pub domain: Domain,
-}
-
-const fn col(name: &'static str, kind: Kind, nullable: bool, domain: Domain) -> Column {
-    Column {
-        name,
-        kind,
-        nullable,
-        domain,
-    }
-}
-
-/// The eight raw files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RawTable {
-    ApplicationTrain,
-    ApplicationTest,
-    Bureau,
-    BureauBalance,
-    PreviousApplication,
-    InstallmentsPayments,
-    CreditCardBalance,
-    PosCashBalance,
-}
-
-/// A child table's link to its parent, for referential-integrity (orphan) checks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ParentLink {
-    pub column: &'static str,
-    pub parent: RawTable,
-    pub parent_column: &'static str,
-}
-
-impl RawTable {
-    pub const ALL: [RawTable; 8] = [
-        RawTable::ApplicationTrain,
-        RawTable::ApplicationTest,
-        RawTable::Bureau,
-        RawTable::BureauBalance,
-        RawTable::PreviousApplication,
-        RawTable::InstallmentsPayments,
-        RawTable::CreditCardBalance,
-        RawTable::PosCashBalance,
-    ];
-
-    /// Short name used in SQL, reports and config keys.
-    pub fn name(self) -> &'static str {
-        match self {
-            RawTable::ApplicationTrain => "application_train",
-            RawTable::ApplicationTest => "application_test",
-            RawTable::Bureau => "bureau",
-            RawTable::BureauBalance => "bureau_balance",
-            RawTable::PreviousApplication => "previous_application",
-            RawTable::InstallmentsPayments => "installments_payments",
-            RawTable::CreditCardBalance => "credit_card_balance",
-            RawTable::PosCashBalance => "pos_cash_balance",
-        }
-    }
-
-    /// File name exactly as Kaggle ships it.
-    pub fn file_name(self) -> &'static str {
-        match self {
-            RawTable::ApplicationTrain => "application_train.csv",
-            RawTable::ApplicationTest => "application_test.csv",
-            RawTable::Bureau => "bureau.csv",
-            RawTable::BureauBalance => "bureau_balance.csv",
-            RawTable::PreviousApplication => "previous_application.csv",
-            RawTable::InstallmentsPayments => "installments_payments.csv",
-            RawTable::CreditCardBalance => "credit_card_balance.csv",
-            RawTable::PosCashBalance => "POS_CASH_balance.csv",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<RawTable> {
-        RawTable::ALL
-            .into_iter()
-            .find(|t| t.name() == name || t.file_name() == name)
-    }
-
-    /// Columns in file order. `application_test` is `application_train` without TARGET.
-    pub fn columns(self) -> Vec<Column> {
-        let all: &[Column] = match self {
-            RawTable::ApplicationTrain | RawTable::ApplicationTest => APPLICATION_COLUMNS,
-            RawTable::Bureau => BUREAU_COLUMNS,
-            RawTable::BureauBalance => BUREAU_BALANCE_COLUMNS,
-            RawTable::PreviousApplication => PREVIOUS_APPLICATION_COLUMNS,
-            RawTable::InstallmentsPayments => INSTALLMENTS_PAYMENTS_COLUMNS,
-            RawTable::CreditCardBalance => CREDIT_CARD_BALANCE_COLUMNS,
-            RawTable::PosCashBalance => POS_CASH_BALANCE_COLUMNS,
-        };
-        all.iter()
-            .copied()
-            .filter(|c| !(self == RawTable::ApplicationTest && c.name == "TARGET"))
-            .collect()
-    }
-
-    pub fn column(self, name: &str) -> Option<Column> {
-        self.columns().into_iter().find(|c| c.name == name)
-    }
-
-    /// The exact header line (without newline) of the Kaggle file.
-    pub fn header_line(self) -> String {
-        self.columns()
-            .iter()
-            .map(|c| c.name)
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    /// Column that must be unique, if any.
-    pub fn primary_key(self) -> Option<&'static str> {
-        match self {
-            RawTable::ApplicationTrain | RawTable::ApplicationTest => Some("SK_ID_CURR"),
-            RawTable::Bureau => Some("SK_ID_BUREAU"),
-            RawTable::PreviousApplication => Some("SK_ID_PREV"),
-            _ => None,
-        }
-    }
-
-    /// Parent links measured as orphan rates. Applicant links point at application_train; the
-    /// contracts count an id as known when it is in either application file.
-    pub fn parents(self) -> Vec<ParentLink> {
-        let applicant = ParentLink {
-            column: "SK_ID_CURR",
-            parent: RawTable::ApplicationTrain,
-            parent_column: "SK_ID_CURR",
-        };
-        let prev = ParentLink {
-            column: "SK_ID_PREV",
-            parent: RawTable::PreviousApplication,
-            parent_column: "SK_ID_PREV",
-        };
-        match self {
-            RawTable::ApplicationTrain | RawTable::ApplicationTest => vec![],
-            RawTable::Bureau | RawTable::PreviousApplication => vec![applicant],
-            RawTable::BureauBalance => vec![ParentLink {
-                column: "SK_ID_BUREAU",
-                parent: RawTable::Bureau,
-                parent_column: "SK_ID_BUREAU",
-            }],
-            RawTable::InstallmentsPayments
-            | RawTable::CreditCardBalance
-            | RawTable::PosCashBalance => vec![applicant, prev],
-        }
-    }
-
-    /// Arrow schema used to read the CSV: explicit, never inferred.
-    pub fn arrow_schema(self) -> SchemaRef {
-        let fields: Vec<Field> = self
-            .columns()
-            .iter()
-            // Read every column as nullable: a missing value then becomes a contract failure with a
-            // count and sample rows instead of a reader error without context.
-            .map(|c| Field::new(c.name, c.kind.arrow_type(), true))
-            .collect();
-        Arc::new(Schema::new(fields))
-    }
-}
-
-impl Kind {
-    pub fn arrow_type(self) -> DataType {
-        match self {
-            Kind::Int => DataType::Int64,
-            Kind::Float => DataType::Float64,
-            Kind::Text => DataType::Utf8,
-        }
-    }
-}
-
-const CONTRACT_TYPE_APP: &[&str] = &["Cash loans", "Revolving loans"];
-const GENDER: &[&str] = &["F", "M", "XNA"];
-const YN: &[&str] = &["N", "Y"];
-const SUITE: &[&str] = &[
+pub(super) const CONTRACT_TYPE_APP: &[&str] = &["Cash loans", "Revolving loans"];
+pub(super) const GENDER: &[&str] = &["F", "M", "XNA"];
+pub(super) const YN: &[&str] = &["N", "Y"];
+pub(super) const SUITE: &[&str] = &[
     "Unaccompanied",
     "Family",
     "Spouse, partner",
@@ -234,7 +15,7 @@ const SUITE: &[&str] = &[
     "Other_B",
     "Group of people",
 ];
-const INCOME_TYPE: &[&str] = &[
+pub(super) const INCOME_TYPE: &[&str] = &[
     "Working",
     "State servant",
     "Commercial associate",
@@ -244,14 +25,14 @@ const INCOME_TYPE: &[&str] = &[
     "Businessman",
     "Maternity leave",
 ];
-const EDUCATION: &[&str] = &[
+pub(super) const EDUCATION: &[&str] = &[
     "Secondary / secondary special",
     "Higher education",
     "Incomplete higher",
     "Lower secondary",
     "Academic degree",
 ];
-const FAMILY: &[&str] = &[
+pub(super) const FAMILY: &[&str] = &[
     "Single / not married",
     "Married",
     "Civil marriage",
@@ -259,7 +40,7 @@ const FAMILY: &[&str] = &[
     "Separated",
     "Unknown",
 ];
-const HOUSING: &[&str] = &[
+pub(super) const HOUSING: &[&str] = &[
     "House / apartment",
     "Rented apartment",
     "With parents",
@@ -267,7 +48,7 @@ const HOUSING: &[&str] = &[
     "Office apartment",
     "Co-op apartment",
 ];
-const OCCUPATION: &[&str] = &[
+pub(super) const OCCUPATION: &[&str] = &[
     "Laborers",
     "Core staff",
     "Accountants",
@@ -287,7 +68,7 @@ const OCCUPATION: &[&str] = &[
     "IT staff",
     "HR staff",
 ];
-const WEEKDAY: &[&str] = &[
+pub(super) const WEEKDAY: &[&str] = &[
     "MONDAY",
     "TUESDAY",
     "WEDNESDAY",
@@ -296,7 +77,7 @@ const WEEKDAY: &[&str] = &[
     "SATURDAY",
     "SUNDAY",
 ];
-const ORGANIZATION: &[&str] = &[
+pub(super) const ORGANIZATION: &[&str] = &[
     "Business Entity Type 3",
     "XNA",
     "Self-employed",
@@ -356,14 +137,14 @@ const ORGANIZATION: &[&str] = &[
     "Trade: type 5",
     "Industry: type 8",
 ];
-const FONDKAPREMONT: &[&str] = &[
+pub(super) const FONDKAPREMONT: &[&str] = &[
     "reg oper account",
     "org spec account",
     "reg oper spec account",
     "not specified",
 ];
-const HOUSETYPE: &[&str] = &["block of flats", "specific housing", "terraced house"];
-const WALLS: &[&str] = &[
+pub(super) const HOUSETYPE: &[&str] = &["block of flats", "specific housing", "terraced house"];
+pub(super) const WALLS: &[&str] = &[
     "Panel",
     "Stone, brick",
     "Block",
@@ -372,10 +153,10 @@ const WALLS: &[&str] = &[
     "Monolithic",
     "Others",
 ];
-const EMERGENCY: &[&str] = &["No", "Yes"];
-const CREDIT_ACTIVE: &[&str] = &["Closed", "Active", "Sold", "Bad debt"];
-const CURRENCY: &[&str] = &["currency 1", "currency 2", "currency 3", "currency 4"];
-const CREDIT_TYPE: &[&str] = &[
+pub(super) const EMERGENCY: &[&str] = &["No", "Yes"];
+pub(super) const CREDIT_ACTIVE: &[&str] = &["Closed", "Active", "Sold", "Bad debt"];
+pub(super) const CURRENCY: &[&str] = &["currency 1", "currency 2", "currency 3", "currency 4"];
+pub(super) const CREDIT_TYPE: &[&str] = &[
     "Consumer credit",
     "Credit card",
     "Car loan",
@@ -392,9 +173,10 @@ const CREDIT_TYPE: &[&str] = &[
     "Interbank credit",
     "Mobile operator loan",
 ];
-const BB_STATUS: &[&str] = &["0", "1", "2", "3", "4", "5", "C", "X"];
-const CONTRACT_TYPE_PREV: &[&str] = &["Consumer loans", "Cash loans", "Revolving loans", "XNA"];
-const CASH_PURPOSE: &[&str] = &[
+pub(super) const BB_STATUS: &[&str] = &["0", "1", "2", "3", "4", "5", "C", "X"];
+pub(super) const CONTRACT_TYPE_PREV: &[&str] =
+    &["Consumer loans", "Cash loans", "Revolving loans", "XNA"];
+pub(super) const CASH_PURPOSE: &[&str] = &[
     "XAP",
     "XNA",
     "Repairs",
@@ -421,18 +203,18 @@ const CASH_PURPOSE: &[&str] = &[
     "Money for a third person",
     "Refusal to name the goal",
 ];
-const PREV_STATUS: &[&str] = &["Approved", "Canceled", "Refused", "Unused offer"];
-const PAYMENT_TYPE: &[&str] = &[
+pub(super) const PREV_STATUS: &[&str] = &["Approved", "Canceled", "Refused", "Unused offer"];
+pub(super) const PAYMENT_TYPE: &[&str] = &[
     "Cash through the bank",
     "XNA",
     "Non-cash from your account",
     "Cashless from the account of the employer",
 ];
-const REJECT: &[&str] = &[
+pub(super) const REJECT: &[&str] = &[
     "XAP", "HC", "LIMIT", "SCO", "CLIENT", "SCOFR", "XNA", "VERIF", "SYSTEM",
 ];
-const CLIENT_TYPE: &[&str] = &["Repeater", "New", "Refreshed", "XNA"];
-const GOODS: &[&str] = &[
+pub(super) const CLIENT_TYPE: &[&str] = &["Repeater", "New", "Refreshed", "XNA"];
+pub(super) const GOODS: &[&str] = &[
     "XNA",
     "Mobile",
     "Consumer Electronics",
@@ -462,9 +244,9 @@ const GOODS: &[&str] = &[
     "House Construction",
     "Animals",
 ];
-const PORTFOLIO: &[&str] = &["POS", "Cash", "XNA", "Cards", "Cars"];
-const PRODUCT_TYPE: &[&str] = &["XNA", "x-sell", "walk-in"];
-const CHANNEL: &[&str] = &[
+pub(super) const PORTFOLIO: &[&str] = &["POS", "Cash", "XNA", "Cards", "Cars"];
+pub(super) const PRODUCT_TYPE: &[&str] = &["XNA", "x-sell", "walk-in"];
+pub(super) const CHANNEL: &[&str] = &[
     "Credit and cash offices",
     "Country-wide",
     "Stone",
@@ -474,7 +256,7 @@ const CHANNEL: &[&str] = &[
     "Channel of corporate sales",
     "Car dealer",
 ];
-const SELLER_INDUSTRY: &[&str] = &[
+pub(super) const SELLER_INDUSTRY: &[&str] = &[
     "XNA",
     "Consumer electronics",
     "Connectivity",
@@ -487,8 +269,8 @@ const SELLER_INDUSTRY: &[&str] = &[
     "MLM partners",
     "Tourism",
 ];
-const YIELD: &[&str] = &["XNA", "middle", "high", "low_normal", "low_action"];
-const PRODUCT_COMBINATION: &[&str] = &[
+pub(super) const YIELD: &[&str] = &["XNA", "middle", "high", "low_normal", "low_action"];
+pub(super) const PRODUCT_COMBINATION: &[&str] = &[
     "Cash",
     "POS household with interest",
     "POS mobile with interest",
@@ -507,7 +289,7 @@ const PRODUCT_COMBINATION: &[&str] = &[
     "POS industry without interest",
     "POS others without interest",
 ];
-const POS_STATUS: &[&str] = &[
+pub(super) const POS_STATUS: &[&str] = &[
     "Active",
     "Completed",
     "Signed",
@@ -518,7 +300,7 @@ const POS_STATUS: &[&str] = &[
     "Canceled",
     "XNA",
 ];
-const CC_STATUS: &[&str] = &[
+pub(super) const CC_STATUS: &[&str] = &[
     "Active",
     "Completed",
     "Signed",
@@ -529,7 +311,7 @@ const CC_STATUS: &[&str] = &[
 ];
 
 /// `application_train.csv`, in Kaggle's column order.
-pub const APPLICATION_COLUMNS: &[Column] = &[
+pub(crate) const APPLICATION_COLUMNS: &[Column] = &[
     col("SK_ID_CURR", Kind::Int, false, Domain::Id),
     col("TARGET", Kind::Int, false, Domain::Binary),
     col(
@@ -860,7 +642,7 @@ pub const APPLICATION_COLUMNS: &[Column] = &[
 ];
 
 /// `bureau.csv`, in Kaggle's column order.
-pub const BUREAU_COLUMNS: &[Column] = &[
+pub(crate) const BUREAU_COLUMNS: &[Column] = &[
     col("SK_ID_CURR", Kind::Int, false, Domain::Id),
     col("SK_ID_BUREAU", Kind::Int, false, Domain::Id),
     col(
@@ -906,14 +688,14 @@ pub const BUREAU_COLUMNS: &[Column] = &[
 ];
 
 /// `bureau_balance.csv`, in Kaggle's column order.
-pub const BUREAU_BALANCE_COLUMNS: &[Column] = &[
+pub(crate) const BUREAU_BALANCE_COLUMNS: &[Column] = &[
     col("SK_ID_BUREAU", Kind::Int, false, Domain::Id),
     col("MONTHS_BALANCE", Kind::Int, false, Domain::Months),
     col("STATUS", Kind::Text, false, Domain::Categories(BB_STATUS)),
 ];
 
 /// `previous_application.csv`, in Kaggle's column order.
-pub const PREVIOUS_APPLICATION_COLUMNS: &[Column] = &[
+pub(crate) const PREVIOUS_APPLICATION_COLUMNS: &[Column] = &[
     col("SK_ID_PREV", Kind::Int, false, Domain::Id),
     col("SK_ID_CURR", Kind::Int, false, Domain::Id),
     col(
@@ -1064,7 +846,7 @@ pub const PREVIOUS_APPLICATION_COLUMNS: &[Column] = &[
 ];
 
 /// `installments_payments.csv`, in Kaggle's column order.
-pub const INSTALLMENTS_PAYMENTS_COLUMNS: &[Column] = &[
+pub(crate) const INSTALLMENTS_PAYMENTS_COLUMNS: &[Column] = &[
     col("SK_ID_PREV", Kind::Int, false, Domain::Id),
     col("SK_ID_CURR", Kind::Int, false, Domain::Id),
     col(
@@ -1086,7 +868,7 @@ pub const INSTALLMENTS_PAYMENTS_COLUMNS: &[Column] = &[
 ];
 
 /// `credit_card_balance.csv`, in Kaggle's column order.
-pub const CREDIT_CARD_BALANCE_COLUMNS: &[Column] = &[
+pub(crate) const CREDIT_CARD_BALANCE_COLUMNS: &[Column] = &[
     col("SK_ID_PREV", Kind::Int, false, Domain::Id),
     col("SK_ID_CURR", Kind::Int, false, Domain::Id),
     col("MONTHS_BALANCE", Kind::Int, false, Domain::Months),
@@ -1173,7 +955,7 @@ pub const CREDIT_CARD_BALANCE_COLUMNS: &[Column] = &[
 ];
 
 /// `POS_CASH_balance.csv`, in Kaggle's column order.
-pub const POS_CASH_BALANCE_COLUMNS: &[Column] = &[
+pub(crate) const POS_CASH_BALANCE_COLUMNS: &[Column] = &[
     col("SK_ID_PREV", Kind::Int, false, Domain::Id),
     col("SK_ID_CURR", Kind::Int, false, Domain::Id),
     col("MONTHS_BALANCE", Kind::Int, false, Domain::Months),
