@@ -14,7 +14,8 @@ mkdir -p "$OUT"
 LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 
-/usr/bin/time -v "$BIN" synth --rows "$ROWS" --seed "$SEED" --out "$OUT" 2> >(tee "$LOG" >&2)
+/usr/bin/time -v "$BIN" synth --rows "$ROWS" --seed "$SEED" --out "$OUT" 2>"$LOG" || { cat "$LOG" >&2; exit 1; }
+cat "$LOG" >&2
 
 wall=$(grep "Elapsed (wall clock)" "$LOG" | awk '{print $NF}')
 rss_kb=$(grep "Maximum resident set size" "$LOG" | awk '{print $NF}')

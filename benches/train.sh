@@ -30,8 +30,8 @@ declare -a SUMMARY
 stage() {
   local name="$1"
   shift
-  /usr/bin/time -v "$BIN" --config "$CONFIG" "$@" 2> >(tee "$LOG" >&2)
-  sleep 0.2 # let tee flush
+  /usr/bin/time -v "$BIN" --config "$CONFIG" "$@" 2>"$LOG" || { cat "$LOG" >&2; exit 1; }
+  cat "$LOG" >&2
   local wall rss_kb secs
   wall=$(grep "Elapsed (wall clock)" "$LOG" | awk '{print $NF}')
   rss_kb=$(grep "Maximum resident set size" "$LOG" | awk '{print $NF}')

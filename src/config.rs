@@ -136,7 +136,6 @@ pub struct InferenceConfig {
     pub decision_threshold: f64,
     pub reason_codes: usize,
     pub pd_bands: Vec<f64>,
-    pub batch_size: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -257,7 +256,7 @@ impl Config {
         if t.smote_k_neighbors == 0 {
             return bad("training.smote_k_neighbors", "must be at least 1");
         }
-        if t.downsample_ratio < 1.0 {
+        if !(t.downsample_ratio >= 1.0) {
             return bad("training.downsample_ratio", "must be at least 1");
         }
         let th = self.inference.decision_threshold;
@@ -268,10 +267,12 @@ impl Config {
             );
         }
         let bands = &self.inference.pd_bands;
-        if bands.is_empty() || bands.windows(2).any(|w| w[0] >= w[1]) || bands[0] <= 0.0 {
+        // Written so that NaN fails too (every comparison with NaN is false).
+        let increasing = bands.windows(2).all(|w| w[0] < w[1]);
+        if bands.is_empty() || !increasing || !(bands[0] > 0.0) {
             return bad("inference.pd_bands", "must be increasing PDs in (0, 1)");
         }
-        if bands.last().is_some_and(|b| *b >= 1.0) {
+        if bands.last().is_some_and(|b| !(*b < 1.0)) {
             return bad("inference.pd_bands", "must be increasing PDs in (0, 1)");
         }
         for (feature, sign) in &self.model.monotone_constraints {

@@ -3,7 +3,6 @@
 //! `reports/ingestion_summary.json`. Every source is checked before failing, so one run reports
 //! all problems.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -183,24 +182,17 @@ fn check_digests(report: &mut SourceReport, source: &SourceConfig, path: &Path, 
     }
 }
 
-/// Compare the header line with the catalog and name the first differing column.
+/// Compare the header (parsed by the pipeline's own reader) with the catalog and name the first
+/// differing column. Ingest is strict: the file must be exactly Kaggle's layout.
 fn check_header(path: &Path, table: RawTable) -> std::result::Result<(), String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut line = String::new();
-    BufReader::new(file)
-        .read_line(&mut line)
-        .map_err(|e| format!("{}: cannot read header: {e}", path.display()))?;
-    let line = line
-        .trim_end_matches(['\n', '\r'])
-        .trim_start_matches('\u{feff}');
-    let found: Vec<&str> = line.split(',').map(|c| c.trim_matches('"')).collect();
+    let found = crate::raw::read_header(path).map_err(|e| e.to_string())?;
     let expected: Vec<&str> = table.columns().iter().map(|c| c.name).collect();
     for (i, want) in expected.iter().enumerate() {
         match found.get(i) {
             Some(got) if got == want => {}
             Some(got) => {
                 return Err(format!(
-                    "{}: header differs from the catalog at column {} : expected `{want}`, found \
+                    "{}: header differs from the catalog at column {}: expected `{want}`, found \
                      `{got}`",
                     path.display(),
                     i + 1
@@ -216,11 +208,10 @@ fn check_header(path: &Path, table: RawTable) -> std::result::Result<(), String>
             }
         }
     }
-    if found.len() > expected.len() {
+    if let Some(extra) = found.get(expected.len()) {
         return Err(format!(
-            "{}: header has an extra column `{}` after the catalog's {} columns",
+            "{}: header has an extra column `{extra}` after the catalog's {} columns",
             path.display(),
-            found[expected.len()],
             expected.len()
         ));
     }

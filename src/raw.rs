@@ -269,26 +269,6 @@ pub async fn register_parquet(ctx: &SessionContext, table: RawTable, file: &Path
     Ok(true)
 }
 
-/// Register a cached Parquet copy in memory under the table's name. `None` when the file cannot be
-/// read (a damaged cache is not fatal: the caller re-reads the CSV).
-pub async fn load_parquet(
-    ctx: &SessionContext,
-    table: RawTable,
-    file: &Path,
-) -> Result<Option<u64>> {
-    let Ok(df) = ctx
-        .read_parquet(path_str(file)?, ParquetReadOptions::default())
-        .await
-    else {
-        return Ok(None);
-    };
-    let schema = Arc::new(df.schema().as_arrow().clone());
-    match df.collect_partitioned().await {
-        Ok(parts) => Ok(Some(register_batches(ctx, table.name(), schema, parts)?)),
-        Err(_) => Ok(None),
-    }
-}
-
 /// Parse `path` with the catalog types of the columns its header names and register the rows in
 /// memory under the table's name, in catalog order (NULL columns for missing ones).
 pub async fn load_csv(
@@ -429,37 +409,6 @@ pub async fn register_application_view(ctx: &SessionContext) -> Result<()> {
     ctx.deregister_table("application")?;
     ctx.register_table("application", view)?;
     Ok(())
-}
-
-/// Register every raw CSV of `raw_dir` as a lazily scanned table (no cache, no memory copy) plus
-/// the `application` view: the cheap way to query raw files ad hoc or in tests.
-pub async fn register_raw_dir(ctx: &SessionContext, raw_dir: &Path) -> Result<Vec<HeaderCheck>> {
-    let mut checks = vec![];
-    for table in RawTable::ALL {
-        let path = raw_dir.join(table.file_name());
-        let names = read_header(&path)?;
-        let header = check_header(table, &names);
-        let schema = file_schema(table, &names, false);
-        let options = CsvReadOptions::new().has_header(true).schema(&schema);
-        let df = ctx.read_csv(path_str(&path)?, options).await?;
-        let view = if header.matches_catalog() {
-            df.into_view()
-        } else {
-            let file_view = format!("{}__file", table.name());
-            ctx.register_table(file_view.as_str(), df.into_view())?;
-            let sql = format!(
-                "SELECT {} FROM {}",
-                catalog_projection(table, &header),
-                ident(&file_view)
-            );
-            ctx.sql(&sql).await?.into_view()
-        };
-        ctx.deregister_table(table.name())?;
-        ctx.register_table(table.name(), view)?;
-        checks.push(header);
-    }
-    register_application_view(ctx).await?;
-    Ok(checks)
 }
 
 /// Write batches to a Parquet file atomically.

@@ -104,7 +104,6 @@ pub async fn check_feature_store(
     let mut report = ValidationReport::new("feature_store", source, run.rows);
     let record_schema =
         |report: &mut ValidationReport, check: &str, column: String, words: String, severity| {
-            report.checks_run += 1;
             report.record(CheckFailure {
                 table: "feature_store".into(),
                 column: Some(column),

@@ -198,19 +198,10 @@ pub fn log_loss(y: &[f64], pd: &[f64]) -> f64 {
 
 /// Expected calibration error over `bins` equal-width PD bins: Σ (n_b / n)·|mean PD_b − rate_b|.
 pub fn ece(y: &[f64], pd: &[f64], bins: usize) -> f64 {
-    let mut n = vec![0usize; bins];
-    let mut sum_pd = vec![0.0; bins];
-    let mut sum_y = vec![0.0; bins];
-    for (t, p) in y.iter().zip(pd) {
-        let b = ((p * bins as f64) as usize).min(bins - 1);
-        n[b] += 1;
-        sum_pd[b] += p;
-        sum_y[b] += t;
-    }
     let total = y.len().max(1) as f64;
-    (0..bins)
-        .filter(|&b| n[b] > 0)
-        .map(|b| (sum_pd[b] - sum_y[b]).abs() / total)
+    reliability(y, pd, bins)
+        .into_iter()
+        .map(|(mean_pd, rate, n)| n as f64 * (mean_pd - rate).abs() / total)
         .sum()
 }
 

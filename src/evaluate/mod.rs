@@ -84,8 +84,11 @@ pub fn run_with_bundle(
     metrics::require_both_classes(&y, &source)?;
     let pd = bundle.predict_pd(&batch)?;
     drop(batch);
-    let threshold = cfg.inference.decision_threshold;
-    let m = metrics::compute(&y, &pd, threshold, &cfg.inference.pd_bands)?;
+    // The bundle's threshold and bands, not the current config's: the report must describe the
+    // decisions this model makes when it scores.
+    let threshold = bundle.card.decision_threshold;
+    let bands = &bundle.card.pd_bands;
+    let m = metrics::compute(&y, &pd, threshold, bands)?;
 
     let reports = cfg.reports_dir();
     let (metrics_name, plots_name, predictions_name) = split.outputs();
@@ -94,7 +97,7 @@ pub fn run_with_bundle(
     let predictions_file = reports.join(predictions_name);
     io::write_parquet(
         &predictions_file,
-        &predictions_batch(&ids, &y, &pd, threshold, &cfg.inference.pd_bands)?,
+        &predictions_batch(&ids, &y, &pd, threshold, bands)?,
     )?;
 
     let plots_dir = reports.join(plots_name);

@@ -576,25 +576,8 @@ fn parquet_cache_gives_the_same_store() {
 
 /// ROC AUC of `score` against 0/1 labels (ties get half credit); NULL scores are skipped.
 fn auc(pairs: &[(f64, i64)]) -> f64 {
-    let mut v: Vec<(f64, i64)> = pairs.to_vec();
-    v.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (mut rank_sum, mut pos, mut i) = (0.0, 0.0, 0);
-    while i < v.len() {
-        let mut j = i;
-        while j < v.len() && v[j].0 == v[i].0 {
-            j += 1;
-        }
-        let avg_rank = (i + j + 1) as f64 / 2.0;
-        for item in &v[i..j] {
-            if item.1 == 1 {
-                rank_sum += avg_rank;
-                pos += 1.0;
-            }
-        }
-        i = j;
-    }
-    let neg = v.len() as f64 - pos;
-    (rank_sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
+    let (score, y): (Vec<f64>, Vec<f64>) = pairs.iter().map(|(s, t)| (*s, *t as f64)).unzip();
+    creditrisk::evaluate::metrics::roc_auc(&y, &score).unwrap()
 }
 
 #[test]
