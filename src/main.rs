@@ -147,7 +147,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             let s = creditrisk::model::train(&cfg)?;
             let v = &s.validation;
             eprintln!(
-                "{:?} on {} rows × {} features, {:.1} s; validation AUC {:.4}, ECE {:.4}, Brier {:.4}\nbundle: {}",
+                "{:?} on {} rows × {} features, {:.1} s; validation slice (calibration in-sample) AUC {:.4}, ECE {:.4}, Brier {:.4}\nbundle: {}",
                 s.learner,
                 s.rows_fit,
                 s.features,

@@ -36,7 +36,9 @@ pub struct TrainSummary {
     pub trees: Option<usize>,
     pub rebalance: RebalanceSummary,
     pub calibration: String,
-    /// Metrics of the calibrated PD on the validation slice.
+    /// Metrics of the calibrated PD on the validation slice. That slice also fitted the calibrator
+    /// and chose the early-stopping round, so these are in-sample for calibration (ECE, Brier);
+    /// the held-out figures are `evaluate --split test`.
     pub validation: Metrics,
     pub seconds: f64,
 }
