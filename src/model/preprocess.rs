@@ -17,6 +17,7 @@ use datafusion::arrow::array::Array;
 use serde::{Deserialize, Serialize};
 
 use super::frame::{FeatureFrame, FeatureSpec, RawColumn};
+use super::rebalance::SmoteColumn;
 
 /// Levels rarer than this in training are pooled into "other".
 pub const MIN_LEVEL_ROWS: usize = 10;
@@ -298,14 +299,26 @@ impl Preprocessor {
         }
     }
 
-    /// Design column indices whose values are categorical codes (SMOTE copies rather than
-    /// interpolates them).
-    pub fn categorical_design_columns(&self) -> Vec<bool> {
+    /// How SMOTE treats each design column: category codes and missing indicators are copied;
+    /// an imputed numeric column is tied to its indicator so an imputed value is never blended.
+    pub fn smote_columns(&self) -> Vec<SmoteColumn> {
         self.design
             .iter()
-            .map(|d| {
-                self.features[d.feature].kind == super::frame::ColumnKind::Categorical
+            .enumerate()
+            .map(|(i, d)| {
+                let indicator = format!("{}__missing", d.name);
+                if self.features[d.feature].kind == super::frame::ColumnKind::Categorical
                     || d.name.ends_with("__missing")
+                {
+                    SmoteColumn::Copy
+                } else if let Some(j) = self.design[i + 1..]
+                    .iter()
+                    .position(|o| o.name == indicator)
+                {
+                    SmoteColumn::Imputed(i + 1 + j)
+                } else {
+                    SmoteColumn::Interpolate
+                }
             })
             .collect()
     }

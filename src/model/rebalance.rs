@@ -68,8 +68,8 @@ fn minority_class(y: &[f64]) -> f64 {
 
 /// SMOTE and class weights on the learner's rows `x` (column-major, `rows` × `cols`), after
 /// any downsampling. `original` is the labels of all training rows before downsampling, so the
-/// summary and the prior shift refer to the true base rate. `categorical[c]` marks design
-/// columns SMOTE copies from the base point instead of interpolating.
+/// summary and the prior shift refer to the true base rate. `columns` says how SMOTE
+/// treats each design column.
 #[allow(clippy::too_many_arguments)]
 pub fn rebalance(
     x: Vec<f64>,
@@ -78,7 +78,7 @@ pub fn rebalance(
     y: Vec<f64>,
     original: &[f64],
     t: &TrainingConfig,
-    categorical: &[bool],
+    columns: &[SmoteColumn],
 ) -> Result<Rebalanced> {
     let mut rng = ChaCha8Rng::seed_from_u64(t.random_state ^ REBALANCE_SALT);
     let rows_in = original.len();
@@ -109,7 +109,7 @@ pub fn rebalance(
                 &min_idx,
                 n_new,
                 t.smote_k_neighbors,
-                categorical,
+                columns,
                 &mut rng,
             );
             x = append_rows(&x, rows, cols, &synthetic, n_new);
@@ -182,10 +182,23 @@ fn append_rows(x: &[f64], rows: usize, cols: usize, new_rows: &[f64], n_new: usi
     out
 }
 
+/// How SMOTE treats one design column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmoteColumn {
+    /// Numeric: interpolated between the two rows (copied from the base row when either is NaN).
+    Interpolate,
+    /// Category codes and missing indicators: copied from the base row.
+    Copy,
+    /// A numeric column imputed where the indicator column (this index) marks a missing value:
+    /// interpolated only when both rows observed it, else copied together with its indicator.
+    /// Indicators are standardised, so "missing" is a value above 0 (the centre lies in (0, 1)).
+    Imputed(usize),
+}
+
 /// SMOTE (Chawla et al. 2002): each synthetic point lies on the segment between a random
 /// minority row and one of its `k` nearest minority neighbours, found in standardised numeric
-/// space (NaN counts as the mean there). Categorical columns, and values missing at either end,
-/// are copied from the base row. Returns `n_new` rows, row-major.
+/// space (NaN counts as the mean there). Columns are interpolated or copied as `columns` says;
+/// values missing at either end are copied from the base row. Returns `n_new` rows, row-major.
 #[allow(clippy::too_many_arguments)]
 pub fn smote(
     x: &[f64],
@@ -194,12 +207,12 @@ pub fn smote(
     minority: &[usize],
     n_new: usize,
     k: usize,
-    categorical: &[bool],
+    columns: &[SmoteColumn],
     rng: &mut ChaCha8Rng,
 ) -> Vec<f64> {
     let m = minority.len();
     let numeric: Vec<usize> = (0..cols)
-        .filter(|&c| !categorical.get(c).copied().unwrap_or(false))
+        .filter(|&c| columns.get(c) != Some(&SmoteColumn::Copy))
         .collect();
     let z = standardised(x, rows, minority, &numeric);
     let neighbours = nearest_neighbours(&z, m, numeric.len(), k.min(m - 1));
@@ -211,8 +224,11 @@ pub fn smote(
         let (ra, rb) = (minority[a], minority[b]);
         for c in 0..cols {
             let (va, vb) = (x[c * rows + ra], x[c * rows + rb]);
-            let interpolate =
-                !categorical.get(c).copied().unwrap_or(false) && !va.is_nan() && !vb.is_nan();
+            let interpolate = match columns.get(c).copied().unwrap_or(SmoteColumn::Interpolate) {
+                SmoteColumn::Copy => false,
+                SmoteColumn::Interpolate => !va.is_nan() && !vb.is_nan(),
+                SmoteColumn::Imputed(ind) => x[ind * rows + ra] <= 0.0 && x[ind * rows + rb] <= 0.0,
+            };
             out.push(if interpolate {
                 va + gap * (vb - va)
             } else {
@@ -304,7 +320,16 @@ mod tests {
             x[rows + i] = *b;
         }
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let out = smote(&x, rows, 2, &[0, 1, 2, 3], 50, 1, &[false, false], &mut rng);
+        let out = smote(
+            &x,
+            rows,
+            2,
+            &[0, 1, 2, 3],
+            50,
+            1,
+            &[SmoteColumn::Interpolate; 2],
+            &mut rng,
+        );
         assert_eq!(out.len(), 100);
         for p in out.chunks(2) {
             let in_low = (0.0..=1.0).contains(&p[0]) && p[1] == 0.0;
@@ -318,11 +343,33 @@ mod tests {
         let rows = 3;
         let x = vec![0.0, 1.0, 2.0, 5.0, 6.0, 7.0];
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let out = smote(&x, rows, 2, &[0, 1, 2], 30, 2, &[false, true], &mut rng);
+        let columns = [SmoteColumn::Interpolate, SmoteColumn::Copy];
+        let out = smote(&x, rows, 2, &[0, 1, 2], 30, 2, &columns, &mut rng);
         for p in out.chunks(2) {
             assert!([5.0, 6.0, 7.0].contains(&p[1]));
             assert!((0.0..=2.0).contains(&p[0]));
         }
+    }
+
+    #[test]
+    fn smote_never_blends_an_imputed_value() {
+        // Column 0 is a value imputed (median 9.0) where its standardised indicator (column 1) is
+        // above 0. Rows 0 and 1 observed it; row 2 did not.
+        let rows = 3;
+        let x = vec![1.0, 2.0, 9.0, -0.7, -0.7, 1.4];
+        let columns = [SmoteColumn::Imputed(1), SmoteColumn::Copy];
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let out = smote(&x, rows, 2, &[0, 1, 2], 60, 2, &columns, &mut rng);
+        let mut blended = 0;
+        for p in out.chunks(2) {
+            if p[1] > 0.0 {
+                assert_eq!(p[0], 9.0, "a row missing the value keeps the imputed one");
+            } else {
+                assert!((1.0..=2.0).contains(&p[0]), "{p:?} blends an imputed value");
+                blended += usize::from(p[0] != 1.0 && p[0] != 2.0);
+            }
+        }
+        assert!(blended > 0, "observed pairs are still interpolated");
     }
 
     #[test]
@@ -343,7 +390,7 @@ mod tests {
         let keep = downsample_plan(&y, &t).unwrap();
         let xk: Vec<f64> = keep.iter().map(|&i| x[i]).collect();
         let yk: Vec<f64> = keep.iter().map(|&i| y[i]).collect();
-        let r = rebalance(xk, keep.len(), 1, yk, &y, &t, &[false]).unwrap();
+        let r = rebalance(xk, keep.len(), 1, yk, &y, &t, &[SmoteColumn::Interpolate]).unwrap();
         assert_eq!(r.summary.majority_dropped, 60);
         assert_eq!(r.rows, 40);
         assert!((r.summary.effective_rate - 0.25).abs() < 1e-12);
@@ -353,7 +400,7 @@ mod tests {
         t.downsample_majority = false;
         t.class_weight = ClassWeight::Balanced;
         assert!(downsample_plan(&y, &t).is_none());
-        let r = rebalance(x, rows, 1, y.clone(), &y, &t, &[false]).unwrap();
+        let r = rebalance(x, rows, 1, y.clone(), &y, &t, &[SmoteColumn::Interpolate]).unwrap();
         assert!((r.summary.effective_rate - 0.5).abs() < 1e-12);
     }
 }

@@ -108,7 +108,7 @@ pub fn train(cfg: &Config) -> Result<TrainSummary> {
         y_learn,
         &y_fit,
         &cfg.training,
-        &pre.categorical_design_columns(),
+        &pre.smote_columns(),
     )?;
     let rebalanced = reb.summary.log_odds_shift.abs() > 1e-12;
     let (learner, val_scores, trees, early_stopping_metric) = match cfg.model.learner {
