@@ -3,8 +3,10 @@
 -- Input: the view `application` (train ∪ test; TARGET NULL on test rows; IS_TRAIN Boolean).
 -- Output: registered as `application_features`.
 --
--- Choices where SPEC §4 leaves room (an independent implementation is compared to this one):
--- * "The raw fields the model uses" are exactly the groups SPEC lists: SK_ID_CURR; EXT_SOURCE_1-3;
+-- Every output column is described in docs/features.md (update it with this file).
+-- Choices where the feature definitions leave room (see docs/features.md; an independent
+-- implementation is compared to this one):
+-- * "The raw fields the model uses" are exactly these groups: SK_ID_CURR; EXT_SOURCE_1-3;
 --   the amounts AMT_INCOME_TOTAL, AMT_CREDIT, AMT_ANNUITY, AMT_GOODS_PRICE; DAYS_BIRTH,
 --   DAYS_EMPLOYED (NULL at the 365243 sentinel), DAYS_REGISTRATION, DAYS_ID_PUBLISH,
 --   DAYS_LAST_PHONE_CHANGE; CNT_CHILDREN, CNT_FAM_MEMBERS; REGION_RATING_CLIENT(_W_CITY); the six

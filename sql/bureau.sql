@@ -3,7 +3,7 @@
 -- NULL for everything else and HAS_BUREAU = 0.
 --
 -- Each bureau row is one credit line, so row level is loan level here.
--- Choices where SPEC §4 leaves room:
+-- Choices where the feature definitions leave room (see docs/features.md):
 -- * BUREAU_N_ACTIVE / BUREAU_N_CLOSED count CREDIT_ACTIVE = 'Active' / 'Closed' exactly
 --   ('Sold' and 'Bad debt' count in neither).
 -- * BUREAU_LAST_CREDIT_DAYS = MAX(DAYS_CREDIT), BUREAU_LAST_UPDATE_DAYS = MAX(DAYS_CREDIT_UPDATE)

@@ -4,7 +4,7 @@
 -- Stage 1 groups on SK_ID_BUREAU (one bureau line); stage 2 reaches the applicant through
 -- `bureau` (bureau_balance has no SK_ID_CURR): an INNER JOIN on SK_ID_BUREAU, so months of lines
 -- unknown to `bureau` (orphans, reported by the contracts) are left out.
--- Choices where SPEC §4 leaves room:
+-- Choices where the feature definitions leave room (see docs/features.md):
 -- * Delinquent month: STATUS in '1'..'5'. 'C' (closed), 'X' (unknown) and '0' (no DPD) are not.
 -- * Line delinquent share = delinquent months / months with a status.
 -- * Line worst status = the highest digit 1-5, with C/X/0 counted as 0 (Int64).

@@ -9,9 +9,10 @@
 -- * any DPD          = 1 when SK_DPD > 0, else 0
 -- * cash ratio       = AMT_DRAWINGS_ATM_CURRENT / NULLIF(AMT_DRAWINGS_CURRENT, 0)
 -- Loan level, grouped on (SK_ID_CURR, SK_ID_PREV): means of the above, max utilisation, max SK_DPD.
--- Applicant level (the SPEC convention: means of loan values, not of months): CC_UTIL_MEAN,
--- CC_MINPAY_COVERAGE_MEAN, CC_MINPAY_MET_SHARE, CC_DPD_ANY_SHARE, CC_CASH_RATIO_MEAN are means of
--- the loan values; CC_UTIL_MAX and CC_DPD_MAX are maxima of the loan maxima (CC_DPD_MAX Int64).
+-- Applicant level (the convention of docs/features.md: means of loan values, not of months):
+-- CC_UTIL_MEAN, CC_MINPAY_COVERAGE_MEAN, CC_MINPAY_MET_SHARE, CC_DPD_ANY_SHARE, CC_CASH_RATIO_MEAN
+-- are means of the loan values; CC_UTIL_MAX and CC_DPD_MAX are maxima of the loan maxima
+-- (CC_DPD_MAX Int64).
 WITH month_level AS (
     SELECT
         SK_ID_CURR,

@@ -8,6 +8,8 @@
 -- REFUSED/CANCELLED/UNUSED), NULL for every sum, mean, max, min, ratio and share (left as the
 -- LEFT JOIN leaves them), and HAS_<TABLE> = 0. Bureau-balance features need no flag of their own:
 -- they are NULL when the applicant's bureau lines have no monthly status.
+-- Every store column (definition, NULL meaning, unit) is described in docs/features.md: update it
+-- together with any file in this folder.
 SELECT
     a.*,
     CAST(CASE WHEN b.SK_ID_CURR IS NULL THEN 0 ELSE 1 END AS BIGINT) AS HAS_BUREAU,

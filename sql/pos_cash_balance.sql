@@ -1,7 +1,7 @@
 -- POS/cash-loan features: one row per applicant with at least one POS month.
 -- Output: registered as `pos_cash_balance_features`.
 --
--- Choices where SPEC §4 leaves room:
+-- Choices where the feature definitions leave room (see docs/features.md):
 -- * A month is "active" when NAME_CONTRACT_STATUS = 'Active' (exactly).
 -- * Loan level, grouped on (SK_ID_CURR, SK_ID_PREV): share of months with SK_DPD > 0, max SK_DPD,
 --   months since the last active month = -MAX(MONTHS_BALANCE of active months) (0 when the

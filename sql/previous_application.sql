@@ -2,7 +2,7 @@
 -- Output: registered as `previous_application_features`.
 --
 -- Each row is one previous application (SK_ID_PREV), so row level is loan level here.
--- Choices where SPEC §4 leaves room:
+-- Choices where the feature definitions leave room (see docs/features.md):
 -- * Status counts use NAME_CONTRACT_STATUS exactly: 'Approved', 'Refused', 'Canceled' (Kaggle's
 --   spelling) -> PREV_CANCELLED, 'Unused offer' -> PREV_UNUSED.
 -- * PREV_APPROVAL_RATE = PREV_APPROVED / PREV_TOTAL, PREV_REFUSED_RATE = PREV_REFUSED / PREV_TOTAL.
