@@ -142,9 +142,29 @@ pub struct InferenceConfig {
 #[serde(deny_unknown_fields)]
 pub struct RegistryConfig {
     pub model_name: String,
-    pub promote_on_metric: String,
+    pub promote_on_metric: MetricName,
     pub promote_min_value: f64,
-    pub stage_on_register: String,
+    pub stage_on_register: Stage,
+}
+
+/// Registry stages, spelled as MLflow spells them.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    None,
+    Staging,
+    Production,
+    Archived,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::None => "None",
+            Stage::Staging => "Staging",
+            Stage::Production => "Production",
+            Stage::Archived => "Archived",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -164,7 +184,7 @@ pub struct ValidationConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestingConfig {
-    pub min_metrics: BTreeMap<String, f64>,
+    pub min_metrics: BTreeMap<MetricName, f64>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -198,6 +218,66 @@ pub struct SourceConfig {
     /// Expected data rows (header excluded), when known.
     #[serde(default)]
     pub rows: Option<u64>,
+}
+
+/// A scalar metric a gate or a promotion rule can name (`registry.promote_on_metric`,
+/// `testing.min_metrics`); unknown names are rejected when the config loads.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricName {
+    RocAuc,
+    Gini,
+    Ks,
+    Brier,
+    LogLoss,
+    Ece,
+    Accuracy,
+    Precision,
+    Recall,
+    F1,
+    ApprovalRate,
+}
+
+impl MetricName {
+    pub const ALL: [MetricName; 11] = [
+        MetricName::RocAuc,
+        MetricName::Gini,
+        MetricName::Ks,
+        MetricName::Brier,
+        MetricName::LogLoss,
+        MetricName::Ece,
+        MetricName::Accuracy,
+        MetricName::Precision,
+        MetricName::Recall,
+        MetricName::F1,
+        MetricName::ApprovalRate,
+    ];
+
+    /// The name used in configs, metric files and the tracker.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricName::RocAuc => "roc_auc",
+            MetricName::Gini => "gini",
+            MetricName::Ks => "ks",
+            MetricName::Brier => "brier",
+            MetricName::LogLoss => "log_loss",
+            MetricName::Ece => "ece",
+            MetricName::Accuracy => "accuracy",
+            MetricName::Precision => "precision",
+            MetricName::Recall => "recall",
+            MetricName::F1 => "f1",
+            MetricName::ApprovalRate => "approval_rate",
+        }
+    }
+
+    /// Whether a larger value is better (a minimum gate) or worse (Brier, log loss, ECE: a
+    /// maximum gate).
+    pub fn higher_is_better(self) -> bool {
+        !matches!(
+            self,
+            MetricName::Brier | MetricName::LogLoss | MetricName::Ece
+        )
+    }
 }
 
 const ENV_PREFIX: &str = "CREDITRISK__";
@@ -306,29 +386,110 @@ impl Config {
         }
     }
 
-    pub fn raw_dir(&self) -> PathBuf {
-        self.resolve(&self.paths.raw_dir)
-    }
-    pub fn processed_dir(&self) -> PathBuf {
-        self.resolve(&self.paths.processed_dir)
-    }
-    pub fn reports_dir(&self) -> PathBuf {
-        self.resolve(&self.paths.reports_dir)
-    }
-    pub fn models_dir(&self) -> PathBuf {
-        self.resolve(&self.paths.models_dir)
-    }
-    pub fn sql_dir(&self) -> PathBuf {
-        self.resolve(&self.paths.sql_dir)
-    }
-    pub fn store_file(&self) -> PathBuf {
-        self.resolve(&self.features.store_file)
+    /// sha256 of each section of the effective configuration (after overrides), so a stage's run
+    /// id and lineage change only when a section it reads changes.
+    pub fn section_hashes(&self) -> BTreeMap<Section, String> {
+        Section::ALL
+            .iter()
+            .map(|s| {
+                let value = self.section_value(*s);
+                let canonical = serde_json::to_vec(&value).unwrap_or_default();
+                (*s, hex::encode(Sha256::digest(&canonical)))
+            })
+            .collect()
     }
 
-    /// sha256 of the effective configuration (after overrides), recorded in lineage and bundles.
-    pub fn hash(&self) -> String {
-        let canonical = serde_json::to_vec(self).unwrap_or_default();
-        hex::encode(Sha256::digest(&canonical))
+    /// One digest of the given sections (see [`combine_hashes`]).
+    pub fn hash_of(&self, sections: &[Section]) -> String {
+        combine_hashes(&self.sections_record(sections))
+    }
+
+    fn section_value(&self, section: Section) -> Value {
+        let value = match section {
+            Section::Paths => serde_json::to_value(&self.paths),
+            Section::Data => serde_json::to_value(&self.data),
+            Section::Features => serde_json::to_value(&self.features),
+            Section::Training => serde_json::to_value(&self.training),
+            Section::Model => serde_json::to_value(&self.model),
+            Section::Tracking => serde_json::to_value(&self.tracking),
+            Section::Inference => serde_json::to_value(&self.inference),
+            Section::Registry => serde_json::to_value(&self.registry),
+            Section::Validation => serde_json::to_value(&self.validation),
+            Section::Testing => serde_json::to_value(&self.testing),
+            Section::Monitoring => serde_json::to_value(&self.monitoring),
+            Section::Ingestion => serde_json::to_value(&self.ingestion),
+        };
+        value.unwrap_or(Value::Null)
+    }
+
+    /// The sections a stage read, with their hashes, for lineage files and run records.
+    pub fn sections_record(&self, sections: &[Section]) -> BTreeMap<String, String> {
+        let all = self.section_hashes();
+        sections
+            .iter()
+            .map(|s| (s.name().to_string(), all[s].clone()))
+            .collect()
+    }
+}
+
+/// One digest of section hashes: sha256 of their `name=sha256` lines in name order.
+pub fn combine_hashes(sections: &BTreeMap<String, String>) -> String {
+    let mut text = String::new();
+    for (name, hash) in sections {
+        text.push_str(&format!("{name}={hash}\n"));
+    }
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The top-level sections of the configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    Paths,
+    Data,
+    Features,
+    Training,
+    Model,
+    Tracking,
+    Inference,
+    Registry,
+    Validation,
+    Testing,
+    Monitoring,
+    Ingestion,
+}
+
+impl Section {
+    pub const ALL: [Section; 12] = [
+        Section::Paths,
+        Section::Data,
+        Section::Features,
+        Section::Training,
+        Section::Model,
+        Section::Tracking,
+        Section::Inference,
+        Section::Registry,
+        Section::Validation,
+        Section::Testing,
+        Section::Monitoring,
+        Section::Ingestion,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::Paths => "paths",
+            Section::Data => "data",
+            Section::Features => "features",
+            Section::Training => "training",
+            Section::Model => "model",
+            Section::Tracking => "tracking",
+            Section::Inference => "inference",
+            Section::Registry => "registry",
+            Section::Validation => "validation",
+            Section::Testing => "testing",
+            Section::Monitoring => "monitoring",
+            Section::Ingestion => "ingestion",
+        }
     }
 }
 
@@ -381,7 +542,7 @@ mod tests {
     fn baseline_loads_and_resolves_paths_against_root() {
         let c = Config::load_with_overrides(&baseline(), &[]).unwrap();
         assert_eq!(c.root, Path::new(env!("CARGO_MANIFEST_DIR")));
-        assert!(c.raw_dir().ends_with("data/raw"));
+        assert!(c.resolve(&c.paths.raw_dir).ends_with("data/raw"));
         assert_eq!(c.training.test_size, 0.2);
     }
 
@@ -423,5 +584,47 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("training.test_size"), "{err}");
+    }
+
+    #[test]
+    fn section_hashes_change_only_with_their_section() {
+        let base = Config::load_with_overrides(&baseline(), &[]).unwrap();
+        let o = [(
+            "CREDITRISK__MONITORING__DRIFT_SHARE".to_string(),
+            "0.3".to_string(),
+        )];
+        let edited = Config::load_with_overrides(&baseline(), &o).unwrap();
+        let training = [Section::Training, Section::Model];
+        assert_eq!(base.hash_of(&training), edited.hash_of(&training));
+        assert_ne!(
+            base.hash_of(&[Section::Monitoring]),
+            edited.hash_of(&[Section::Monitoring])
+        );
+        assert_eq!(base.section_hashes().len(), Section::ALL.len());
+    }
+
+    #[test]
+    fn registry_stages_and_metric_names_are_checked_at_load() {
+        let c = Config::load_with_overrides(&baseline(), &[]).unwrap();
+        assert_eq!(c.registry.stage_on_register, Stage::Staging);
+        assert_eq!(c.registry.promote_on_metric, MetricName::RocAuc);
+        for (key, value, named) in [
+            (
+                "CREDITRISK__REGISTRY__STAGE_ON_REGISTER",
+                "Prod",
+                "registry.stage_on_register",
+            ),
+            (
+                "CREDITRISK__REGISTRY__PROMOTE_ON_METRIC",
+                "auc",
+                "registry.promote_on_metric",
+            ),
+        ] {
+            let o = [(key.to_string(), value.to_string())];
+            let err = Config::load_with_overrides(&baseline(), &o)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(named), "{err}");
+        }
     }
 }

@@ -1,8 +1,13 @@
 //! Library errors. Every variant a user can cause carries a message that names the file, row,
-//! column or config key and what to change; `main` prints it on one line and exits 1 (failed
-//! check or stage) or 2 (usage: bad config or arguments).
+//! column or config key and what to change; `main` prints it on one line and exits 1
+//! (failed check or stage) or 2 (usage: bad config or arguments). [`Error::kind`] lets an HTTP
+//! layer map an error to 4xx or 5xx without reading its text.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::error::ArrowError;
+use datafusion::error::DataFusionError;
+use datafusion::parquet::errors::ParquetError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -12,9 +17,12 @@ pub enum Error {
     /// Bad or missing input data: exit code 1.
     #[error("input error: {0}")]
     Input(String),
-    /// A data contract or gate failed: exit code 1.
-    #[error("check failed: {0}")]
-    Check(String),
+    /// A data contract or gate failed; `report` is the JSON report with the details.
+    #[error("check failed: {message}{}", report_hint(.report))]
+    Check {
+        message: String,
+        report: Option<PathBuf>,
+    },
     /// I/O on a named path.
     #[error("{path}: {source}")]
     Io {
@@ -22,15 +30,52 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The SQL engine reported an error.
-    #[error("query engine: {0}")]
-    Engine(String),
+    /// The SQL engine failed; `context` names what it was running (a SQL file, a check).
+    #[error("query engine: {context}: {source}")]
+    Engine {
+        context: String,
+        #[source]
+        source: Box<DataFusionError>,
+    },
+    /// Arrow compute or conversion failed.
+    #[error("arrow: {0}")]
+    Arrow(#[from] ArrowError),
+    /// A Parquet file could not be read or written.
+    #[error("{path}: Parquet: {source}")]
+    Parquet {
+        path: String,
+        #[source]
+        source: ParquetError,
+    },
     /// Model training or scoring failed.
     #[error("model error: {0}")]
     Model(String),
+    /// A bug or an environment failure (a worker thread died, no async runtime).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How a caller should treat an error: the CLI maps it to an exit code, an HTTP layer to a status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The caller's configuration or arguments are wrong (exit 2, HTTP 400).
+    Usage,
+    /// The caller's data is wrong or missing (exit 1, HTTP 400/404).
+    BadInput,
+    /// The data was read but a contract or gate rejected it (exit 1, HTTP 422).
+    CheckFailed,
+    /// Not the caller's fault (exit 1, HTTP 500).
+    Internal,
+}
+
+fn report_hint(report: &Option<PathBuf>) -> String {
+    report
+        .as_ref()
+        .map(|p| format!(" (details and sample rows: {})", p.display()))
+        .unwrap_or_default()
+}
 
 impl Error {
     pub fn io(path: &Path, source: std::io::Error) -> Error {
@@ -40,29 +85,67 @@ impl Error {
         }
     }
 
+    /// A failed check without a report file.
+    pub fn check(message: impl Into<String>) -> Error {
+        Error::Check {
+            message: message.into(),
+            report: None,
+        }
+    }
+
+    /// An engine error with what was being run.
+    pub fn engine(context: impl Into<String>, source: DataFusionError) -> Error {
+        Error::Engine {
+            context: context.into(),
+            source: Box::new(source),
+        }
+    }
+
+    /// Attach the report that explains a failed check (other errors are returned unchanged).
+    pub fn with_report(self, path: PathBuf) -> Error {
+        match self {
+            Error::Check { message, .. } => Error::Check {
+                message,
+                report: Some(path),
+            },
+            other => other,
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Config(_) => ErrorKind::Usage,
+            Error::Input(_) => ErrorKind::BadInput,
+            Error::Check { .. } => ErrorKind::CheckFailed,
+            Error::Io { .. }
+            | Error::Engine { .. }
+            | Error::Arrow(_)
+            | Error::Parquet { .. }
+            | Error::Model(_)
+            | Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
     /// Process exit code for this error.
     pub fn exit_code(&self) -> i32 {
-        match self {
-            Error::Config(_) => 2,
+        match self.kind() {
+            ErrorKind::Usage => 2,
             _ => 1,
         }
     }
 }
 
-impl From<datafusion::error::DataFusionError> for Error {
-    fn from(e: datafusion::error::DataFusionError) -> Self {
-        Error::Engine(e.to_string())
+impl From<DataFusionError> for Error {
+    fn from(e: DataFusionError) -> Self {
+        Error::engine("executing a query", e)
     }
 }
 
-impl From<datafusion::arrow::error::ArrowError> for Error {
-    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
-        Error::Engine(e.to_string())
-    }
-}
-
-impl From<datafusion::parquet::errors::ParquetError> for Error {
-    fn from(e: datafusion::parquet::errors::ParquetError) -> Self {
-        Error::Engine(e.to_string())
+impl From<ParquetError> for Error {
+    fn from(e: ParquetError) -> Self {
+        Error::Parquet {
+            path: "Parquet stream".into(),
+            source: e,
+        }
     }
 }

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::artifact::{FileDigest, digest_file, write_json};
 use crate::catalog::RawTable;
-use crate::config::{Config, SourceConfig};
+use crate::config::{Config, Section, SourceConfig};
 use crate::error::{Error, Result};
+use crate::io::{FileDigest, digest_file, write_json};
+use crate::layout::Layout;
 
 /// md5 of the original Kaggle files (Home Credit Default Risk), to recognise the real data.
 const KAGGLE_MD5: &[(&str, &str)] = &[
@@ -48,16 +49,30 @@ pub struct IngestionSummary {
     pub report: PathBuf,
 }
 
+/// What `ingest` reads from the configuration: the `ingestion` section.
+#[derive(Clone, Debug)]
+pub struct IngestOptions {
+    pub sources: Vec<SourceConfig>,
+}
+
+impl IngestOptions {
+    pub const SECTIONS: [Section; 2] = [Section::Paths, Section::Ingestion];
+
+    pub fn from_config(cfg: &Config) -> IngestOptions {
+        IngestOptions {
+            sources: cfg.ingestion.sources.clone(),
+        }
+    }
+}
+
 /// Verify all sources, copy them into the raw folder when they live elsewhere, write the summary.
-pub fn run(cfg: &Config) -> Result<IngestionSummary> {
-    let raw_dir = cfg.raw_dir();
-    let sources: Vec<SourceReport> = cfg
-        .ingestion
+pub fn run(layout: &Layout, opts: &IngestOptions) -> Result<IngestionSummary> {
+    let sources: Vec<SourceReport> = opts
         .sources
         .iter()
-        .map(|s| verify_source(cfg, s, &raw_dir))
+        .map(|s| verify_source(layout, s))
         .collect();
-    let report = cfg.reports_dir().join("ingestion_summary.json");
+    let report = layout.ingestion_summary();
     let passed = sources.iter().all(|s| s.problems.is_empty());
     let summary = IngestionSummary {
         sources,
@@ -71,12 +86,12 @@ pub fn run(cfg: &Config) -> Result<IngestionSummary> {
             .iter()
             .flat_map(|s| s.problems.iter().cloned())
             .collect();
-        return Err(Error::Check(problems.join("; ")));
+        return Err(Error::check(problems.join("; ")).with_report(report));
     }
     Ok(summary)
 }
 
-fn verify_source(cfg: &Config, source: &SourceConfig, raw_dir: &Path) -> SourceReport {
+fn verify_source(layout: &Layout, source: &SourceConfig) -> SourceReport {
     let mut report = SourceReport {
         table: source.table.clone(),
         uri: source.uri.clone(),
@@ -97,7 +112,7 @@ fn verify_source(cfg: &Config, source: &SourceConfig, raw_dir: &Path) -> SourceR
         ));
         return report;
     };
-    let path = match resolve_uri(cfg, &source.uri) {
+    let path = match resolve_uri(&layout.root, &source.uri) {
         Ok(p) => p,
         Err(e) => {
             report.problems.push(e);
@@ -128,7 +143,7 @@ fn verify_source(cfg: &Config, source: &SourceConfig, raw_dir: &Path) -> SourceR
         report.problems.push(problem);
     }
     if report.problems.is_empty() {
-        let target = raw_dir.join(table.file_name());
+        let target = layout.raw_file(table);
         match bring_into_raw_dir(&path, &target) {
             Ok(()) => report.path = target.display().to_string(),
             Err(e) => report.problems.push(e.to_string()),
@@ -219,7 +234,7 @@ fn check_header(path: &Path, table: RawTable) -> std::result::Result<(), String>
 }
 
 /// A source is a local path (relative to the project root) or a `file://` URL.
-fn resolve_uri(cfg: &Config, uri: &str) -> std::result::Result<PathBuf, String> {
+fn resolve_uri(root: &Path, uri: &str) -> std::result::Result<PathBuf, String> {
     if let Some(rest) = uri.strip_prefix("file://") {
         return Ok(PathBuf::from(rest));
     }
@@ -228,7 +243,12 @@ fn resolve_uri(cfg: &Config, uri: &str) -> std::result::Result<PathBuf, String> 
             "{uri}: unsupported scheme `{scheme}` in ingestion.sources (use a local path or file://)"
         ));
     }
-    Ok(cfg.resolve(Path::new(uri)))
+    let path = Path::new(uri);
+    Ok(if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        root.join(path)
+    })
 }
 
 /// Copy a verified file into the raw folder (atomically) unless it is already there.
@@ -240,7 +260,7 @@ fn bring_into_raw_dir(source: &Path, target: &Path) -> Result<()> {
     if same {
         return Ok(());
     }
-    crate::artifact::write_atomic_with(target, |out| {
+    crate::io::write_atomic_with(target, |out| {
         let mut input = std::fs::File::open(source)?;
         std::io::copy(&mut input, out).map(|_| ())
     })

@@ -1,25 +1,50 @@
 //! creditrisk: a probability-of-default platform for consumer lending.
 //!
 //! Data flows one way through stages, each a module with one entry function:
-//! `synth` makes Kaggle-shaped raw files → `ingest` verifies them → `contracts` check every column
-//! → `features` runs the SQL in `sql/` on DataFusion into the feature store → `split` makes
-//! stratified train/test splits → `model` fits preprocessing, learner and calibration into a
-//! verified bundle → `evaluate` scores a split into metrics, plots and an HTML report.
-//! `pipeline` chains them (`creditrisk demo`). `catalog` declares the raw tables once for all.
+//! `synth` makes Kaggle-shaped raw files → `ingest` verifies them → `features` checks every raw
+//! column against its contract and runs the SQL in `sql/` on DataFusion into the feature store →
+//! `split` makes stratified train/test splits → `train` fits preprocessing, learner and calibration
+//! into a verified bundle → `evaluate` scores a split into metrics, plots and an HTML report.
+//! `pipeline` chains them (`creditrisk demo`).
+//!
+//! # Layers
+//!
+//! Imports only point down this list; modules of one layer may use each other, but no two
+//! modules import each other (a test, `tests/it/layers.rs`, enforces both):
+//!
+//! 1. **CLI** — `main.rs`: parses arguments, owns the async runtime and the progress bars.
+//! 2. **pipeline** — [`pipeline`]: chains stages.
+//! 3. **stages** — [`synth`], [`ingest`], [`features`], [`split`], [`train`], [`evaluate`].
+//! 4. **core** — [`model`] (bundle and the one scoring core), [`contracts`], [`feature_sql`],
+//!    [`raw`], [`metrics`], [`sampling`], [`io`], [`layout`], [`progress`], [`tracking`]
+//!    (MLflow-compatible runs and registry).
+//! 5. **catalog/config** — [`catalog`] (raw tables and the feature-store schema), [`config`],
+//!    [`error`].
 
-pub mod artifact;
+// 5. catalog/config
 pub mod catalog;
 pub mod config;
-pub mod contracts;
 pub mod error;
+// 4. core
+pub mod contracts;
+pub mod feature_sql;
+pub mod io;
+pub mod layout;
+pub mod metrics;
+pub mod model;
+pub mod progress;
+pub mod raw;
+pub mod sampling;
+// 3. stages
 pub mod evaluate;
 pub mod features;
 pub mod ingest;
-pub mod model;
-pub mod pipeline;
-pub mod raw;
 pub mod split;
 pub mod synth;
+pub mod train;
+// 2. pipeline
+pub mod pipeline;
 
 pub use config::Config;
 pub use error::{Error, Result};
+pub use layout::{Layout, Split};

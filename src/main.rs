@@ -1,12 +1,21 @@
 //! The `creditrisk` binary: parses arguments and calls one stage entry function per subcommand.
-//! It holds no logic; errors print as one line and map to exit codes (1 failed stage, 2 usage).
+//! It holds no logic. It owns what only the edge may own: the async runtime, the progress bars
+//! (stderr, hidden when stderr is not a terminal) and the printing; errors print as one line and
+//! map to exit codes (1 failed stage, 2 usage).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use creditrisk::evaluate::EvalSplit;
-use creditrisk::{Config, Error};
+use creditrisk::features::{FeatureStoreOptions, FeatureStoreSummary};
+use creditrisk::ingest::IngestOptions;
+use creditrisk::progress::Reporter;
+use creditrisk::split::SplitOptions;
+use creditrisk::synth::SynthOptions;
+use creditrisk::train::TrainOptions;
+use creditrisk::{Config, Error, Layout, Split};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 #[derive(Parser)]
 #[command(
@@ -76,7 +85,12 @@ enum SplitArg {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -85,18 +99,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
+async fn run(cli: Cli) -> Result<(), Error> {
     let cfg = Config::load(&cli.config)?;
+    let layout = Layout::new(&cfg);
+    let bars = Bars::new();
     match cli.command {
         Command::Synth { rows, seed, out } => {
-            let mut opts = creditrisk::synth::SynthOptions::new(
+            let opts = SynthOptions::new(
                 rows.unwrap_or(cfg.data.synth_rows),
                 seed.unwrap_or(cfg.data.seed),
-                out.unwrap_or_else(|| cfg.raw_dir()),
-                cfg.resolve(&cfg.paths.truth_file),
+                out.unwrap_or_else(|| layout.raw_dir.clone()),
+                layout.truth_file.clone(),
             );
-            opts.progress = true;
-            let s = creditrisk::synth::run(&opts)?;
+            let s = creditrisk::synth::run(&opts, &bars)?;
             for f in &s.files {
                 eprintln!(
                     "{:<22} {:>11} rows {:>14} bytes  {}",
@@ -112,7 +127,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             );
         }
         Command::Ingest => {
-            let s = creditrisk::ingest::run(&cfg)?;
+            let s = creditrisk::ingest::run(&layout, &IngestOptions::from_config(&cfg))?;
             for f in &s.sources {
                 eprintln!(
                     "{:<22} {:>11} rows {:>14} bytes  {}",
@@ -124,15 +139,26 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::BuildFeatureStore {
             parse_only: true, ..
         } => {
-            for (table, rows, seconds) in creditrisk::features::parse_floor(&cfg.raw_dir())? {
+            for (table, rows, seconds) in creditrisk::features::parse_floor(&layout.raw_dir).await?
+            {
                 eprintln!("{table:<22} {rows:>11} rows parsed in {seconds:.2} s");
             }
         }
         Command::BuildFeatureStore { output, .. } => {
-            creditrisk::features::build_feature_store(&cfg, output.as_deref())?;
+            let layout = match output {
+                Some(path) => layout.with_store_file(path),
+                None => layout,
+            };
+            let s = creditrisk::features::build_feature_store(
+                &layout,
+                &FeatureStoreOptions::from_config(&cfg),
+                &bars,
+            )
+            .await?;
+            print_feature_store(&s);
         }
         Command::SplitData => {
-            let s = creditrisk::split::run(&cfg)?;
+            let s = creditrisk::split::run(&layout, &SplitOptions::from_config(&cfg))?;
             eprintln!(
                 "train {} rows (default rate {:.4}) → {}\ntest {} rows (default rate {:.4}) → {}",
                 s.train_rows,
@@ -144,7 +170,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             );
         }
         Command::Train => {
-            let s = creditrisk::model::train(&cfg)?;
+            let s = creditrisk::train::run(&layout, &TrainOptions::from_config(&cfg))?;
             let v = &s.validation;
             eprintln!(
                 "{:?} on {} rows × {} features, {:.1} s; validation slice (calibration in-sample) AUC {:.4}, ECE {:.4}, Brier {:.4}\nbundle: {}",
@@ -160,14 +186,15 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Evaluate { split } => {
             let split = match split {
-                SplitArg::Train => EvalSplit::Train,
-                SplitArg::Test => EvalSplit::Test,
+                SplitArg::Train => Split::Train,
+                SplitArg::Test => Split::Test,
             };
-            let s = creditrisk::evaluate::run(&cfg, split)?;
+            let s = creditrisk::evaluate::run(&layout, &cfg.model.name, split).await?;
             print_evaluation(&s);
         }
         Command::Demo => {
-            let s = creditrisk::pipeline::demo(&cfg)?;
+            let s = creditrisk::pipeline::demo(&cfg, &bars).await?;
+            print_feature_store(&s.feature_store);
             for stage in &s.stages {
                 eprintln!("{:<20} {:>7.2} s", stage.stage, stage.seconds);
             }
@@ -178,6 +205,60 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Progress bars on stderr; indicatif hides them when stderr is not a terminal.
+struct Bars {
+    bar: ProgressBar,
+}
+
+impl Bars {
+    fn new() -> Bars {
+        Bars {
+            bar: ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
+        }
+    }
+}
+
+impl Reporter for Bars {
+    fn start(&self, phase: &str, total: u64) {
+        self.bar.reset();
+        self.bar.set_length(total);
+        self.bar.set_position(0);
+        let template = format!("{phase} {{bar:40}} {{pos}}/{{len}} {{msg}} ({{elapsed}})");
+        if let Ok(style) = ProgressStyle::with_template(&template) {
+            self.bar.set_style(style);
+        }
+    }
+    fn advance(&self, units: u64) {
+        self.bar.inc(units);
+    }
+    fn message(&self, text: &str) {
+        self.bar.set_message(text.to_string());
+    }
+    fn note(&self, line: &str) {
+        self.bar.suspend(|| eprintln!("{line}"));
+    }
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn print_feature_store(s: &FeatureStoreSummary) {
+    eprintln!(
+        "feature store: {} rows × {} columns → {} in {:.1} s (peak RSS {:.0} MB)",
+        s.rows, s.columns, s.output, s.seconds, s.peak_rss_mb
+    );
+    for t in &s.tables {
+        eprintln!(
+            "  {:<24} {:>10} rows  load {:>5.2} s ({:?})  contracts {:>5.2} s  features {:>5.2} s",
+            t.table, t.rows, t.load_seconds, t.from, t.contracts_seconds, t.features_seconds
+        );
+    }
+    eprintln!(
+        "  store query {:.2} s, write {:.2} s, lineage (waiting for sha256) {:.2} s",
+        s.store_seconds, s.write_seconds, s.lineage_seconds
+    );
 }
 
 fn print_evaluation(s: &creditrisk::evaluate::EvalSummary) {

@@ -9,7 +9,14 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::evaluate::{EvalSplit, EvalSummary};
+use crate::evaluate::EvalSummary;
+use crate::features::{FeatureStoreOptions, FeatureStoreSummary};
+use crate::ingest::IngestOptions;
+use crate::layout::{Layout, Split};
+use crate::progress::Reporter;
+use crate::split::SplitOptions;
+use crate::synth::SynthOptions;
+use crate::train::TrainOptions;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct StageTiming {
@@ -22,6 +29,7 @@ pub struct DemoSummary {
     /// True when this run generated the raw data.
     pub synthesised: bool,
     pub stages: Vec<StageTiming>,
+    pub feature_store: FeatureStoreSummary,
     pub test: EvalSummary,
 }
 
@@ -32,7 +40,8 @@ impl DemoSummary {
 }
 
 /// Run every stage on the configured data, synthesising it first when `paths.raw_dir` is empty.
-pub fn demo(cfg: &Config) -> Result<DemoSummary> {
+pub async fn demo(cfg: &Config, reporter: &dyn Reporter) -> Result<DemoSummary> {
+    let layout = Layout::new(cfg);
     let mut stages = Vec::new();
     let mut timed = |stage: &'static str, started: Instant| {
         stages.push(StageTiming {
@@ -41,56 +50,61 @@ pub fn demo(cfg: &Config) -> Result<DemoSummary> {
         });
     };
 
-    let synthesised = raw_dir_is_empty(cfg)?;
+    let synthesised = raw_dir_is_empty(&layout)?;
     if synthesised {
         let started = Instant::now();
-        let mut opts = crate::synth::SynthOptions::new(
+        let opts = SynthOptions::new(
             cfg.data.synth_rows,
             cfg.data.seed,
-            cfg.raw_dir(),
-            cfg.resolve(&cfg.paths.truth_file),
+            layout.raw_dir.clone(),
+            layout.truth_file.clone(),
         );
-        opts.progress = true;
-        crate::synth::run(&opts)?;
+        crate::synth::run(&opts, reporter)?;
         timed("synth", started);
     }
     let started = Instant::now();
-    crate::ingest::run(cfg)?;
+    crate::ingest::run(&layout, &IngestOptions::from_config(cfg))?;
     timed("ingest", started);
 
     let started = Instant::now();
-    crate::features::build_feature_store(cfg, None)?;
+    let feature_store = crate::features::build_feature_store(
+        &layout,
+        &FeatureStoreOptions::from_config(cfg),
+        reporter,
+    )
+    .await?;
     timed("build-feature-store", started);
 
     let started = Instant::now();
-    crate::split::run(cfg)?;
+    crate::split::run(&layout, &SplitOptions::from_config(cfg))?;
     timed("split-data", started);
 
     let started = Instant::now();
-    crate::model::train(cfg)?;
+    crate::train::run(&layout, &TrainOptions::from_config(cfg))?;
     timed("train", started);
 
     let started = Instant::now();
-    let test = crate::evaluate::run(cfg, EvalSplit::Test)?;
+    let test = crate::evaluate::run(&layout, &cfg.model.name, Split::Test).await?;
     timed("evaluate", started);
 
     Ok(DemoSummary {
         synthesised,
         stages,
+        feature_store,
         test,
     })
 }
 
 /// True when the raw folder is missing or holds no CSV file.
-fn raw_dir_is_empty(cfg: &Config) -> Result<bool> {
-    let dir = cfg.raw_dir();
-    let entries = match std::fs::read_dir(&dir) {
+fn raw_dir_is_empty(layout: &Layout) -> Result<bool> {
+    let dir = &layout.raw_dir;
+    let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
-        Err(e) => return Err(Error::io(&dir, e)),
+        Err(e) => return Err(Error::io(dir, e)),
     };
     for entry in entries {
-        let entry = entry.map_err(|e| Error::io(&dir, e))?;
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
         if entry.path().extension().is_some_and(|ext| ext == "csv") {
             return Ok(false);
         }

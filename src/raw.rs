@@ -16,14 +16,12 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
-use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::RawTable;
 use crate::error::{Error, Result};
+use crate::io::ParquetOptions;
 
 /// A session configured for the Kaggle layout: upper-case identifiers are kept as written.
 pub fn session() -> SessionContext {
@@ -234,8 +232,12 @@ impl ParquetCache {
         parts: &[Vec<RecordBatch>],
     ) -> Result<()> {
         let file = self.file(table, sha256);
-        // LZ4: cheap to write and to read back; the cache is a local speed-up, not an artifact.
-        write_parquet(&file, schema, parts, Compression::LZ4_RAW)?;
+        crate::io::write_parquet(
+            &file,
+            schema,
+            parts.iter().flatten(),
+            ParquetOptions::RAW_CACHE,
+        )?;
         for old in self.copies(table).into_iter().filter(|p| *p != file) {
             let _ = std::fs::remove_file(old);
         }
@@ -307,7 +309,7 @@ pub async fn load_csv(
                     text_table,
                 });
             }
-            None => return Err(Error::Engine(format!("reading {}: {e}", path.display()))),
+            None => return Err(Error::engine(format!("reading {}", path.display()), e)),
         },
     };
     let rows = register_batches(ctx, table.name(), schema.clone(), parts.clone())?;
@@ -411,36 +413,6 @@ pub async fn register_application_view(ctx: &SessionContext) -> Result<()> {
     Ok(())
 }
 
-/// Write batches to a Parquet file atomically.
-pub fn write_parquet(
-    path: &Path,
-    schema: &SchemaRef,
-    parts: &[Vec<RecordBatch>],
-    compression: Compression,
-) -> Result<()> {
-    let props = WriterProperties::builder()
-        .set_compression(compression)
-        .set_max_row_group_row_count(Some(1 << 20))
-        .build();
-    let mut failure: Option<Error> = None;
-    crate::artifact::write_atomic_with(path, |file| {
-        let result = (|| -> Result<()> {
-            let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
-            for batch in parts.iter().flatten() {
-                writer.write(batch)?;
-            }
-            writer.close()?;
-            Ok(())
-        })();
-        result.map_err(|e| {
-            let msg = e.to_string();
-            failure = Some(e);
-            std::io::Error::other(msg)
-        })
-    })
-    .map_err(|e| failure.take().unwrap_or(e))
-}
-
 /// sha256 of a raw file, remembered next to the cache by (size, modification time) so that a warm
 /// build does not hash gigabytes it has already hashed (the same trick as git's index).
 pub fn file_sha256(path: &Path, memo_dir: Option<&Path>) -> Result<String> {
@@ -472,14 +444,14 @@ pub fn file_sha256(path: &Path, memo_dir: Option<&Path>) -> Result<String> {
     {
         return Ok(memo.sha256);
     }
-    let sha256 = crate::artifact::sha256_file(path)?;
+    let sha256 = crate::io::sha256_file(path)?;
     if let Some(file) = &memo_file {
         let memo = Memo {
             sha256: sha256.clone(),
             ..key
         };
         // The memo is an optimisation: failing to write it must not fail the build.
-        let _ = crate::artifact::write_json(file, &memo);
+        let _ = crate::io::write_json(file, &memo);
     }
     Ok(sha256)
 }

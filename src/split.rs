@@ -7,15 +7,37 @@ use std::path::PathBuf;
 use datafusion::arrow::array::{Array, AsArray, UInt32Array};
 use datafusion::arrow::compute::{cast, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
+use crate::config::{Config, Section};
 use crate::contracts::splits::{self, SplitKeys};
 use crate::error::{Error, Result};
-use crate::model::io;
+use crate::io;
+use crate::layout::{Layout, Split};
+use crate::sampling::stratified_partition;
+
+/// What `split-data` reads from the configuration.
+#[derive(Clone, Debug)]
+pub struct SplitOptions {
+    /// `training.test_size`
+    pub test_size: f64,
+    /// `training.random_state`
+    pub seed: u64,
+    /// `validation.sample_rows`
+    pub sample_rows: usize,
+}
+
+impl SplitOptions {
+    pub const SECTIONS: [Section; 3] = [Section::Paths, Section::Training, Section::Validation];
+
+    pub fn from_config(cfg: &Config) -> SplitOptions {
+        SplitOptions {
+            test_size: cfg.training.test_size,
+            seed: cfg.training.random_state,
+            sample_rows: cfg.validation.sample_rows,
+        }
+    }
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SplitSummary {
@@ -33,8 +55,8 @@ pub struct SplitSummary {
 }
 
 /// Split the labelled rows of the feature store.
-pub fn run(cfg: &Config) -> Result<SplitSummary> {
-    let store = cfg.store_file();
+pub fn run(layout: &Layout, opts: &SplitOptions) -> Result<SplitSummary> {
+    let store = layout.store_file.clone();
     let source = store.display().to_string();
     let batch = io::read_parquet(&store, "run `creditrisk build-feature-store` first")?;
     let target = batch.column_by_name("TARGET").ok_or_else(|| {
@@ -53,31 +75,30 @@ pub fn run(cfg: &Config) -> Result<SplitSummary> {
     }
     let labels: Vec<i64> = labelled.iter().map(|&i| target.value(i)).collect();
     if let Some(pos) = labels.iter().position(|v| !matches!(v, 0 | 1)) {
-        return Err(Error::Check(format!(
+        return Err(Error::check(format!(
             "{source}: TARGET is {} in row {}; labels must be 0 or 1",
             labels[pos], labelled[pos]
         )));
     }
-    let (train_pos, test_pos) =
-        stratified_partition(&labels, cfg.training.test_size, cfg.training.random_state);
+    let (train_pos, test_pos) = stratified_partition(&labels, opts.test_size, opts.seed);
     let pick = |pos: &[usize]| -> Result<_> {
         let idx = UInt32Array::from_iter_values(pos.iter().map(|&p| labelled[p] as u32));
         Ok(take_record_batch(&batch, &idx)?)
     };
     let (train, test) = (pick(&train_pos)?, pick(&test_pos)?);
 
-    let train_file = cfg.processed_dir().join("train.parquet");
-    let test_file = cfg.processed_dir().join("test.parquet");
+    let train_file = layout.split_file(Split::Train);
+    let test_file = layout.split_file(Split::Test);
     let report = splits::check(
         &SplitKeys::from_batch(&train, &source)?,
         &SplitKeys::from_batch(&test, &source)?,
-        cfg.validation.sample_rows,
+        opts.sample_rows,
         &format!("{} + {}", train_file.display(), test_file.display()),
     );
-    let validation_report = report.write(&cfg.reports_dir(), "splits")?;
-    report.ensure_passed()?;
-    io::write_parquet(&train_file, &train)?;
-    io::write_parquet(&test_file, &test)?;
+    let validation_report = layout.validation_report("splits");
+    report.write_and_check(&validation_report)?;
+    io::write_batch(&train_file, &train)?;
+    io::write_batch(&test_file, &test)?;
 
     let rate = |pos: &[usize]| {
         pos.iter().map(|&p| labels[p] as f64).sum::<f64>() / pos.len().max(1) as f64
@@ -94,50 +115,4 @@ pub fn run(cfg: &Config) -> Result<SplitSummary> {
         train_default_rate: rate(&train_pos),
         test_default_rate: rate(&test_pos),
     })
-}
-
-/// Stratified, seeded partition of row positions: within each label, `share` of the rows
-/// (rounded, at least one and never all when the label has two or more rows) go to the second
-/// list. Both lists are sorted so the splits keep the input order.
-pub fn stratified_partition(labels: &[i64], share: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut classes: Vec<i64> = labels.to_vec();
-    classes.sort_unstable();
-    classes.dedup();
-    let (mut keep, mut held) = (Vec::new(), Vec::new());
-    for class in classes {
-        let mut rows: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == class).collect();
-        rows.shuffle(&mut rng);
-        let n = rows.len();
-        let mut n_held = (n as f64 * share).round() as usize;
-        if n >= 2 {
-            n_held = n_held.clamp(1, n - 1);
-        }
-        held.extend_from_slice(&rows[..n_held]);
-        keep.extend_from_slice(&rows[n_held..]);
-    }
-    keep.sort_unstable();
-    held.sort_unstable();
-    (keep, held)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn partition_is_stratified_seeded_and_complete() {
-        let labels: Vec<i64> = (0..1000).map(|i| i64::from(i % 10 == 0)).collect();
-        let (a, b) = stratified_partition(&labels, 0.2, 42);
-        assert_eq!((a.len(), b.len()), (800, 200));
-        assert_eq!(b.iter().filter(|&&i| labels[i] == 1).count(), 20);
-        let mut all: Vec<usize> = a.iter().chain(&b).copied().collect();
-        all.sort_unstable();
-        assert_eq!(all, (0..1000).collect::<Vec<_>>());
-        assert_eq!(
-            stratified_partition(&labels, 0.2, 42),
-            (a.clone(), b.clone())
-        );
-        assert_ne!(stratified_partition(&labels, 0.2, 43).1, b);
-    }
 }

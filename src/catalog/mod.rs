@@ -12,7 +12,10 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 mod columns;
+pub mod feature_store;
 use columns::*;
+
+pub use feature_store::{FEATURES, FeatureType, KEY_COLUMNS};
 
 /// Kaggle's "not applicable" day count (about 1,000 years), used in `DAYS_*` columns.
 pub const DAYS_SENTINEL: i64 = 365_243;

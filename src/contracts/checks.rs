@@ -480,7 +480,7 @@ impl Select {
         let sql = format!("SELECT {} FROM {table}", aliased.join(", "));
         let batches = ctx.sql(&sql).await?.collect().await?;
         if !batches.iter().any(|b| b.num_rows() > 0) {
-            return Err(Error::Engine(
+            return Err(Error::Internal(
                 "aggregate check query returned no row".into(),
             ));
         }
@@ -491,8 +491,7 @@ impl Select {
 /// Column `i` of the first row as a count (NULL sums of empty tables read as 0).
 fn count_at(batches: &[RecordBatch], i: usize) -> Result<u64> {
     let col = first_row(batches)?.column(i);
-    let cast = datafusion::arrow::compute::cast(col, &DataType::Int64)
-        .map_err(|e| Error::Engine(format!("check count of type {}: {e}", col.data_type())))?;
+    let cast = datafusion::arrow::compute::cast(col, &DataType::Int64)?;
     let a = cast.as_primitive::<Int64Type>();
     Ok(if a.is_null(0) {
         0
@@ -504,8 +503,7 @@ fn count_at(batches: &[RecordBatch], i: usize) -> Result<u64> {
 /// Column `i` of the first row as f64 (Int64 converted as the engine casts it), None for NULL.
 fn float_at(batches: &[RecordBatch], i: usize) -> Result<Option<f64>> {
     let col = first_row(batches)?.column(i);
-    let cast = datafusion::arrow::compute::cast(col, &DataType::Float64)
-        .map_err(|e| Error::Engine(format!("check bound of type {}: {e}", col.data_type())))?;
+    let cast = datafusion::arrow::compute::cast(col, &DataType::Float64)?;
     let a = cast.as_primitive::<Float64Type>();
     Ok((!a.is_null(0)).then(|| a.value(0)))
 }
@@ -514,7 +512,7 @@ fn first_row(batches: &[RecordBatch]) -> Result<&RecordBatch> {
     batches
         .iter()
         .find(|b| b.num_rows() > 0)
-        .ok_or_else(|| Error::Engine("aggregate check query returned no row".into()))
+        .ok_or_else(|| Error::Internal("aggregate check query returned no row".into()))
 }
 
 /// (orphans, non-NULL rows) of `table.column` against the ids produced by `parent`.
@@ -574,7 +572,7 @@ fn first_row_counts(batches: &[RecordBatch], width: usize) -> Result<Vec<u64>> {
     let batch = batches
         .iter()
         .find(|b| b.num_rows() > 0)
-        .ok_or_else(|| Error::Engine("aggregate check query returned no row".into()))?;
+        .ok_or_else(|| Error::Internal("aggregate check query returned no row".into()))?;
     (0..width)
         .map(|i| {
             let col = batch.column(i);
@@ -583,9 +581,8 @@ fn first_row_counts(batches: &[RecordBatch], width: usize) -> Result<Vec<u64>> {
                     let a = col.as_primitive::<Int64Type>();
                     if a.is_null(0) { 0 } else { a.value(0) }
                 }
-                other => {
-                    let cast = datafusion::arrow::compute::cast(col, &DataType::Int64)
-                        .map_err(|e| Error::Engine(format!("check count of type {other}: {e}")))?;
+                _ => {
+                    let cast = datafusion::arrow::compute::cast(col, &DataType::Int64)?;
                     let a = cast.as_primitive::<Int64Type>();
                     if a.is_null(0) { 0 } else { a.value(0) }
                 }

@@ -7,9 +7,9 @@ use datafusion::prelude::SessionContext;
 use super::checks::{Check, Group, Rule, finite_check, run_checks};
 use super::raw_tables::enforced;
 use super::report::{CheckFailure, Severity, ValidationReport};
+use crate::catalog::{FEATURES, KEY_COLUMNS};
 use crate::config::ValidationConfig;
 use crate::error::Result;
-use crate::features::columns::{FEATURES, KEY_COLUMNS};
 
 /// Check the store registered as `table` (schema `schema`) and return its report.
 pub async fn check_feature_store(

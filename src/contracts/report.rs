@@ -1,7 +1,7 @@
 //! The shape of every validation report (`reports/validation/<table>.json`), shared by the raw,
 //! feature-store, split and payload contracts.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -75,13 +75,12 @@ impl ValidationReport {
         }
     }
 
-    /// Write to `<reports_dir>/validation/<file_stem>.json` (atomically) and return the path.
-    pub fn write(&self, reports_dir: &Path, file_stem: &str) -> Result<PathBuf> {
-        let path = reports_dir
-            .join("validation")
-            .join(format!("{file_stem}.json"));
-        crate::artifact::write_json(&path, self)?;
-        Ok(path)
+    /// Write the report to `path` (atomically; `Layout::validation_report` names it), then
+    /// fail with [`Error::Check`] pointing at it when a check failed.
+    pub fn write_and_check(&self, path: &Path) -> Result<()> {
+        crate::io::write_json(path, self)?;
+        self.ensure_passed()
+            .map_err(|e| e.with_report(path.to_path_buf()))
     }
 
     /// `Err(Error::Check)` naming every failure (table, column, check, count) when any failed.
@@ -100,6 +99,6 @@ impl ValidationReport {
                 )
             })
             .collect();
-        Err(Error::Check(lines.join("; ")))
+        Err(Error::check(lines.join("; ")))
     }
 }

@@ -40,7 +40,7 @@ impl SplitKeys {
 
     /// Keys of a split Parquet file.
     pub fn from_file(path: &Path) -> Result<SplitKeys> {
-        let batch = crate::model::io::read_parquet(path, "run `creditrisk split-data` first")?;
+        let batch = crate::io::read_parquet(path, "run `creditrisk split-data` first")?;
         SplitKeys::from_batch(&batch, &path.display().to_string())
     }
 }

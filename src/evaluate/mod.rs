@@ -1,8 +1,6 @@
 //! `creditrisk evaluate --split train|test`: score a split with the latest model bundle, then
 //! write metrics JSON, predictions Parquet, plots (PNG + SVG) and a self-contained HTML report.
 
-pub mod bands;
-pub mod metrics;
 pub mod plots;
 pub mod report_html;
 
@@ -10,50 +8,20 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray,
-};
+use datafusion::arrow::array::{ArrayRef, AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::model::explain::Outcome;
-use crate::model::{ID_COLUMN, ModelBundle, TARGET_COLUMN, frame, io};
-use metrics::Metrics;
-
-/// Which split to evaluate.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum EvalSplit {
-    Train,
-    Test,
-}
-
-impl EvalSplit {
-    pub fn name(self) -> &'static str {
-        match self {
-            EvalSplit::Train => "train",
-            EvalSplit::Test => "test",
-        }
-    }
-    /// Metrics file, plots folder and predictions file under `reports/`.
-    fn outputs(self) -> (&'static str, &'static str, &'static str) {
-        match self {
-            EvalSplit::Train => ("metrics.json", "evaluation", "train_predictions.parquet"),
-            EvalSplit::Test => (
-                "test_metrics.json",
-                "test_evaluation",
-                "test_predictions.parquet",
-            ),
-        }
-    }
-}
+use crate::io;
+use crate::layout::{Layout, Split};
+use crate::metrics::{self, Metrics};
+use crate::model::{ID_COLUMN, ModelBundle, ScoreOptions, TARGET_COLUMN, frame, score};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EvalSummary {
-    pub split: EvalSplit,
+    pub split: Split,
     pub model_dir: PathBuf,
     pub metrics: Metrics,
     pub metrics_file: PathBuf,
@@ -62,47 +30,36 @@ pub struct EvalSummary {
     pub html_report: PathBuf,
 }
 
-/// Evaluate the latest bundle of the configured model on a split.
-pub fn run(cfg: &Config, split: EvalSplit) -> Result<EvalSummary> {
-    let bundle = ModelBundle::load_latest(cfg)?;
-    run_with_bundle(cfg, split, &bundle)
+/// Evaluate the latest bundle of `model_name` on a split.
+pub async fn run(layout: &Layout, model_name: &str, split: Split) -> Result<EvalSummary> {
+    let bundle = Arc::new(ModelBundle::load_latest(layout, model_name)?);
+    run_with_bundle(layout, split, bundle).await
 }
 
 /// Evaluate a given bundle (e.g. a registry version) on a split.
-pub fn run_with_bundle(
-    cfg: &Config,
-    split: EvalSplit,
-    bundle: &ModelBundle,
+pub async fn run_with_bundle(
+    layout: &Layout,
+    split: Split,
+    bundle: Arc<ModelBundle>,
 ) -> Result<EvalSummary> {
-    let data_file = cfg
-        .processed_dir()
-        .join(format!("{}.parquet", split.name()));
+    let data_file = layout.split_file(split);
     let source = data_file.display().to_string();
     let batch = io::read_parquet(&data_file, "run `creditrisk split-data` first")?;
-    let ids = frame::id_column(&batch, ID_COLUMN, &source)?;
     let y = frame::target_column(&batch, TARGET_COLUMN, &source)?;
     metrics::require_both_classes(&y, &source)?;
-    let pd = bundle.predict_pd(&batch)?;
-    drop(batch);
-    // The bundle's threshold and bands, not the current config's: the report must describe the
-    // decisions this model makes when it scores.
-    let threshold = bundle.card.decision_threshold;
-    let bands = &bundle.card.pd_bands;
-    let m = metrics::compute(&y, &pd, threshold, bands)?;
+    // The scoring core decides, with the bundle's threshold and bands (not the current config's):
+    // the report must describe the decisions this model makes when it scores.
+    let scored = score(bundle.clone(), batch, ScoreOptions::default()).await?;
+    let m = metrics::compute(&y, &scored.pd, scored.threshold, &bundle.card.pd_bands)?;
 
-    let reports = cfg.reports_dir();
-    let (metrics_name, plots_name, predictions_name) = split.outputs();
-    let metrics_file = reports.join(metrics_name);
-    crate::artifact::write_json(&metrics_file, &m)?;
-    let predictions_file = reports.join(predictions_name);
-    io::write_parquet(
-        &predictions_file,
-        &predictions_batch(&ids, &y, &pd, threshold, bands)?,
-    )?;
+    let metrics_file = layout.metrics_file(split);
+    io::write_json(&metrics_file, &m)?;
+    let predictions_file = layout.predictions_file(split);
+    io::write_batch(&predictions_file, &predictions_batch(&scored, &y)?)?;
 
-    let plots_dir = reports.join(plots_name);
+    let plots_dir = layout.evaluation_dir(split);
     std::fs::create_dir_all(&plots_dir).map_err(|e| Error::io(&plots_dir, e))?;
-    let svgs = draw_plots(&plots_dir, &y, &pd, &m)?;
+    let svgs = draw_plots(&plots_dir, &y, &scored.pd, &m)?;
     let ctx = report_html::ReportContext {
         split: split.name(),
         model_name: &bundle.card.name,
@@ -117,8 +74,8 @@ pub fn run_with_bundle(
     };
     let plot_refs: Vec<(&str, String)> = svgs.iter().map(|(n, s)| (*n, s.clone())).collect();
     let html = report_html::render(&ctx, &m, &plot_refs);
-    let html_report = plots_dir.join("report.html");
-    crate::artifact::write_atomic(&html_report, html.as_bytes())?;
+    let html_report = layout.evaluation_report(split);
+    io::write_atomic(&html_report, html.as_bytes())?;
     Ok(EvalSummary {
         split,
         model_dir: bundle.dir.clone(),
@@ -189,35 +146,25 @@ fn draw_plots(
     ])
 }
 
-/// SK_ID_CURR, y_true, PD, decision, band.
-fn predictions_batch(
-    ids: &[i64],
-    y: &[f64],
-    pd: &[f64],
-    threshold: f64,
-    pd_bands: &[f64],
-) -> Result<RecordBatch> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new(ID_COLUMN, DataType::Int64, false),
-        Field::new("y_true", DataType::Int64, false),
-        Field::new("PD", DataType::Float64, false),
-        Field::new("decision", DataType::Utf8, false),
-        Field::new("band", DataType::Utf8, false),
-    ]));
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(Int64Array::from(ids.to_vec())),
+/// SK_ID_CURR, y_true, PD, decision, band: the scoring core's columns plus the label.
+fn predictions_batch(scored: &crate::model::Scored, y: &[f64]) -> Result<RecordBatch> {
+    let core = scored.to_record_batch(0)?;
+    let mut fields: Vec<Field> = core
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let mut columns: Vec<ArrayRef> = core.columns().to_vec();
+    fields.insert(1, Field::new("y_true", DataType::Int64, false));
+    columns.insert(
+        1,
         Arc::new(Int64Array::from_iter_values(y.iter().map(|v| *v as i64))),
-        Arc::new(Float64Array::from(pd.to_vec())),
-        Arc::new(StringArray::from_iter_values(
-            pd.iter()
-                .map(|p| Outcome::at_threshold(*p, threshold).as_str()),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            pd.iter()
-                .map(|p| bands::band_name(bands::pd_band(*p, pd_bands))),
-        )),
-    ];
-    Ok(RecordBatch::try_new(schema, columns)?)
+    );
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 /// The best achievable AUC on the test split: the AUC of the true PD (from the synthetic truth

@@ -8,8 +8,8 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::metrics;
 use crate::error::{Error, Result};
+use crate::metrics;
 
 const SIZE: (u32, u32) = (640, 480);
 const FONT: &str = "sans-serif";
@@ -44,7 +44,7 @@ pub fn render<P: Plot>(plot: &P, dir: &Path, stem: &str) -> Result<String> {
         plot.draw(&area).map_err(failed)?;
         area.present().map_err(|e| failed(Box::new(e)))?;
     }
-    crate::artifact::write_atomic(&dir.join(format!("{stem}.svg")), svg.as_bytes())?;
+    crate::io::write_atomic(&dir.join(format!("{stem}.svg")), svg.as_bytes())?;
     // The bitmap backend picks the format from the extension, so the temp file ends in .png.
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{stem}-"))

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::metrics::Metrics;
+use crate::metrics::Metrics;
 
 /// What the report is about, besides the metrics.
 pub struct ReportContext<'a> {

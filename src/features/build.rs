@@ -5,20 +5,21 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use datafusion::parquet::basic::Compression;
 use datafusion::prelude::SessionContext;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::lineage::{self, DataLineage, SourceLineage, StoreLineage};
-use super::sql::{FeatureSql, STORE_SQL, TABLE_SQL};
-use super::{FeatureStoreSummary, peak_rss_mb};
+use super::{FeatureStoreOptions, FeatureStoreSummary, peak_rss_mb};
 use crate::catalog::RawTable;
-use crate::config::{Config, ValidationConfig};
+use crate::config::{ValidationConfig, combine_hashes};
 use crate::contracts::ValidationReport;
 use crate::contracts::feature_store::check_feature_store;
 use crate::contracts::raw_tables::{check_raw_table, check_types, register_known_ids};
 use crate::error::{Error, Result};
+use crate::feature_sql::{FeatureSql, STORE_SQL, SqlSet, TABLE_SQL};
+use crate::io::ParquetOptions;
+use crate::layout::Layout;
+use crate::progress::Reporter;
 use crate::raw::{self, CsvLoad, LoadedFrom, ParquetCache};
 
 /// Time spent on one raw table.
@@ -116,7 +117,7 @@ impl Digests {
         // Keep the answer for later callers: receive once, then re-queue a copy.
         let answer = rx
             .recv()
-            .map_err(|_| Error::Engine("hashing thread stopped".into()))?;
+            .map_err(|_| Error::Internal("the raw-file hashing thread stopped".into()))?;
         let (tx, rx) = mpsc::channel();
         let copy = match &answer {
             Ok(sha) => Ok(sha.clone()),
@@ -135,14 +136,17 @@ struct Source {
     nulls: BTreeMap<String, u64>,
 }
 
-pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSummary> {
+pub(super) async fn run(
+    layout: &Layout,
+    opts: &FeatureStoreOptions,
+    reporter: &dyn Reporter,
+) -> Result<FeatureStoreSummary> {
     let started = Instant::now();
-    let raw_dir = cfg.raw_dir();
-    let sql_dir = cfg.sql_dir();
-    let reports_dir = cfg.reports_dir();
+    let output = layout.store_file.as_path();
+    let sql = SqlSet::load(&layout.sql_dir)?;
     let files: Vec<(RawTable, PathBuf)> = RawTable::ALL
         .iter()
-        .map(|t| (*t, raw_dir.join(t.file_name())))
+        .map(|t| (*t, layout.raw_file(*t)))
         .collect();
     let absent: Vec<String> = files
         .iter()
@@ -155,27 +159,24 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
             absent.join(", ")
         )));
     }
-    let cache_dir = cfg.resolve(&cfg.paths.cache_dir).join("raw");
-    let cache = cfg.features.raw_parquet_cache.then(|| ParquetCache {
+    let cache_dir = layout.raw_cache_dir();
+    let cache = opts.raw_parquet_cache.then(|| ParquetCache {
         dir: cache_dir.clone(),
     });
     let memo = cache.as_ref().map(|_| cache_dir.clone());
     let mut digests = Digests::spawn(files.clone(), memo);
 
-    let progress = ProgressBar::new((STEPS.len() + 2) as u64).with_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    reporter.start("feature store", (STEPS.len() + 2) as u64);
     let ctx = raw::session();
     let mut timings: Vec<TableTiming> = vec![];
     let mut sources: Vec<Source> = vec![];
-    let mut failed: Vec<ValidationReport> = vec![];
+    let mut failed: Vec<Error> = vec![];
     let mut type_reports: Vec<ValidationReport> = vec![];
 
     for step in &STEPS {
         for &table in step.tables {
-            progress.set_message(format!("{}: reading", table.name()));
-            let path = raw_dir.join(table.file_name());
+            reporter.message(&format!("{}: reading", table.name()));
+            let path = layout.raw_file(table);
             let t0 = Instant::now();
             let loaded = load(
                 &ctx,
@@ -183,7 +184,8 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
                 &path,
                 cache.as_ref(),
                 &mut digests,
-                &cfg.validation,
+                &opts.validation,
+                reporter,
             )
             .await?;
             let load_seconds = t0.elapsed().as_secs_f64();
@@ -213,17 +215,18 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
             register_known_ids(&ctx, parent).await?;
         }
         for &table in step.tables {
-            progress.set_message(format!("{}: contracts", table.name()));
+            reporter.message(&format!("{}: contracts", table.name()));
             let t0 = Instant::now();
-            let source = raw_dir.join(table.file_name()).display().to_string();
-            let names = raw::read_header(&raw_dir.join(table.file_name()))?;
+            let path = layout.raw_file(table);
+            let source = path.display().to_string();
+            let names = raw::read_header(&path)?;
             let header = raw::check_header(table, &names);
             let (mut report, run) =
-                check_raw_table(&ctx, table, &source, &header, &cfg.validation).await?;
+                check_raw_table(&ctx, table, &source, &header, &opts.validation).await?;
             if let Some(pos) = type_reports.iter().position(|r| r.table == table.name()) {
                 merge(&mut report, type_reports.remove(pos));
             }
-            report.write(&reports_dir, &format!("raw_{}", table.name()))?;
+            let report_file = layout.validation_report(&format!("raw_{}", table.name()));
             let timing = timings
                 .iter_mut()
                 .find(|t| t.table == table.name())
@@ -236,15 +239,15 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
                 .expect("listed");
             src.rows = run.rows;
             src.nulls = run.nulls;
-            if !report.passed {
-                failed.push(report);
+            if let Err(e) = report.write_and_check(&report_file) {
+                failed.push(e);
             }
         }
         if failed.is_empty() {
-            let sql: FeatureSql = TABLE_SQL[step.sql];
-            progress.set_message(format!("{}: features", sql.file));
+            let file: FeatureSql = TABLE_SQL[step.sql];
+            reporter.message(&format!("{}: features", file.file));
             let t0 = Instant::now();
-            sql.materialize(&ctx, &sql_dir).await?;
+            sql.materialize(&ctx, file).await?;
             let timing = timings
                 .iter_mut()
                 .rfind(|t| step.tables.iter().any(|x| x.name() == t.table));
@@ -258,45 +261,45 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
         if step.tables.contains(&RawTable::ApplicationTrain) {
             ctx.deregister_table("application")?;
         }
-        progress.inc(1);
+        reporter.advance(1);
     }
     if !failed.is_empty() {
-        progress.finish_and_clear();
-        return Err(raw_failure(&failed, &reports_dir));
+        reporter.finish();
+        return Err(raw_failure(failed));
     }
 
-    progress.set_message("feature_store.sql");
+    reporter.message(STORE_SQL.file);
     let t0 = Instant::now();
-    let df = STORE_SQL.plan(&ctx, &sql_dir).await?;
+    let df = sql.plan(&ctx, STORE_SQL).await?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
     let parts = df.collect_partitioned().await?;
     let rows = raw::register_batches(&ctx, STORE_SQL.result, schema.clone(), parts.clone())?;
     let store_seconds = t0.elapsed().as_secs_f64();
-    progress.inc(1);
+    reporter.advance(1);
 
-    progress.set_message("feature store: contracts");
+    reporter.message("feature store: contracts");
     let store_source = output.display().to_string();
     let report = check_feature_store(
         &ctx,
         STORE_SQL.result,
         &schema,
         &store_source,
-        &cfg.validation,
+        &opts.validation,
     )
     .await?;
-    report.write(&reports_dir, "feature_store")?;
-    if !report.passed {
-        progress.finish_and_clear();
-        let error = report
-            .ensure_passed()
-            .err()
-            .unwrap_or(Error::Check("feature store".into()));
-        return Err(with_report_hint(error, &reports_dir, "feature_store"));
+    if let Err(e) = report.write_and_check(&layout.validation_report("feature_store")) {
+        reporter.finish();
+        return Err(e);
     }
 
-    progress.set_message("writing the store");
+    reporter.message("writing the store");
     let t0 = Instant::now();
-    raw::write_parquet(output, &schema, &parts, Compression::SNAPPY)?;
+    crate::io::write_parquet(
+        output,
+        &schema,
+        parts.iter().flatten(),
+        ParquetOptions::STORE,
+    )?;
     let write_seconds = t0.elapsed().as_secs_f64();
 
     let t0 = Instant::now();
@@ -318,8 +321,11 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
     let lineage = DataLineage {
         created_at: chrono::Utc::now().to_rfc3339(),
         crate_version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: crate::artifact::git_commit(&cfg.root),
-        config_hash: cfg.hash(),
+        git_commit: crate::io::git_commit(&layout.root),
+        config_hash: combine_hashes(&opts.config_sections),
+        config_sections: opts.config_sections.clone(),
+        feature_sql_sha256: sql.sha256(),
+        feature_sql_files: sql.file_sha256s(),
         sources: lineage_sources,
         feature_store: StoreLineage {
             path: output.display().to_string(),
@@ -327,10 +333,10 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
             columns: schema.fields().len(),
         },
     };
-    crate::artifact::write_json(&reports_dir.join("data_lineage.json"), &lineage)?;
+    crate::io::write_json(&layout.lineage_file(), &lineage)?;
     let lineage_seconds = t0.elapsed().as_secs_f64();
-    progress.inc(1);
-    progress.finish_and_clear();
+    reporter.advance(1);
+    reporter.finish();
 
     let summary = FeatureStoreSummary {
         output: output.display().to_string(),
@@ -343,7 +349,6 @@ pub(super) async fn run(cfg: &Config, output: &Path) -> Result<FeatureStoreSumma
         write_seconds,
         lineage_seconds,
     };
-    print_summary(&summary);
     Ok(summary)
 }
 
@@ -362,6 +367,7 @@ async fn load(
     cache: Option<&ParquetCache>,
     digests: &mut Digests,
     validation: &ValidationConfig,
+    reporter: &dyn Reporter,
 ) -> Result<Loaded> {
     let names = raw::read_header(path)?;
     let header = raw::check_header(table, &names);
@@ -391,7 +397,7 @@ async fn load(
             message,
             text_table,
         } => {
-            eprintln!("{message}");
+            reporter.note(&message);
             // A throwaway validation config: sample rows as configured, severities as configured.
             let report = check_types(ctx, table, "types", &header, &text_table, validation).await?;
             raw::load_relaxed(ctx, table, &text_table, &header).await?;
@@ -411,51 +417,26 @@ fn merge(report: &mut ValidationReport, other: ValidationReport) {
     }
 }
 
-fn with_report_hint(e: Error, reports_dir: &Path, stem: &str) -> Error {
-    match e {
-        Error::Check(msg) => Error::Check(format!(
-            "{msg} (details and sample rows: {})",
-            reports_dir
-                .join("validation")
-                .join(format!("{stem}.json"))
-                .display()
-        )),
-        other => other,
-    }
-}
-
-fn raw_failure(failed: &[ValidationReport], reports_dir: &Path) -> Error {
+/// One error for every raw table whose contracts failed; it points at the first failing
+/// table's report (each message names its table, and every table has its own report).
+fn raw_failure(failed: Vec<Error>) -> Error {
+    let report = failed.iter().find_map(|e| match e {
+        Error::Check { report, .. } => report.clone(),
+        _ => None,
+    });
     let messages: Vec<String> = failed
-        .iter()
-        .filter_map(|r| {
-            r.ensure_passed()
-                .err()
-                .map(|e| with_report_hint(e, reports_dir, &format!("raw_{}", r.table)))
-                .map(|e| match e {
-                    Error::Check(m) => m,
-                    other => other.to_string(),
-                })
+        .into_iter()
+        .map(|e| match e {
+            Error::Check {
+                message,
+                report: Some(path),
+            } => format!("{message} (report: {})", path.display()),
+            Error::Check { message, .. } => message,
+            other => other.to_string(),
         })
         .collect();
-    Error::Check(format!(
-        "raw data contracts failed: {}",
-        messages.join(" | ")
-    ))
-}
-
-fn print_summary(s: &FeatureStoreSummary) {
-    eprintln!(
-        "feature store: {} rows × {} columns → {} in {:.1} s (peak RSS {:.0} MB)",
-        s.rows, s.columns, s.output, s.seconds, s.peak_rss_mb
-    );
-    for t in &s.tables {
-        eprintln!(
-            "  {:<24} {:>10} rows  load {:>5.2} s ({:?})  contracts {:>5.2} s  features {:>5.2} s",
-            t.table, t.rows, t.load_seconds, t.from, t.contracts_seconds, t.features_seconds
-        );
+    Error::Check {
+        message: format!("raw data contracts failed: {}", messages.join(" | ")),
+        report,
     }
-    eprintln!(
-        "  store query {:.2} s, write {:.2} s, lineage (waiting for sha256) {:.2} s",
-        s.store_seconds, s.write_seconds, s.lineage_seconds
-    );
 }

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One raw source file.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SourceLineage {
     pub table: String,
     pub path: String,
@@ -17,25 +17,31 @@ pub struct SourceLineage {
     pub top_missing: Vec<MissingShare>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MissingShare {
     pub column: String,
     pub fraction: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StoreLineage {
     pub path: String,
     pub rows: u64,
     pub columns: usize,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DataLineage {
     pub created_at: String,
     pub crate_version: String,
     pub git_commit: String,
+    /// Digest of the config sections this build read (`config_sections`).
     pub config_hash: String,
+    /// Section → sha256 of the config sections this build read.
+    pub config_sections: BTreeMap<String, String>,
+    /// Digest of the feature SQL set that built the store, and of each file.
+    pub feature_sql_sha256: String,
+    pub feature_sql_files: BTreeMap<String, String>,
     pub sources: Vec<SourceLineage>,
     pub feature_store: StoreLineage,
 }

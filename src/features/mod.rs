@@ -5,16 +5,38 @@
 //! applicant by its SQL file and dropped, so memory peaks at the largest table, not the sum.
 
 mod build;
-pub mod columns;
 pub mod lineage;
-pub mod sql;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
 
 pub use build::TableTiming;
-pub use columns::{FEATURES, FeatureType, KEY_COLUMNS};
+
+use crate::config::{Config, Section, ValidationConfig};
+
+/// What `build-feature-store` reads from the configuration.
+#[derive(Clone, Debug)]
+pub struct FeatureStoreOptions {
+    /// Keep typed Parquet copies of the raw CSVs (`features.raw_parquet_cache`).
+    pub raw_parquet_cache: bool,
+    pub validation: ValidationConfig,
+    /// Hashes of the config sections read, for the lineage.
+    pub config_sections: BTreeMap<String, String>,
+}
+
+impl FeatureStoreOptions {
+    pub const SECTIONS: [Section; 3] = [Section::Paths, Section::Features, Section::Validation];
+
+    pub fn from_config(cfg: &Config) -> FeatureStoreOptions {
+        FeatureStoreOptions {
+            raw_parquet_cache: cfg.features.raw_parquet_cache,
+            validation: cfg.validation.clone(),
+            config_sections: cfg.sections_record(&Self::SECTIONS),
+        }
+    }
+}
 
 /// What a build did, for the CLI summary and benchmarks.
 #[derive(Clone, Debug, Serialize)]
@@ -33,67 +55,53 @@ pub struct FeatureStoreSummary {
     pub lineage_seconds: f64,
 }
 
-/// Build the feature store from `cfg.raw_dir()` into `output` (default `features.store_file`).
-///
-/// Synchronous: it runs its own tokio runtime, so it must not be called from inside one.
-pub fn build_feature_store(
-    cfg: &crate::Config,
-    output: Option<&Path>,
+/// Build the feature store at `layout.store_file` from the raw files of `layout.raw_dir`.
+pub async fn build_feature_store(
+    layout: &crate::Layout,
+    opts: &FeatureStoreOptions,
+    reporter: &dyn crate::progress::Reporter,
 ) -> crate::Result<FeatureStoreSummary> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| crate::Error::Engine(format!("cannot start the async runtime: {e}")))?;
-    let output = output
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| cfg.store_file());
-    runtime.block_on(build::run(cfg, &output))
+    build::run(layout, opts, reporter).await
 }
 
 /// The parsing floor: parse every typed raw CSV of `raw_dir` once (`COUNT` of every column, so
 /// each value is parsed but nothing is kept). Returns (table, rows, seconds) per file; used by
 /// `benches/feature_store.sh`.
-pub fn parse_floor(raw_dir: &Path) -> crate::Result<Vec<(String, u64, f64)>> {
+pub async fn parse_floor(raw_dir: &Path) -> crate::Result<Vec<(String, u64, f64)>> {
     use datafusion::arrow::array::AsArray;
     use datafusion::arrow::datatypes::Int64Type;
     use datafusion::prelude::CsvReadOptions;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| crate::Error::Engine(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(async {
-        let ctx = crate::raw::session();
-        let mut out = vec![];
-        for table in crate::catalog::RawTable::ALL {
-            let started = std::time::Instant::now();
-            let path = raw_dir.join(table.file_name());
-            let schema = table.arrow_schema();
-            let options = CsvReadOptions::new().has_header(true).schema(&schema);
-            ctx.register_csv(table.name(), path.to_string_lossy().as_ref(), options)
-                .await?;
-            let counts: Vec<String> = table
-                .columns()
-                .iter()
-                .map(|c| format!("COUNT({})", crate::raw::ident(c.name)))
-                .collect();
-            let sql = format!(
-                "SELECT COUNT(*), {} FROM {}",
-                counts.join(", "),
-                table.name()
-            );
-            let batches = ctx.sql(&sql).await?.collect().await?;
-            let rows = batches
-                .first()
-                .map(|b| b.column(0).as_primitive::<Int64Type>().value(0) as u64)
-                .unwrap_or(0);
-            out.push((
-                table.name().to_string(),
-                rows,
-                started.elapsed().as_secs_f64(),
-            ));
-        }
-        Ok(out)
-    })
+    let ctx = crate::raw::session();
+    let mut out = vec![];
+    for table in crate::catalog::RawTable::ALL {
+        let started = std::time::Instant::now();
+        let path = raw_dir.join(table.file_name());
+        let schema = table.arrow_schema();
+        let options = CsvReadOptions::new().has_header(true).schema(&schema);
+        ctx.register_csv(table.name(), path.to_string_lossy().as_ref(), options)
+            .await?;
+        let counts: Vec<String> = table
+            .columns()
+            .iter()
+            .map(|c| format!("COUNT({})", crate::raw::ident(c.name)))
+            .collect();
+        let sql = format!(
+            "SELECT COUNT(*), {} FROM {}",
+            counts.join(", "),
+            table.name()
+        );
+        let batches = ctx.sql(&sql).await?.collect().await?;
+        let rows = batches
+            .first()
+            .map(|b| b.column(0).as_primitive::<Int64Type>().value(0) as u64)
+            .unwrap_or(0);
+        out.push((
+            table.name().to_string(),
+            rows,
+            started.elapsed().as_secs_f64(),
+        ));
+    }
+    Ok(out)
 }
 
 /// Peak resident set size of this process in MB (VmHWM), 0 when /proc is unavailable.

@@ -2,11 +2,12 @@
 //! (`models/<model.name>/<run-id>/`), with a sha256 manifest verified on every load so a model in
 //! production is exactly the one that was trained and evaluated.
 //!
-//! Files: `learner.json` (forust JSON or logistic coefficients), `preprocessing.json`,
-//! `calibration.json`, `model.json` (name, input schema, feature list, threshold, bands),
-//! `validation_metrics.json`, `metadata.json` (lineage and timestamps) and `manifest.json`.
-//! Everything except `metadata.json` and `manifest.json` is byte-for-byte deterministic for a
-//! given config, data and seed.
+//! Files (named by [`BundleFile`]): `learner.json` (forust JSON or logistic coefficients),
+//! `preprocessing.json`, `calibration.json`, `model.json` (name, input schema, feature list,
+//! threshold, bands), `validation_metrics.json`, `metadata.json` (lineage and timestamps),
+//! `sql/*.sql` (the feature SQL the model was trained with: scoring uses this copy, never the
+//! project's `sql/`) and `manifest.json`. Everything except `metadata.json` and `manifest.json` is
+//! byte-for-byte deterministic for a given config, data and seed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,34 +18,24 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::calibrate::Calibrator;
-use super::explain::{self, Decision, Outcome};
 use super::frame::{self, FeatureFrame, FeatureSpec};
+use super::gbm;
 use super::logistic::LogisticModel;
 use super::preprocess::Preprocessor;
 use super::rebalance::RebalanceSummary;
-use super::{ID_COLUMN, gbm};
-use crate::config::{Config, Learner};
+use crate::config::Learner;
 use crate::error::{Error, Result};
-use crate::evaluate::bands;
-use crate::evaluate::metrics::Metrics;
+use crate::feature_sql::SqlSet;
+use crate::layout::{BundleFile, Layout};
+use crate::metrics::Metrics;
 
-pub const LEARNER_FILE: &str = "learner.json";
-pub const PREPROCESSING_FILE: &str = "preprocessing.json";
-pub const CALIBRATION_FILE: &str = "calibration.json";
-pub const MODEL_FILE: &str = "model.json";
-pub const METRICS_FILE: &str = "validation_metrics.json";
-pub const METADATA_FILE: &str = "metadata.json";
-pub const MANIFEST_FILE: &str = "manifest.json";
-/// Files whose bytes depend only on config, data and seed.
-pub const DETERMINISTIC_FILES: [&str; 5] = [
-    LEARNER_FILE,
-    PREPROCESSING_FILE,
-    CALIBRATION_FILE,
-    MODEL_FILE,
-    METRICS_FILE,
-];
-/// Name of the pointer file (next to the run folders) holding the latest run id.
-pub const LATEST_FILE: &str = "latest";
+const LEARNER_FILE: &str = BundleFile::Learner.name();
+const PREPROCESSING_FILE: &str = BundleFile::Preprocessing.name();
+const CALIBRATION_FILE: &str = BundleFile::Calibration.name();
+const MODEL_FILE: &str = BundleFile::Model.name();
+const METRICS_FILE: &str = BundleFile::ValidationMetrics.name();
+const METADATA_FILE: &str = BundleFile::Metadata.name();
+const MANIFEST_FILE: &str = BundleFile::Manifest.name();
 
 /// The fitted learner.
 pub enum TrainedLearner {
@@ -67,6 +58,8 @@ pub struct ModelCard {
     pub reason_codes: usize,
     /// Trees kept (best iteration), for the tree learner.
     pub trees: Option<usize>,
+    /// sha256 of the feature SQL set in the bundle's `sql/` folder.
+    pub feature_sql_sha256: String,
 }
 
 /// Lineage of the training run (`metadata.json`); the only file with timestamps.
@@ -75,7 +68,10 @@ pub struct TrainingMetadata {
     pub run_id: String,
     pub model_name: String,
     pub config_file: String,
+    /// Digest of the config sections training read (`config_sections`).
     pub config_hash: String,
+    /// Section → sha256 of each config section training read.
+    pub config_sections: BTreeMap<String, String>,
     pub git_commit: String,
     pub crate_version: String,
     pub seed: u64,
@@ -93,10 +89,11 @@ pub struct TrainingMetadata {
     pub training_seconds: f64,
 }
 
-/// sha256 of each bundle file.
+/// sha256 of each bundle file (`sql/<file>` for the feature SQL), and of the SQL set as a whole.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
     pub files: BTreeMap<String, String>,
+    pub feature_sql_sha256: String,
 }
 
 /// A verified, loaded model bundle.
@@ -108,12 +105,19 @@ pub struct ModelBundle {
     pub calibrator: Calibrator,
     pub validation_metrics: Metrics,
     pub metadata: TrainingMetadata,
+    /// The feature SQL the model was trained with.
+    pub feature_sql: SqlSet,
     /// sha256 of `manifest.json`: one digest that pins every file of the bundle.
     pub bundle_sha256: String,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// Manifest entry of a feature SQL file: `sql/<file>`.
+fn sql_entry(file: &str) -> String {
+    format!("{}/{file}", BundleFile::SQL_DIR)
 }
 
 fn json_bytes<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>> {
@@ -123,56 +127,70 @@ fn json_bytes<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Everything a new bundle holds.
+pub struct BundleParts<'a> {
+    pub card: &'a ModelCard,
+    pub preprocessor: &'a Preprocessor,
+    pub learner: &'a TrainedLearner,
+    pub calibrator: &'a Calibrator,
+    pub validation_metrics: &'a Metrics,
+    pub metadata: &'a TrainingMetadata,
+    pub feature_sql: &'a SqlSet,
+}
+
 impl ModelBundle {
-    /// Write the bundle to `<model_root>/<run_id>/` atomically (a temp folder renamed into
-    /// place), then point `<model_root>/latest` at it. Returns the folder.
-    pub fn write_new(
-        model_root: &Path,
-        card: &ModelCard,
-        preprocessor: &Preprocessor,
-        learner: &TrainedLearner,
-        calibrator: &Calibrator,
-        validation_metrics: &Metrics,
-        metadata: &TrainingMetadata,
-    ) -> Result<PathBuf> {
-        std::fs::create_dir_all(model_root).map_err(|e| Error::io(model_root, e))?;
-        let learner_bytes = match learner {
+    /// Write the bundle to `layout.bundle_dir(name, run id)` atomically (a temp folder renamed
+    /// into place), then point the model's `latest` file at it. Returns the folder.
+    pub fn write_new(layout: &Layout, parts: &BundleParts<'_>) -> Result<PathBuf> {
+        let metadata = parts.metadata;
+        let model_root = layout.model_root(&metadata.model_name);
+        std::fs::create_dir_all(&model_root).map_err(|e| Error::io(&model_root, e))?;
+        let learner_bytes = match parts.learner {
             TrainedLearner::Trees(b) => gbm::to_canonical_json(b)?.into_bytes(),
             TrainedLearner::Logistic(m) => json_bytes(m, "the logistic model")?,
         };
-        let files: Vec<(&str, Vec<u8>)> = vec![
-            (LEARNER_FILE, learner_bytes),
+        let mut files: Vec<(String, Vec<u8>)> = vec![
+            (LEARNER_FILE.into(), learner_bytes),
             (
-                PREPROCESSING_FILE,
-                json_bytes(preprocessor, "the preprocessing")?,
-            ),
-            (CALIBRATION_FILE, json_bytes(calibrator, "the calibration")?),
-            (MODEL_FILE, json_bytes(card, "the model card")?),
-            (
-                METRICS_FILE,
-                json_bytes(validation_metrics, "the validation metrics")?,
+                PREPROCESSING_FILE.into(),
+                json_bytes(parts.preprocessor, "the preprocessing")?,
             ),
             (
-                METADATA_FILE,
+                CALIBRATION_FILE.into(),
+                json_bytes(parts.calibrator, "the calibration")?,
+            ),
+            (MODEL_FILE.into(), json_bytes(parts.card, "the model card")?),
+            (
+                METRICS_FILE.into(),
+                json_bytes(parts.validation_metrics, "the validation metrics")?,
+            ),
+            (
+                METADATA_FILE.into(),
                 json_bytes(metadata, "the training metadata")?,
             ),
         ];
+        for (name, text) in &parts.feature_sql.files {
+            files.push((sql_entry(name), text.clone().into_bytes()));
+        }
         let tmp = tempfile::Builder::new()
             .prefix(".incomplete-")
-            .tempdir_in(model_root)
-            .map_err(|e| Error::io(model_root, e))?;
+            .tempdir_in(&model_root)
+            .map_err(|e| Error::io(&model_root, e))?;
+        std::fs::create_dir_all(tmp.path().join(BundleFile::SQL_DIR))
+            .map_err(|e| Error::io(tmp.path(), e))?;
         let mut manifest = Manifest {
             files: BTreeMap::new(),
+            feature_sql_sha256: parts.feature_sql.sha256(),
         };
         for (name, bytes) in &files {
             let path = tmp.path().join(name);
             std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
-            manifest.files.insert(name.to_string(), sha256_hex(bytes));
+            manifest.files.insert(name.clone(), sha256_hex(bytes));
         }
         let manifest_path = tmp.path().join(MANIFEST_FILE);
         std::fs::write(&manifest_path, json_bytes(&manifest, "the manifest")?)
             .map_err(|e| Error::io(&manifest_path, e))?;
-        let dir = model_root.join(&metadata.run_id);
+        let dir = layout.bundle_dir(&metadata.model_name, &metadata.run_id);
         if dir.exists() {
             return Err(Error::Model(format!(
                 "{}: a bundle with this run id already exists",
@@ -181,36 +199,38 @@ impl ModelBundle {
         }
         // tempdir creates the folder 0700; a bundle is read by other users (serving, CI).
         #[cfg(unix)]
-        {
+        for folder in [
+            tmp.path().to_path_buf(),
+            tmp.path().join(BundleFile::SQL_DIR),
+        ] {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
-                .map_err(|e| Error::io(tmp.path(), e))?;
+            std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| Error::io(&folder, e))?;
         }
         let tmp_path = tmp.keep();
         std::fs::rename(&tmp_path, &dir).map_err(|e| Error::io(&dir, e))?;
-        crate::artifact::write_atomic(
-            &model_root.join(LATEST_FILE),
+        crate::io::write_atomic(
+            &layout.latest_pointer(&metadata.model_name),
             format!("{}\n", metadata.run_id).as_bytes(),
         )?;
         Ok(dir)
     }
 
-    /// Folder of the latest bundle of the configured model (`models/<model.name>/latest`).
-    pub fn latest_dir(cfg: &Config) -> Result<PathBuf> {
-        let root = cfg.models_dir().join(&cfg.model.name);
-        let pointer = root.join(LATEST_FILE);
+    /// Folder of the latest bundle of a model (its `latest` pointer).
+    pub fn latest_dir(layout: &Layout, model_name: &str) -> Result<PathBuf> {
+        let pointer = layout.latest_pointer(model_name);
         let run_id = std::fs::read_to_string(&pointer).map_err(|_| {
             Error::Input(format!(
                 "{}: no trained model found; run `creditrisk train` first",
                 pointer.display()
             ))
         })?;
-        Ok(root.join(run_id.trim()))
+        Ok(layout.bundle_dir(model_name, run_id.trim()))
     }
 
-    /// Load the latest bundle of the configured model, verifying its manifest.
-    pub fn load_latest(cfg: &Config) -> Result<ModelBundle> {
-        ModelBundle::load(&Self::latest_dir(cfg)?)
+    /// Load the latest bundle of a model, verifying its manifest.
+    pub fn load_latest(layout: &Layout, model_name: &str) -> Result<ModelBundle> {
+        ModelBundle::load(&Self::latest_dir(layout, model_name)?)
     }
 
     /// Load a bundle folder. Every file is checked against `manifest.json` first: a missing or
@@ -224,42 +244,63 @@ impl ModelBundle {
             ))
         })?;
         let manifest: Manifest = serde_json::from_slice(&manifest_bytes).map_err(|e| {
-            Error::Check(format!(
+            Error::check(format!(
                 "{}: corrupt manifest: {e}",
                 manifest_path.display()
             ))
         })?;
-        let mut contents: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
-        for name in DETERMINISTIC_FILES.iter().chain(&[METADATA_FILE]) {
-            let Some(expected) = manifest.files.get(*name) else {
-                return Err(Error::Check(format!(
-                    "{}: manifest does not list {name}",
-                    manifest_path.display()
-                )));
-            };
+        let required = BundleFile::DETERMINISTIC
+            .iter()
+            .chain(&[BundleFile::Metadata])
+            .map(|f| f.name());
+        if let Some(name) = required.clone().find(|n| !manifest.files.contains_key(*n)) {
+            return Err(Error::check(format!(
+                "{}: manifest does not list {name}",
+                manifest_path.display()
+            )));
+        }
+        let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for (name, expected) in &manifest.files {
             let path = dir.join(name);
             let bytes = std::fs::read(&path).map_err(|e| {
-                Error::Check(format!(
+                Error::check(format!(
                     "model bundle {}: file {name} is missing or unreadable ({e})",
                     dir.display()
                 ))
             })?;
             let actual = sha256_hex(&bytes);
             if &actual != expected {
-                return Err(Error::Check(format!(
+                return Err(Error::check(format!(
                     "model bundle {}: file {name} was modified after training (sha256 {actual}, manifest \
                      says {expected}); restore it or retrain the model",
                     dir.display()
                 )));
             }
-            contents.insert(name, bytes);
+            contents.insert(name.clone(), bytes);
         }
         let parse_err = |name: &str, e: &dyn std::fmt::Display| {
-            Error::Check(format!(
+            Error::check(format!(
                 "model bundle {}: file {name} cannot be read: {e}",
                 dir.display()
             ))
         };
+        let mut feature_sql = SqlSet {
+            files: BTreeMap::new(),
+        };
+        for (name, bytes) in &contents {
+            if let Some(file) = name.strip_prefix(&sql_entry("")) {
+                let text = String::from_utf8(bytes.clone()).map_err(|e| parse_err(name, &e))?;
+                feature_sql.files.insert(file.to_string(), text);
+            }
+        }
+        if feature_sql.sha256() != manifest.feature_sql_sha256 {
+            return Err(Error::check(format!(
+                "model bundle {}: its feature SQL does not match the manifest's sha256 {}; \
+                 restore the bundle's sql/ folder or retrain the model",
+                dir.display(),
+                manifest.feature_sql_sha256
+            )));
+        }
         let card: ModelCard =
             serde_json::from_slice(&contents[MODEL_FILE]).map_err(|e| parse_err(MODEL_FILE, &e))?;
         let learner_text = std::str::from_utf8(&contents[LEARNER_FILE])
@@ -284,12 +325,13 @@ impl ModelBundle {
                 .map_err(|e| parse_err(METADATA_FILE, &e))?,
             card,
             learner,
+            feature_sql,
             bundle_sha256: sha256_hex(&manifest_bytes),
         })
     }
 
     /// Feature frame, design matrix and log-odds of a batch of feature rows.
-    fn raw_scores(
+    pub(super) fn raw_scores(
         &self,
         batch: &RecordBatch,
         ids: Option<&[i64]>,
@@ -302,64 +344,5 @@ impl ModelBundle {
             TrainedLearner::Logistic(m) => m.decision_function(&x, rows),
         };
         Ok((frame, x, scores))
-    }
-
-    /// Calibrated PD of every row of `batch` (feature-store columns; extra columns are ignored).
-    pub fn predict_pd(&self, batch: &RecordBatch) -> Result<Vec<f64>> {
-        let ids = frame::id_column(batch, ID_COLUMN, "scoring input").ok();
-        let (_, _, scores) = self.raw_scores(batch, ids.as_deref())?;
-        Ok(scores.iter().map(|s| self.calibrator.pd(*s)).collect())
-    }
-
-    /// Risk band of a PD under this model's bands.
-    pub fn band(&self, pd: f64) -> String {
-        bands::band_name(bands::pd_band(pd, &self.card.pd_bands))
-    }
-
-    /// Full decisions: PD, approve/decline at the threshold, band and the top reason codes.
-    pub fn score(&self, batch: &RecordBatch) -> Result<Vec<Decision>> {
-        let ids = frame::id_column(batch, ID_COLUMN, "scoring input")?;
-        let (frame, x, scores) = self.raw_scores(batch, Some(&ids))?;
-        let (rows, cols) = (frame.rows, self.preprocessor.design.len());
-        let feature_of: Vec<usize> = self.preprocessor.design.iter().map(|d| d.feature).collect();
-        let names: Vec<String> = self
-            .preprocessor
-            .features
-            .iter()
-            .map(|f| f.name.clone())
-            .collect();
-        let contributions: Vec<f64> = match &self.learner {
-            // rows × (cols + 1), bias last.
-            TrainedLearner::Trees(b) => gbm::contributions(b, &x, rows, cols),
-            TrainedLearner::Logistic(m) => {
-                let mut out = vec![0.0; rows * (cols + 1)];
-                for (c, beta) in m.coefficients.iter().enumerate() {
-                    for r in 0..rows {
-                        out[r * (cols + 1) + c] = beta * x[c * rows + r];
-                    }
-                }
-                out
-            }
-        };
-        let mut decisions = Vec::with_capacity(rows);
-        for r in 0..rows {
-            let row = &contributions[r * (cols + 1)..(r + 1) * (cols + 1)];
-            let per_feature = explain::per_feature(row, &feature_of, names.len());
-            let pd = self.calibrator.pd(scores[r]);
-            decisions.push(Decision {
-                sk_id_curr: ids[r],
-                pd,
-                decision: Outcome::at_threshold(pd, self.card.decision_threshold),
-                band: self.band(pd),
-                reasons: explain::reason_codes(
-                    &per_feature,
-                    &names,
-                    &frame,
-                    r,
-                    self.card.reason_codes,
-                ),
-            });
-        }
-        Ok(decisions)
     }
 }

@@ -7,8 +7,8 @@
 //! delinquent share and any current overdue feed the PD.
 
 use super::applicants::Applicant;
-use super::chunk::ChunkOut;
 use super::draw::{SynthRng, chance, exp1, int_in, normal, sigmoid, snap, unit};
+use super::out::ChunkOut;
 use super::plan::Profile;
 use super::risk::Signals;
 use super::vocab::Vocab;

@@ -6,10 +6,9 @@
 //! Drawing details are missing together for about a fifth of the months and the minimum-payment
 //! fields for about 8 %, as in Kaggle.
 
-use super::chunk::ChunkOut;
 use super::draw::{SynthRng, chance, int_in, normal, sigmoid, snap, unit};
-use super::pos_cash::month_of;
-use super::previous::Loan;
+use super::loan::{Loan, month_of};
+use super::out::ChunkOut;
 use super::risk::Signals;
 use super::vocab::Vocab;
 use crate::catalog::RawTable;

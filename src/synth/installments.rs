@@ -6,9 +6,9 @@
 //! rows (same instalment number, as in Kaggle). A late payment not yet made has no payment day or
 //! amount.
 
-use super::chunk::ChunkOut;
 use super::draw::{SynthRng, chance, exp1, int_in, sigmoid, snap, unit};
-use super::previous::Loan;
+use super::loan::Loan;
+use super::out::ChunkOut;
 use super::risk::Signals;
 use crate::catalog::RawTable;
 use crate::error::Result;

@@ -16,6 +16,8 @@ mod credit_card;
 mod draw;
 mod format;
 mod installments;
+mod loan;
+mod out;
 mod plan;
 mod pos_cash;
 mod previous;
@@ -23,15 +25,18 @@ mod risk;
 mod vocab;
 mod writer;
 
+pub use writer::SynthFile;
+
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use chunk::ChunkOut;
+use crate::progress::Reporter;
+use chunk::Model;
+use out::ChunkOut;
 
 /// Kaggle's application_train rows.
 pub const KAGGLE_TRAIN_ROWS: usize = 307_511;
@@ -50,11 +55,10 @@ pub struct SynthOptions {
     pub seed: u64,
     pub raw_dir: PathBuf,
     pub truth_file: PathBuf,
-    pub progress: bool,
 }
 
 impl SynthOptions {
-    /// Test rows in Kaggle's proportion (48,744 per 307,511 train rows); no progress bar.
+    /// Test rows in Kaggle's proportion (48,744 per 307,511 train rows).
     pub fn new(train_rows: usize, seed: u64, raw_dir: PathBuf, truth_file: PathBuf) -> Self {
         let test_rows = ((train_rows as u128 * KAGGLE_TEST_ROWS as u128
             + KAGGLE_TRAIN_ROWS as u128 / 2)
@@ -65,20 +69,8 @@ impl SynthOptions {
             seed,
             raw_dir,
             truth_file,
-            progress: false,
         }
     }
-}
-
-/// One written file.
-#[derive(Clone, Debug, Serialize)]
-pub struct SynthFile {
-    /// Raw table name (`application_train`, …) or `synth_truth` for the truth file.
-    pub table: String,
-    pub path: PathBuf,
-    /// Data rows (header excluded).
-    pub rows: u64,
-    pub bytes: u64,
 }
 
 /// What `run` wrote.
@@ -88,25 +80,6 @@ pub struct SynthSummary {
     pub files: Vec<SynthFile>,
     pub train_default_rate: f64,
     pub seconds: f64,
-}
-
-/// Everything the workers share: the random streams and the vocabularies.
-pub(crate) struct Model {
-    streams: draw::StreamFactory,
-    application: applicants::ApplicationVocab,
-    bureau: bureau::BureauVocab,
-    previous: previous::PreviousVocab,
-}
-
-impl Model {
-    fn new(seed: u64) -> Result<Model> {
-        Ok(Model {
-            streams: draw::StreamFactory::new(seed),
-            application: applicants::ApplicationVocab::new()?,
-            bureau: bureau::BureauVocab::new()?,
-            previous: previous::PreviousVocab::new()?,
-        })
-    }
 }
 
 fn check(opts: &SynthOptions) -> Result<()> {
@@ -139,7 +112,7 @@ fn check(opts: &SynthOptions) -> Result<()> {
 }
 
 /// Generates the eight raw files and the truth file.
-pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
+pub fn run(opts: &SynthOptions, reporter: &dyn Reporter) -> Result<SynthSummary> {
     check(opts)?;
     let started = Instant::now();
     let model = Model::new(opts.seed)?;
@@ -149,17 +122,7 @@ pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
         .map_or(2, |n| n.get())
         .clamp(1, 8);
 
-    let progress = if opts.progress {
-        let bar = ProgressBar::new(people.len() as u64);
-        if let Ok(style) = ProgressStyle::with_template(
-            "synth {bar:40} {pos}/{len} applicants ({elapsed}, eta {eta})",
-        ) {
-            bar.set_style(style);
-        }
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    reporter.start("synth applicants", people.len() as u64);
 
     let mut files = writer::CsvFiles::create(&opts.raw_dir)?;
     let mut truth = Vec::with_capacity(people.len());
@@ -190,7 +153,7 @@ pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
             })?;
             files.append(&out)?;
             truth.extend_from_slice(&out.truth);
-            progress.inc(out.truth.len() as u64);
+            reporter.advance(out.truth.len() as u64);
             // The worker may have finished; then the buffer is simply dropped.
             let _ = recycle[k % workers].send(out);
         }
@@ -198,7 +161,7 @@ pub fn run(opts: &SynthOptions) -> Result<SynthSummary> {
     })?;
     let mut written = files.finish()?;
     written.push(writer::write_truth(&opts.truth_file, &truth)?);
-    progress.finish_and_clear();
+    reporter.finish();
 
     let (train, defaults) = truth
         .iter()
@@ -227,13 +190,12 @@ mod tests {
             SynthOptions::new(1000, 1, "a".into(), "b".into()).test_rows,
             159
         );
-        assert!(!o.progress);
     }
 
     #[test]
     fn zero_rows_is_a_clear_error() {
         let o = SynthOptions::new(0, 1, "a".into(), "b".into());
-        let err = run(&o).unwrap_err().to_string();
+        let err = run(&o, &crate::progress::Silent).unwrap_err().to_string();
         assert!(err.contains("--rows"), "{err}");
     }
 

@@ -5,9 +5,9 @@
 //! payment discipline, grow by a month at a time and are cured with a fixed chance; SK_DPD_DEF
 //! counts only the arrears that are not tolerated as small debts.
 
-use super::chunk::ChunkOut;
 use super::draw::{SynthRng, chance, int_in, sigmoid};
-use super::previous::Loan;
+use super::loan::{Loan, month_of};
+use super::out::ChunkOut;
 use super::risk::Signals;
 use super::vocab::Vocab;
 use crate::catalog::RawTable;
@@ -42,10 +42,6 @@ impl PosVocab {
             status,
         })
     }
-}
-
-pub fn month_of(day: i64) -> i64 {
-    (day as f64 / 30.44).floor() as i64
 }
 
 pub fn generate(

@@ -7,10 +7,11 @@
 //! is not applicable or not reached), refusals carry a reject reason, unused offers `CLIENT`.
 
 use super::applicants::{Applicant, weekday_vocab};
-use super::chunk::ChunkOut;
 use super::credit_card;
 use super::draw::{SynthRng, chance, exp1, int_in, logit, normal, sigmoid, snap, unit};
 use super::installments;
+use super::loan::Loan;
+use super::out::ChunkOut;
 use super::plan::Profile;
 use super::pos_cash;
 use super::risk::Signals;
@@ -269,28 +270,6 @@ const COMBINATIONS: &[(&str, f64)] = &[
     ("POS industry without interest", 1.0),
     ("POS others without interest", 1.0),
 ];
-
-/// An approved loan's schedule, shared with its child tables.
-pub struct Loan {
-    pub sk_id_prev: i64,
-    pub sk_id_curr: i64,
-    pub decision: i64,
-    pub first_due: i64,
-    /// Instalments the schedule had when approved.
-    pub term: i64,
-    /// Instalments actually run (fewer when repaid early).
-    pub instalments: i64,
-    pub annuity: f64,
-    pub credit: f64,
-    /// Payment discipline on this loan (applicant's plus loan noise; higher is worse).
-    pub discipline: f64,
-}
-
-impl Loan {
-    pub fn due_day(&self, k: i64) -> i64 {
-        self.first_due + 30 * (k - 1)
-    }
-}
 
 /// Monthly payment of a loan at a yearly rate over `months`.
 fn annuity(credit: f64, months: f64, yearly: f64) -> f64 {

@@ -1,7 +1,6 @@
 //! Output files: the eight CSVs, streamed chunk by chunk into temporary files that are renamed
 //! into place only when complete, and the truth file (Parquet).
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,11 +8,10 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::parquet::arrow::ArrowWriter;
+use serde::Serialize;
 use tempfile::NamedTempFile;
 
-use super::SynthFile;
-use super::chunk::{ChunkOut, Truth};
+use super::out::{ChunkOut, Truth};
 use crate::catalog::RawTable;
 use crate::error::{Error, Result};
 
@@ -23,6 +21,17 @@ struct Output {
     file: BufWriter<NamedTempFile>,
     rows: u64,
     bytes: u64,
+}
+
+/// One written file.
+#[derive(Clone, Debug, Serialize)]
+pub struct SynthFile {
+    /// Raw table name (`application_train`, …) or `synth_truth` for the truth file.
+    pub table: String,
+    pub path: PathBuf,
+    /// Data rows (header excluded).
+    pub rows: u64,
+    pub bytes: u64,
 }
 
 /// The eight CSV files being written.
@@ -133,13 +142,8 @@ pub fn write_truth(path: &Path, truth: &[Truth]) -> Result<SynthFile> {
             truth.iter().map(|t| Some(t.is_train)),
         )),
     ];
-    let batch = RecordBatch::try_new(schema.clone(), columns)?;
-    crate::artifact::write_atomic_with(path, |file: &mut File| {
-        let mut writer = ArrowWriter::try_new(file, schema, None).map_err(std::io::Error::other)?;
-        writer.write(&batch).map_err(std::io::Error::other)?;
-        writer.close().map_err(std::io::Error::other)?;
-        Ok(())
-    })?;
+    let batch = RecordBatch::try_new(schema, columns)?;
+    crate::io::write_batch(path, &batch)?;
     let bytes = std::fs::metadata(path)
         .map_err(|e| Error::io(path, e))?
         .len();

@@ -116,7 +116,7 @@ fn ingest_verifies_and_summarises_every_file() {
     let sources = summary["sources"].as_array().unwrap();
     assert_eq!(sources.len(), 8);
     let bureau = sources.iter().find(|s| s["table"] == "bureau").unwrap();
-    let digest = creditrisk::artifact::digest_file(&project.raw(RawTable::Bureau)).unwrap();
+    let digest = creditrisk::io::digest_file(&project.raw(RawTable::Bureau)).unwrap();
     assert_eq!(bureau["md5"], digest.md5);
     assert_eq!(bureau["sha256"], digest.sha256);
     assert_eq!(bureau["rows"], 0);

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use creditrisk::Error;
 use creditrisk::catalog::RawTable;
 use creditrisk::contracts::ValidationReport;
-use creditrisk::features::build_feature_store;
 
 use super::features::{read_parquet, test_config};
+use crate::support;
 
 fn samples_dir() -> PathBuf {
     PathBuf::from(concat!(
@@ -63,7 +63,7 @@ fn kaggle_raw_dir(raw: &Path) {
 }
 
 fn report(cfg: &creditrisk::Config, stem: &str) -> ValidationReport {
-    let path = cfg.reports_dir().join(format!("validation/{stem}.json"));
+    let path = support::layout(&cfg).validation_report(stem);
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -72,7 +72,7 @@ fn report(cfg: &creditrisk::Config, stem: &str) -> ValidationReport {
 fn kaggle_config(root: &Path) -> creditrisk::Config {
     let mut cfg = test_config(root);
     cfg.validation.max_orphan_share = 1.0;
-    kaggle_raw_dir(&cfg.raw_dir());
+    kaggle_raw_dir(&support::layout(&cfg).raw_dir);
     cfg
 }
 
@@ -80,7 +80,7 @@ fn kaggle_config(root: &Path) -> creditrisk::Config {
 fn kaggle_samples_parse_and_pass_the_raw_contracts() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = kaggle_config(dir.path());
-    let summary = build_feature_store(&cfg, None).unwrap();
+    let summary = support::build_feature_store(&cfg).unwrap();
     assert_eq!(summary.rows, 59 + 5);
 
     for table in RawTable::ALL {
@@ -104,7 +104,7 @@ fn kaggle_samples_parse_and_pass_the_raw_contracts() {
     assert!(bureau.measures["orphans.SK_ID_CURR"] > 0.0);
 
     // The quoted "Spouse, partner" survived as one value.
-    let store = read_parquet(&cfg.store_file());
+    let store = read_parquet(&support::layout(&cfg).store_file);
     let rows: usize = store.iter().map(|b| b.num_rows()).sum();
     assert_eq!(rows, 64);
     let text = std::fs::read_to_string(samples_dir().join("application_train.csv")).unwrap();
@@ -118,11 +118,11 @@ fn kaggle_orphans_fail_above_the_configured_share() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = kaggle_config(dir.path());
     cfg.validation.max_orphan_share = 0.05;
-    let err = build_feature_store(&cfg, None).unwrap_err().to_string();
+    let err = support::build_feature_store(&cfg).unwrap_err().to_string();
     assert!(err.contains("bureau.SK_ID_CURR orphans"), "{err}");
     // Relaxed: reported only.
     cfg.validation.enforce_referential = false;
-    build_feature_store(&cfg, None).unwrap();
+    support::build_feature_store(&cfg).unwrap();
     assert!(!report(&cfg, "raw_bureau").warnings.is_empty());
 }
 
@@ -134,10 +134,10 @@ fn corrupted(
 ) -> (String, ValidationReport, creditrisk::Config) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = kaggle_config(dir.path());
-    let path = cfg.raw_dir().join(table.file_name());
+    let path = support::layout(&cfg).raw_file(table);
     std::fs::write(&path, edit(std::fs::read_to_string(&path).unwrap())).unwrap();
-    let err = build_feature_store(&cfg, None).unwrap_err();
-    assert!(matches!(err, Error::Check(_)), "{err}");
+    let err = support::build_feature_store(&cfg).unwrap_err();
+    assert!(matches!(err, Error::Check { .. }), "{err}");
     let r = report(&cfg, &format!("raw_{}", table.name()));
     assert!(!r.passed);
     std::mem::forget(dir); // keep the reports readable for the caller's assertions
@@ -252,7 +252,7 @@ fn missing_column_fails_present() {
 fn extra_column_only_warns() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = kaggle_config(dir.path());
-    let path = cfg.raw_dir().join("bureau.csv");
+    let path = support::layout(&cfg).raw_dir.join("bureau.csv");
     let text = std::fs::read_to_string(&path).unwrap();
     let widened: String = text
         .lines()
@@ -266,7 +266,7 @@ fn extra_column_only_warns() {
         })
         .collect();
     std::fs::write(&path, widened).unwrap();
-    build_feature_store(&cfg, None).unwrap();
+    support::build_feature_store(&cfg).unwrap();
     let r = report(&cfg, "raw_bureau");
     assert!(r.passed);
     assert!(
@@ -292,7 +292,7 @@ fn non_numeric_amount_fails_type_with_a_sample() {
 fn relaxed_groups_turn_failures_into_warnings() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = kaggle_config(dir.path());
-    let path = cfg.raw_dir().join("application_train.csv");
+    let path = support::layout(&cfg).raw_dir.join("application_train.csv");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(
         &path,
@@ -300,7 +300,7 @@ fn relaxed_groups_turn_failures_into_warnings() {
     )
     .unwrap();
     cfg.validation.enforce_ranges = false;
-    build_feature_store(&cfg, None).unwrap();
+    support::build_feature_store(&cfg).unwrap();
     let r = report(&cfg, "raw_application_train");
     assert!(r.passed);
     assert!(
@@ -314,9 +314,9 @@ fn relaxed_groups_turn_failures_into_warnings() {
 fn feature_store_contracts_pass_and_name_their_checks() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = kaggle_config(dir.path());
-    build_feature_store(&cfg, None).unwrap();
+    support::build_feature_store(&cfg).unwrap();
     let r = report(&cfg, "feature_store");
     assert!(r.passed, "{:?}", r.failures);
     assert_eq!(r.rows, 64);
-    assert!(r.checks_run > creditrisk::features::FEATURES.len());
+    assert!(r.checks_run > creditrisk::catalog::FEATURES.len());
 }

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::support;
+use creditrisk::catalog::FEATURES;
 use creditrisk::catalog::{Column, Domain, RawTable};
-use creditrisk::features::{FEATURES, build_feature_store};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -457,11 +458,11 @@ fn same(actual: &V, expected: &V) -> bool {
 fn golden_dataset_gives_every_feature_by_hand() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = test_config(dir.path());
-    write_golden(&cfg.raw_dir());
-    let summary = build_feature_store(&cfg, None).unwrap();
+    write_golden(&support::layout(&cfg).raw_dir);
+    let summary = support::build_feature_store(&cfg).unwrap();
     assert_eq!(summary.rows, 3);
 
-    let batches = read_parquet(&cfg.store_file());
+    let batches = read_parquet(&support::layout(&cfg).store_file);
     let schema = batches[0].schema();
     let expected = golden_expected();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
@@ -516,21 +517,25 @@ fn golden_dataset_gives_every_feature_by_hand() {
 
     // Lineage and reports.
     let lineage: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(cfg.reports_dir().join("data_lineage.json")).unwrap(),
+        &std::fs::read_to_string(support::layout(&cfg).lineage_file()).unwrap(),
     )
     .unwrap();
     assert_eq!(lineage["sources"].as_array().unwrap().len(), 8);
     assert_eq!(lineage["feature_store"]["rows"], 3);
-    assert_eq!(lineage["config_hash"], cfg.hash());
+    assert_eq!(
+        lineage["config_hash"],
+        cfg.hash_of(&creditrisk::features::FeatureStoreOptions::SECTIONS)
+    );
     assert_eq!(lineage["sources"][0]["sha256"].as_str().unwrap().len(), 64);
     for table in RawTable::ALL {
-        let report = cfg
-            .reports_dir()
+        let report = support::layout(&cfg)
+            .reports_dir
             .join(format!("validation/raw_{}.json", table.name()));
         assert!(report.is_file(), "{}", report.display());
     }
     assert!(
-        cfg.reports_dir()
+        support::layout(&cfg)
+            .reports_dir
             .join("validation/feature_store.json")
             .is_file()
     );
@@ -541,35 +546,35 @@ fn parquet_cache_gives_the_same_store() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = test_config(dir.path());
     cfg.features.raw_parquet_cache = true;
-    write_golden(&cfg.raw_dir());
-    let cold = build_feature_store(&cfg, None).unwrap();
+    write_golden(&support::layout(&cfg).raw_dir);
+    let cold = support::build_feature_store(&cfg).unwrap();
     assert!(cold.tables.iter().all(|t| format!("{:?}", t.from) == "Csv"));
-    let first = read_parquet(&cfg.store_file());
-    let warm = build_feature_store(&cfg, None).unwrap();
+    let first = read_parquet(&support::layout(&cfg).store_file);
+    let warm = support::build_feature_store(&cfg).unwrap();
     assert!(
         warm.tables
             .iter()
             .all(|t| format!("{:?}", t.from) == "ParquetCache"),
         "{warm:?}"
     );
-    assert_eq!(first, read_parquet(&cfg.store_file()));
+    assert_eq!(first, read_parquet(&support::layout(&cfg).store_file));
 
     // A changed file is re-read, not served stale from the cache.
     write_table(
-        &cfg.raw_dir(),
+        &support::layout(&cfg).raw_dir,
         RawTable::PosCashBalance,
         &[row![
         "SK_ID_PREV" => "2001", "SK_ID_CURR" => "100001", "MONTHS_BALANCE" => "-7",
         "NAME_CONTRACT_STATUS" => "Active", "SK_DPD" => "9"]],
     );
-    let changed = build_feature_store(&cfg, None).unwrap();
+    let changed = support::build_feature_store(&cfg).unwrap();
     let pos = changed
         .tables
         .iter()
         .find(|t| t.table == "pos_cash_balance")
         .unwrap();
     assert_eq!(format!("{:?}", pos.from), "Csv");
-    let store = read_parquet(&cfg.store_file());
+    let store = read_parquet(&support::layout(&cfg).store_file);
     let max = store[0].column_by_name("POS_DPD_MAX").unwrap();
     assert_eq!(cell(max.as_ref(), 0), I(9));
 }
@@ -577,7 +582,7 @@ fn parquet_cache_gives_the_same_store() {
 /// ROC AUC of `score` against 0/1 labels (ties get half credit); NULL scores are skipped.
 fn auc(pairs: &[(f64, i64)]) -> f64 {
     let (score, y): (Vec<f64>, Vec<f64>) = pairs.iter().map(|(s, t)| (*s, *t as f64)).unzip();
-    creditrisk::evaluate::metrics::roc_auc(&y, &score).unwrap()
+    creditrisk::metrics::roc_auc(&y, &score).unwrap()
 }
 
 #[test]
@@ -585,13 +590,13 @@ fn synthetic_store_has_one_row_per_applicant_and_signal() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = test_config(dir.path());
     let truth = dir.path().join("truth.parquet");
-    let opts = creditrisk::synth::SynthOptions::new(4000, 7, cfg.raw_dir(), truth);
-    let synth = creditrisk::synth::run(&opts).unwrap();
+    let opts = creditrisk::synth::SynthOptions::new(4000, 7, support::layout(&cfg).raw_dir, truth);
+    let synth = support::synth(&opts).unwrap();
     let applicants = synth.files[0].rows + synth.files[1].rows;
 
-    let summary = build_feature_store(&cfg, None).unwrap();
+    let summary = support::build_feature_store(&cfg).unwrap();
     assert_eq!(summary.rows, applicants);
-    let batches = read_parquet(&cfg.store_file());
+    let batches = read_parquet(&support::layout(&cfg).store_file);
     let mut ids = std::collections::HashSet::new();
     let mut by_feature: BTreeMap<&str, Vec<(f64, i64)>> = BTreeMap::new();
     for batch in &batches {

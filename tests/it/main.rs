@@ -1,7 +1,11 @@
 //! The one integration-test binary (each test binary links DataFusion, so there is only one).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 mod cli;
 mod contracts;
 mod features;
+mod layers;
 mod model;
 mod pipeline;
+mod scoring;
+mod support;
 mod synth;

@@ -3,12 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::support;
+use creditrisk::Split;
 use creditrisk::config::{Calibration, ClassWeight, Learner};
 use creditrisk::contracts::splits::{SplitKeys, check};
-use creditrisk::evaluate::{self, EvalSplit};
-use creditrisk::model::bundle::{DETERMINISTIC_FILES, LEARNER_FILE};
-use creditrisk::model::{self, ModelBundle, io};
-use creditrisk::{Config, Error, split};
+use creditrisk::evaluate;
+use creditrisk::io;
+use creditrisk::layout::BundleFile;
+use creditrisk::model::{self, ModelBundle};
+use creditrisk::{Config, Error};
 use datafusion::arrow::array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
 };
@@ -99,7 +102,7 @@ fn store_batch(seed: u64) -> (RecordBatch, Vec<f64>) {
 fn project() -> (tempfile::TempDir, Config) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
-    io::write_parquet(&cfg.store_file(), &store_batch(5).0).unwrap();
+    io::write_batch(&support::layout(&cfg).store_file, &store_batch(5).0).unwrap();
     (dir, cfg)
 }
 
@@ -110,7 +113,7 @@ fn read(path: &Path) -> Vec<u8> {
 #[test]
 fn split_is_deterministic_stratified_and_leak_free() {
     let (_dir, cfg) = project();
-    let s = split::run(&cfg).unwrap();
+    let s = support::split(&cfg).unwrap();
     assert_eq!(s.labelled_rows, LABELLED);
     assert_eq!(s.unlabelled_rows, UNLABELLED);
     assert_eq!(s.test_rows, 800);
@@ -122,7 +125,7 @@ fn split_is_deterministic_stratified_and_leak_free() {
     let report: serde_json::Value = serde_json::from_slice(&read(&s.validation_report)).unwrap();
     assert_eq!(report["passed"], true);
 
-    let again = split::run(&cfg).unwrap();
+    let again = support::split(&cfg).unwrap();
     assert_eq!(read(&again.train_file), train);
     assert_eq!(read(&again.test_file), test);
 }
@@ -130,7 +133,7 @@ fn split_is_deterministic_stratified_and_leak_free() {
 #[test]
 fn leakage_check_fails_on_an_overlapping_split() {
     let (_dir, cfg) = project();
-    let s = split::run(&cfg).unwrap();
+    let s = support::split(&cfg).unwrap();
     let train = SplitKeys::from_file(&s.train_file).unwrap();
     let mut test = SplitKeys::from_file(&s.test_file).unwrap();
     test.ids[0] = train.ids[3];
@@ -138,7 +141,7 @@ fn leakage_check_fails_on_an_overlapping_split() {
     let report = check(&train, &test, 5, "overlap");
     assert!(!report.passed);
     let err = report.ensure_passed().unwrap_err();
-    assert!(matches!(err, Error::Check(_)));
+    assert!(matches!(err, Error::Check { .. }));
     let text = err.to_string();
     assert!(
         text.contains("disjoint") && text.contains("SK_ID_CURR"),
@@ -149,24 +152,25 @@ fn leakage_check_fails_on_an_overlapping_split() {
 #[test]
 fn end_to_end_trees_and_logistic_produce_every_artifact() {
     let (_dir, cfg) = project();
-    split::run(&cfg).unwrap();
+    support::split(&cfg).unwrap();
 
-    let trees = model::train(&cfg).unwrap();
+    let trees = support::train(&cfg).unwrap();
     assert_eq!(trees.dropped_constant, vec!["CONSTANT".to_string()]);
     assert!(trees.trees.unwrap() > 0);
     // Isotonic calibration on the validation slice: the mean PD matches the default rate.
     let v = &trees.validation;
     assert!((v.mean_pd - v.default_rate).abs() < 0.01, "{v:?}");
-    for file in DETERMINISTIC_FILES
+    for file in BundleFile::DETERMINISTIC
+        .map(BundleFile::name)
         .iter()
         .chain(&["metadata.json", "manifest.json"])
     {
         assert!(trees.model_dir.join(file).is_file(), "{file}");
     }
 
-    let test = evaluate::run(&cfg, EvalSplit::Test).unwrap();
-    let train = evaluate::run(&cfg, EvalSplit::Train).unwrap();
-    let reports = cfg.reports_dir();
+    let test = support::evaluate(&cfg, Split::Test).unwrap();
+    let train = support::evaluate(&cfg, Split::Train).unwrap();
+    let reports = support::layout(&cfg).reports_dir;
     for (summary, metrics, dir, preds) in [
         (
             &test,
@@ -240,10 +244,10 @@ fn end_to_end_trees_and_logistic_produce_every_artifact() {
     let mut lcfg = cfg.clone();
     lcfg.model.learner = Learner::Logistic;
     lcfg.model.name = "challenger".into();
-    let logistic = model::train(&lcfg).unwrap();
+    let logistic = support::train(&lcfg).unwrap();
     assert!(logistic.trees.is_none());
     assert!(logistic.design_columns > trees.design_columns); // dummies + missing indicators
-    let ltest = evaluate::run(&lcfg, EvalSplit::Test).unwrap().metrics;
+    let ltest = support::evaluate(&lcfg, Split::Test).unwrap().metrics;
     assert!(ltest.roc_auc > 0.55);
     assert!(
         t.roc_auc > ltest.roc_auc + 0.03,
@@ -254,7 +258,7 @@ fn end_to_end_trees_and_logistic_produce_every_artifact() {
 
     // Bayes AUC of the same test rows from a truth file.
     let (_, truth) = store_batch(5);
-    let store = io::read_parquet(&cfg.store_file(), "").unwrap();
+    let store = io::read_parquet(&support::layout(&cfg).store_file, "").unwrap();
     let truth_batch = RecordBatch::try_new(
         Arc::new(Schema::new(vec![
             Field::new("SK_ID_CURR", DataType::Int64, false),
@@ -264,9 +268,9 @@ fn end_to_end_trees_and_logistic_produce_every_artifact() {
     )
     .unwrap();
     let truth_file = cfg.root.join("truth.parquet");
-    io::write_parquet(&truth_file, &truth_batch).unwrap();
+    io::write_batch(&truth_file, &truth_batch).unwrap();
     let bayes =
-        evaluate::bayes_auc(&cfg.processed_dir().join("test.parquet"), &truth_file).unwrap();
+        evaluate::bayes_auc(&support::layout(&cfg).split_file(Split::Test), &truth_file).unwrap();
     eprintln!(
         "test AUC: trees {:.4}, logistic {:.4}, Bayes {bayes:.4}",
         t.roc_auc, ltest.roc_auc
@@ -295,11 +299,11 @@ fn end_to_end_trees_and_logistic_produce_every_artifact() {
 #[test]
 fn training_is_deterministic() {
     let (_dir, cfg) = project();
-    split::run(&cfg).unwrap();
-    let a = model::train(&cfg).unwrap();
-    let b = model::train(&cfg).unwrap();
+    support::split(&cfg).unwrap();
+    let a = support::train(&cfg).unwrap();
+    let b = support::train(&cfg).unwrap();
     assert_ne!(a.model_dir, b.model_dir);
-    for file in DETERMINISTIC_FILES {
+    for file in BundleFile::DETERMINISTIC.map(BundleFile::name) {
         assert_eq!(
             read(&a.model_dir.join(file)),
             read(&b.model_dir.join(file)),
@@ -311,16 +315,23 @@ fn training_is_deterministic() {
 #[test]
 fn bundle_round_trips_scores_with_reasons_and_refuses_a_modified_file() {
     let (_dir, cfg) = project();
-    split::run(&cfg).unwrap();
-    let summary = model::train(&cfg).unwrap();
-    let bundle = ModelBundle::load_latest(&cfg).unwrap();
+    support::split(&cfg).unwrap();
+    let summary = support::train(&cfg).unwrap();
+    let bundle = ModelBundle::load_latest(&support::layout(&cfg), &cfg.model.name).unwrap();
     assert_eq!(bundle.dir, summary.model_dir);
     assert_eq!(bundle.validation_metrics, summary.validation);
 
-    let test = io::read_parquet(&cfg.processed_dir().join("test.parquet"), "").unwrap();
+    let test = io::read_parquet(&support::layout(&cfg).split_file(Split::Test), "").unwrap();
     let batch = test.slice(0, 50);
-    let decisions = bundle.score(&batch).unwrap();
-    let pds = bundle.predict_pd(&batch).unwrap();
+    let explained = model::ScoreOptions {
+        explain: true,
+        threshold: None,
+    };
+    let decisions = bundle.score_batch(&batch, explained).unwrap().decisions();
+    let pds = bundle
+        .score_batch(&batch, model::ScoreOptions::default())
+        .unwrap()
+        .pd;
     assert_eq!(decisions.len(), 50);
     for (d, pd) in decisions.iter().zip(&pds) {
         assert!((d.pd - pd).abs() < 1e-12);
@@ -344,7 +355,7 @@ fn bundle_round_trips_scores_with_reasons_and_refuses_a_modified_file() {
     assert_eq!(risky.decision, model::Outcome::Decline, "{risky:?}");
 
     // A modified file is refused, naming the file.
-    let learner = summary.model_dir.join(LEARNER_FILE);
+    let learner = summary.model_dir.join(BundleFile::Learner.name());
     let mut text = read(&learner);
     text.push(b' ');
     std::fs::write(&learner, text).unwrap();
@@ -361,7 +372,7 @@ fn bundle_round_trips_scores_with_reasons_and_refuses_a_modified_file() {
 #[test]
 fn rebalancing_with_calibration_still_gives_a_pd_at_the_base_rate() {
     let (_dir, cfg) = project();
-    split::run(&cfg).unwrap();
+    support::split(&cfg).unwrap();
     type Case = (fn(&mut Config), &'static str);
     let cases: [Case; 3] = [
         (
@@ -392,7 +403,7 @@ fn rebalancing_with_calibration_still_gives_a_pd_at_the_base_rate() {
         let mut c = cfg.clone();
         c.training.downsample_majority = false;
         tweak(&mut c);
-        let s = model::train(&c).unwrap();
+        let s = support::train(&c).unwrap();
         assert!(
             s.rebalance.log_odds_shift > 0.3,
             "{name}: {:?}",
@@ -413,26 +424,26 @@ fn rebalancing_with_calibration_still_gives_a_pd_at_the_base_rate() {
 fn bad_inputs_are_single_clear_errors() {
     // No split yet.
     let (_dir, cfg) = project();
-    let err = model::train(&cfg).unwrap_err().to_string();
+    let err = support::train(&cfg).unwrap_err().to_string();
     assert!(
         err.contains("train.parquet") && err.contains("split-data"),
         "{err}"
     );
-    let err = evaluate::run(&cfg, EvalSplit::Test)
+    let err = support::evaluate(&cfg, Split::Test)
         .unwrap_err()
         .to_string();
     assert!(
         err.contains("creditrisk train") || err.contains("split-data"),
         "{err}"
     );
-    split::run(&cfg).unwrap();
+    support::split(&cfg).unwrap();
 
     // Unknown monotone feature and unknown forust parameter name the key.
     let mut c = cfg.clone();
     c.model
         .monotone_constraints
         .insert("NOT_A_FEATURE".into(), 1);
-    let err = model::train(&c).unwrap_err();
+    let err = support::train(&c).unwrap_err();
     assert!(matches!(err, Error::Config(_)));
     assert!(
         err.to_string()
@@ -443,22 +454,22 @@ fn bad_inputs_are_single_clear_errors() {
     c.model
         .params
         .insert("max_dpth".into(), serde_json::json!(3));
-    let err = model::train(&c).unwrap_err();
+    let err = support::train(&c).unwrap_err();
     assert!(
         matches!(err, Error::Config(_)) && err.to_string().contains("model.params.max_dpth"),
         "{err}"
     );
 
     // A feature with inf.
-    let mut batch = io::read_parquet(&cfg.processed_dir().join("train.parquet"), "").unwrap();
+    let mut batch = io::read_parquet(&support::layout(&cfg).split_file(Split::Train), "").unwrap();
     let idx = batch.schema().index_of("NOISE").unwrap();
     let mut noise: Vec<Option<f64>> = vec![Some(0.5); batch.num_rows()];
     noise[7] = Some(f64::INFINITY);
     let mut columns = batch.columns().to_vec();
     columns[idx] = Arc::new(Float64Array::from(noise));
     batch = RecordBatch::try_new(batch.schema(), columns).unwrap();
-    io::write_parquet(&cfg.processed_dir().join("train.parquet"), &batch).unwrap();
-    let err = model::train(&cfg).unwrap_err().to_string();
+    io::write_batch(&support::layout(&cfg).split_file(Split::Train), &batch).unwrap();
+    let err = support::train(&cfg).unwrap_err().to_string();
     assert!(err.contains("NOISE") && err.contains("infinite"), "{err}");
 
     // One-class labels.
@@ -467,7 +478,7 @@ fn bad_inputs_are_single_clear_errors() {
     let mut columns = batch.columns().to_vec();
     columns[idx] = Arc::new(Int64Array::from(labels));
     let one_class = RecordBatch::try_new(batch.schema(), columns).unwrap();
-    io::write_parquet(&cfg.processed_dir().join("train.parquet"), &one_class).unwrap();
-    let err = model::train(&cfg).unwrap_err().to_string();
+    io::write_batch(&support::layout(&cfg).split_file(Split::Train), &one_class).unwrap();
+    let err = support::train(&cfg).unwrap_err().to_string();
     assert!(err.contains("labels are 0"), "{err}");
 }

@@ -3,14 +3,15 @@
 
 use std::path::Path;
 
+use crate::support;
+use creditrisk::Config;
+use creditrisk::Split;
 use creditrisk::config::Learner;
-use creditrisk::evaluate::EvalSplit;
-use creditrisk::{Config, pipeline};
 
 /// Feature-store columns that come from the history tables (not from the application).
 fn history_features() -> Vec<String> {
     let prefixes = ["HAS_", "BUREAU_", "BB_", "PREV_", "INSTAL_", "CC_", "POS_"];
-    creditrisk::features::FEATURES
+    creditrisk::catalog::FEATURES
         .iter()
         .map(|(name, _)| name.to_string())
         .filter(|name| prefixes.iter().any(|p| name.starts_with(p)))
@@ -26,8 +27,8 @@ fn config_in(root: &Path, rows: usize) -> Config {
 }
 
 fn test_auc(cfg: &Config) -> f64 {
-    creditrisk::model::train(cfg).unwrap();
-    creditrisk::evaluate::run(cfg, EvalSplit::Test)
+    support::train(&cfg).unwrap();
+    support::evaluate(&cfg, Split::Test)
         .unwrap()
         .metrics
         .roc_auc
@@ -38,7 +39,7 @@ fn demo_runs_every_stage_and_trees_beat_logistic_beat_application_only() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_in(dir.path(), 20_000);
 
-    let demo = pipeline::demo(&cfg).unwrap();
+    let demo = support::demo(&cfg).unwrap();
     assert!(demo.synthesised);
     let stages: Vec<&str> = demo.stages.iter().map(|s| s.stage).collect();
     assert_eq!(
@@ -87,7 +88,7 @@ fn demo_runs_every_stage_and_trees_beat_logistic_beat_application_only() {
 
     // A second demo run reuses the raw data instead of synthesising again.
     let trees = m.roc_auc;
-    assert!(!pipeline::demo(&cfg).unwrap().synthesised);
+    assert!(!support::demo(&cfg).unwrap().synthesised);
 
     let mut logistic = cfg.clone();
     logistic.model.learner = Learner::Logistic;
@@ -117,14 +118,14 @@ fn demo_runs_every_stage_and_trees_beat_logistic_beat_application_only() {
 fn demo_stops_with_a_clear_error_when_a_raw_contract_fails() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config_in(dir.path(), 2_000);
-    pipeline::demo(&cfg).unwrap();
+    support::demo(&cfg).unwrap();
     // Corrupt one bureau_balance STATUS code; ingest recomputes checksums, the contracts catch it.
-    let path = cfg.raw_dir().join("bureau_balance.csv");
+    let path = support::layout(&cfg).raw_dir.join("bureau_balance.csv");
     let text = std::fs::read_to_string(&path).unwrap();
     let corrupted = text.replacen(",C\n", ",Z\n", 1);
     assert_ne!(text, corrupted);
     std::fs::write(&path, corrupted).unwrap();
-    let err = pipeline::demo(&cfg).unwrap_err().to_string();
+    let err = support::demo(&cfg).unwrap_err().to_string();
     assert!(
         err.contains("bureau_balance") && err.contains("STATUS"),
         "{err}"

@@ -4,9 +4,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use creditrisk::artifact::sha256_file;
 use creditrisk::catalog::{DAYS_SENTINEL, Domain, Kind, RawTable};
-use creditrisk::synth::{SynthOptions, SynthSummary, run};
+use creditrisk::io::sha256_file;
+use creditrisk::synth::{SynthOptions, SynthSummary};
+
+fn run(opts: &SynthOptions) -> creditrisk::Result<SynthSummary> {
+    creditrisk::synth::run(opts, &creditrisk::progress::Silent)
+}
 
 const TRAIN_ROWS: usize = 5000;
 

@@ -6,8 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::bands::{BandRow, band_table};
+pub mod bands;
+
+pub use crate::config::MetricName;
 use crate::error::{Error, Result};
+use bands::{BandRow, band_table};
 
 /// Bins of the expected calibration error.
 pub const ECE_BINS: usize = 10;
@@ -86,6 +89,25 @@ pub struct Metrics {
     pub approval_rate: f64,
     pub confusion: Confusion,
     pub pd_bands: Vec<BandRow>,
+}
+
+impl Metrics {
+    /// The value of a named metric.
+    pub fn get(&self, name: MetricName) -> f64 {
+        match name {
+            MetricName::RocAuc => self.roc_auc,
+            MetricName::Gini => self.gini,
+            MetricName::Ks => self.ks,
+            MetricName::Brier => self.brier,
+            MetricName::LogLoss => self.log_loss,
+            MetricName::Ece => self.ece,
+            MetricName::Accuracy => self.accuracy,
+            MetricName::Precision => self.precision,
+            MetricName::Recall => self.recall,
+            MetricName::F1 => self.f1,
+            MetricName::ApprovalRate => self.approval_rate,
+        }
+    }
 }
 
 /// An error naming `what` when the labels are all one class (AUC, KS… are undefined).

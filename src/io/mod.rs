@@ -1,4 +1,5 @@
-//! Atomic artifact writes and file digests shared by every stage.
+//! Artifact IO shared by every stage: atomic writes, file digests and (in [`parquet`]) the one
+//! Parquet reader and writer.
 //!
 //! Artifacts are written to a temporary file in the destination folder and renamed into place, so a
 //! crash or a concurrent reader never sees half a file.
@@ -10,6 +11,9 @@ use md5::Md5;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+
+pub mod parquet;
+pub use parquet::{ParquetOptions, read_parquet, write_batch, write_parquet};
 
 /// Write `bytes` to `path` atomically (temp file in the same folder, then rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -1,4 +1,5 @@
-//! The feature store's columns: the contract between the feature SQL and every later stage.
+//! The feature store's columns: the contract between the feature SQL (`sql/`) and every later
+//! stage. Their definitions, units and NULL meanings are in `docs/features.md`.
 
 use datafusion::arrow::datatypes::DataType;
 
@@ -29,7 +30,7 @@ pub const KEY_COLUMNS: [(&str, DataType); 3] = [
     ("IS_TRAIN", DataType::Boolean),
 ];
 
-/// Every feature of SPEC §4, in store order, with its type (137 columns).
+/// Every feature of `docs/features.md`, in store order, with its type (137 columns).
 pub const FEATURES: &[(&str, FeatureType)] = &[
     ("NAME_CONTRACT_TYPE", FeatureType::Text),
     ("FLAG_OWN_CAR", FeatureType::Text),

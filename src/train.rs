@@ -9,15 +9,56 @@ use datafusion::arrow::array::{RecordBatch, UInt32Array};
 use datafusion::arrow::compute::take_record_batch;
 use serde::{Deserialize, Serialize};
 
-use super::bundle::{ModelBundle, ModelCard, TrainedLearner, TrainingMetadata};
-use super::calibrate::Calibrator;
-use super::frame::{self, ColumnKind, FeatureSpec};
-use super::preprocess::{Encoding, Preprocessor};
-use super::rebalance::{self, RebalanceSummary};
-use super::{ID_COLUMN, TARGET_COLUMN, gbm, io, logistic};
-use crate::config::{Config, Learner};
+use crate::config::{
+    Config, InferenceConfig, Learner, ModelConfig, Section, TrainingConfig, combine_hashes,
+};
 use crate::error::{Error, Result};
-use crate::evaluate::metrics::{self, Metrics};
+use crate::feature_sql::SqlSet;
+use crate::features::lineage::DataLineage;
+use crate::io;
+use crate::layout::{Layout, Split};
+use crate::metrics::{self, Metrics};
+use crate::model::bundle::{BundleParts, ModelBundle, ModelCard, TrainedLearner, TrainingMetadata};
+use crate::model::calibrate::Calibrator;
+use crate::model::frame::{self, ColumnKind, FeatureSpec};
+use crate::model::preprocess::{Encoding, Preprocessor};
+use crate::model::rebalance::{self, RebalanceSummary};
+use crate::model::{ID_COLUMN, TARGET_COLUMN, gbm, logistic};
+use crate::sampling::stratified_partition;
+
+/// What `train` reads from the configuration.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    pub training: TrainingConfig,
+    pub model: ModelConfig,
+    pub inference: InferenceConfig,
+    /// `features.exclude`: store columns never given to the model.
+    pub exclude: Vec<String>,
+    /// The config file, named in errors about its keys.
+    pub config_file: PathBuf,
+    /// Section → sha256 of the config sections read.
+    pub config_sections: BTreeMap<String, String>,
+}
+
+impl TrainOptions {
+    pub const SECTIONS: [Section; 4] = [
+        Section::Features,
+        Section::Training,
+        Section::Model,
+        Section::Inference,
+    ];
+
+    pub fn from_config(cfg: &Config) -> TrainOptions {
+        TrainOptions {
+            training: cfg.training.clone(),
+            model: cfg.model.clone(),
+            inference: cfg.inference.clone(),
+            exclude: cfg.features.exclude.clone(),
+            config_file: cfg.source.clone(),
+            config_sections: cfg.sections_record(&Self::SECTIONS),
+        }
+    }
+}
 
 /// Separates the validation-slice stream from the train/test split stream of the same seed.
 const VALIDATION_SALT: u64 = 0x7A11_DA7E;
@@ -43,30 +84,31 @@ pub struct TrainSummary {
     pub seconds: f64,
 }
 
-/// Train the configured learner on `<processed_dir>/train.parquet` and write a bundle under
-/// `<models_dir>/<model.name>/<run-id>/`.
-pub fn train(cfg: &Config) -> Result<TrainSummary> {
+/// Train the configured learner on the train split and write a bundle under
+/// `<models_dir>/<model.name>/<run-id>/`, with the feature SQL that built the store.
+pub fn run(layout: &Layout, cfg: &TrainOptions) -> Result<TrainSummary> {
     let clock = Instant::now();
     let started_at = chrono::Utc::now();
     // Config mistakes should surface before minutes of work.
     if cfg.model.learner == Learner::GradientBoosting {
         gbm::booster(&cfg.model.params, &BTreeMap::new(), false)?;
     }
-    let train_path = cfg.processed_dir().join("train.parquet");
+    let feature_sql = feature_sql_of_store(layout)?;
+    let train_path = layout.split_file(Split::Train);
     let source = train_path.display().to_string();
     let batch = io::read_parquet(&train_path, "run `creditrisk split-data` first")?;
     // Hashing the split files (lineage) overlaps with training instead of adding to it.
     let digests = {
-        let dir = cfg.processed_dir();
-        std::thread::spawn(move || input_digests(&dir))
+        let files: Vec<PathBuf> = Split::ALL.iter().map(|s| layout.split_file(*s)).collect();
+        std::thread::spawn(move || input_digests(&files))
     };
-    let specs = frame::feature_specs(batch.schema().as_ref(), &cfg.features.exclude, &source)?;
+    let specs = frame::feature_specs(batch.schema().as_ref(), &cfg.exclude, &source)?;
     check_monotone_features(cfg, &specs)?;
     let y_all = frame::target_column(&batch, TARGET_COLUMN, &source)?;
     let labels: Vec<i64> = y_all.iter().map(|v| *v as i64).collect();
     metrics::require_both_classes(&y_all, &source)?;
 
-    let (fit_idx, val_idx) = crate::split::stratified_partition(
+    let (fit_idx, val_idx) = stratified_partition(
         &labels,
         cfg.training.validation_size,
         cfg.training.random_state ^ VALIDATION_SALT,
@@ -183,21 +225,23 @@ pub fn train(cfg: &Config) -> Result<TrainSummary> {
         pd_bands: cfg.inference.pd_bands.clone(),
         reason_codes: cfg.inference.reason_codes,
         trees,
+        feature_sql_sha256: feature_sql.sha256(),
     };
-    let hash = cfg.hash();
-    let model_root = cfg.models_dir().join(&cfg.model.name);
+    let hash = combine_hashes(&cfg.config_sections);
+    let model_root = layout.model_root(&cfg.model.name);
     let run_id = unique_run_id(&model_root, &started_at, &hash);
     let metadata = TrainingMetadata {
         run_id: run_id.clone(),
         model_name: cfg.model.name.clone(),
-        config_file: cfg.source.display().to_string(),
+        config_file: cfg.config_file.display().to_string(),
         config_hash: hash,
-        git_commit: crate::artifact::git_commit(&cfg.root),
+        config_sections: cfg.config_sections.clone(),
+        git_commit: crate::io::git_commit(&layout.root),
         crate_version: env!("CARGO_PKG_VERSION").to_string(),
         seed: cfg.training.random_state,
         input_files: digests
             .join()
-            .map_err(|_| Error::Model("hashing the split files failed".into()))??,
+            .map_err(|_| Error::Internal("hashing the split files failed".into()))??,
         rows_fit,
         rows_validation: rows_val,
         rebalance: summary_rebalance.clone(),
@@ -210,13 +254,16 @@ pub fn train(cfg: &Config) -> Result<TrainSummary> {
         training_seconds: clock.elapsed().as_secs_f64(),
     };
     let model_dir = ModelBundle::write_new(
-        &model_root,
-        &card,
-        &pre,
-        &learner,
-        &calibrator,
-        &validation,
-        &metadata,
+        layout,
+        &BundleParts {
+            card: &card,
+            preprocessor: &pre,
+            learner: &learner,
+            calibrator: &calibrator,
+            validation_metrics: &validation,
+            metadata: &metadata,
+            feature_sql: &feature_sql,
+        },
     )?;
     Ok(TrainSummary {
         model_dir,
@@ -244,7 +291,7 @@ fn take(batch: &RecordBatch, idx: &[usize], y: &[f64]) -> Result<(RecordBatch, V
 }
 
 /// Every constrained feature must be a numeric model feature.
-fn check_monotone_features(cfg: &Config, specs: &[FeatureSpec]) -> Result<()> {
+fn check_monotone_features(cfg: &TrainOptions, specs: &[FeatureSpec]) -> Result<()> {
     for feature in cfg.model.monotone_constraints.keys() {
         let key = format!("model.monotone_constraints.{feature}");
         match specs.iter().find(|s| &s.name == feature) {
@@ -252,14 +299,14 @@ fn check_monotone_features(cfg: &Config, specs: &[FeatureSpec]) -> Result<()> {
                 return Err(Error::Config(format!(
                     "{}: key `{key}`: `{feature}` is not a model feature (features are the \
                      feature-store columns minus features.exclude); fix the name or remove the key",
-                    cfg.source.display()
+                    cfg.config_file.display()
                 )));
             }
             Some(s) if s.kind == ColumnKind::Categorical => {
                 return Err(Error::Config(format!(
                     "{}: key `{key}`: `{feature}` is categorical; monotone constraints apply to \
                      numeric features only",
-                    cfg.source.display()
+                    cfg.config_file.display()
                 )));
             }
             Some(_) => {}
@@ -270,7 +317,7 @@ fn check_monotone_features(cfg: &Config, specs: &[FeatureSpec]) -> Result<()> {
 
 /// Design-column index → ±1 for the tree learner.
 fn monotone_design_columns(
-    cfg: &Config,
+    cfg: &TrainOptions,
     pre: &Preprocessor,
     notes: &mut Vec<String>,
 ) -> BTreeMap<usize, i8> {
@@ -295,18 +342,42 @@ fn monotone_design_columns(
 }
 
 /// sha256 of the split files the model depends on.
-fn input_digests(processed_dir: &Path) -> Result<BTreeMap<String, String>> {
+fn input_digests(files: &[PathBuf]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
-    for name in ["train.parquet", "test.parquet"] {
-        let path = processed_dir.join(name);
+    for path in files {
         if path.is_file() {
-            out.insert(
-                path.display().to_string(),
-                crate::artifact::sha256_file(&path)?,
-            );
+            out.insert(path.display().to_string(), crate::io::sha256_file(path)?);
         }
     }
     Ok(out)
+}
+
+/// The feature SQL to store in the bundle: the project's `sql/` (or the built-in copy), which
+/// must be the set that built the feature store when its lineage says so — a model must never
+/// carry SQL other than the one its training rows came from.
+fn feature_sql_of_store(layout: &Layout) -> Result<SqlSet> {
+    let sql = SqlSet::load(&layout.sql_dir)?;
+    let lineage_file = layout.lineage_file();
+    let Ok(text) = std::fs::read_to_string(&lineage_file) else {
+        return Ok(sql);
+    };
+    let lineage: DataLineage = serde_json::from_str(&text).map_err(|e| {
+        Error::Input(format!(
+            "{}: unreadable lineage ({e}); rerun `creditrisk build-feature-store`",
+            lineage_file.display()
+        ))
+    })?;
+    if lineage.feature_sql_sha256 != sql.sha256() {
+        return Err(Error::Input(format!(
+            "{}: the feature store was built with feature SQL {} but {} now holds {}; rerun \
+             `creditrisk build-feature-store` (and split-data) before training",
+            lineage_file.display(),
+            lineage.feature_sql_sha256,
+            layout.sql_dir.display(),
+            sql.sha256()
+        )));
+    }
+    Ok(sql)
 }
 
 /// `<UTC timestamp>-<config hash prefix>`, with a counter if that folder exists already.

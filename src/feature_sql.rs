@@ -1,0 +1,198 @@
+//! The feature SQL (`sql/*.sql`): loading the files and running them on a session.
+//!
+//! The statements are versioned as one [`SqlSet`]: the feature store records its sha256 in the
+//! lineage, and every model bundle carries the exact texts it was trained on, so scoring computes
+//! the features the model saw even after `sql/` changes. Definitions: `docs/features.md`.
+//!
+//! Each per-table file is one SELECT over the raw table(s) named like the catalog and yields one row
+//! per applicant; its result is registered as `<file stem>_features`. `feature_store.sql` joins
+//! them. The same statements run over full raw tables (batch) or over a request's few rows
+//! registered under the same names (online scoring): see [`register_feature_views`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::concat_batches;
+use datafusion::dataframe::DataFrame;
+use datafusion::prelude::SessionContext;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::catalog::RawTable;
+use crate::error::{Error, Result};
+
+/// A feature SQL file and the table its result is registered as.
+#[derive(Clone, Copy, Debug)]
+pub struct FeatureSql {
+    pub file: &'static str,
+    pub result: &'static str,
+    builtin: &'static str,
+}
+
+impl FeatureSql {
+    /// Every file: the per-table statements, then the store join.
+    pub fn all() -> impl Iterator<Item = FeatureSql> {
+        TABLE_SQL.into_iter().chain([STORE_SQL])
+    }
+}
+
+/// Per-table feature files, in the order they can run.
+pub const TABLE_SQL: [FeatureSql; 7] = [
+    FeatureSql {
+        file: "application.sql",
+        result: "application_features",
+        builtin: include_str!("../sql/application.sql"),
+    },
+    FeatureSql {
+        file: "bureau.sql",
+        result: "bureau_features",
+        builtin: include_str!("../sql/bureau.sql"),
+    },
+    FeatureSql {
+        file: "bureau_balance.sql",
+        result: "bureau_balance_features",
+        builtin: include_str!("../sql/bureau_balance.sql"),
+    },
+    FeatureSql {
+        file: "previous_application.sql",
+        result: "previous_application_features",
+        builtin: include_str!("../sql/previous_application.sql"),
+    },
+    FeatureSql {
+        file: "installments_payments.sql",
+        result: "installments_payments_features",
+        builtin: include_str!("../sql/installments_payments.sql"),
+    },
+    FeatureSql {
+        file: "credit_card_balance.sql",
+        result: "credit_card_balance_features",
+        builtin: include_str!("../sql/credit_card_balance.sql"),
+    },
+    FeatureSql {
+        file: "pos_cash_balance.sql",
+        result: "pos_cash_balance_features",
+        builtin: include_str!("../sql/pos_cash_balance.sql"),
+    },
+];
+
+/// The join of all per-table results into the store.
+pub const STORE_SQL: FeatureSql = FeatureSql {
+    file: "feature_store.sql",
+    result: "feature_store",
+    builtin: include_str!("../sql/feature_store.sql"),
+};
+
+/// The texts of every feature SQL file (file name → statement), versioned as one unit.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SqlSet {
+    pub files: BTreeMap<String, String>,
+}
+
+impl SqlSet {
+    /// The statements compiled into the binary.
+    pub fn builtin() -> SqlSet {
+        SqlSet {
+            files: FeatureSql::all()
+                .map(|f| (f.file.to_string(), f.builtin.to_string()))
+                .collect(),
+        }
+    }
+
+    /// The statements of `sql_dir` when the folder exists (it must then hold every file), else
+    /// the copies compiled into the binary (so an installed binary or a test in a temp folder
+    /// still has its definitions).
+    pub fn load(sql_dir: &Path) -> Result<SqlSet> {
+        if !sql_dir.is_dir() {
+            return Ok(SqlSet::builtin());
+        }
+        let mut files = BTreeMap::new();
+        for sql in FeatureSql::all() {
+            let path = sql_dir.join(sql.file);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Error::Input(format!(
+                    "{}: {e}; paths.sql_dir must hold every feature SQL file",
+                    path.display()
+                ))
+            })?;
+            files.insert(sql.file.to_string(), text);
+        }
+        Ok(SqlSet { files })
+    }
+
+    /// sha256 of each file's text.
+    pub fn file_sha256s(&self) -> BTreeMap<String, String> {
+        self.files
+            .iter()
+            .map(|(name, text)| (name.clone(), hex::encode(Sha256::digest(text.as_bytes()))))
+            .collect()
+    }
+
+    /// One digest of the whole set (`name  sha256` lines in name order, like `sha256sum`).
+    pub fn sha256(&self) -> String {
+        let mut lines = String::new();
+        for (name, sha) in self.file_sha256s() {
+            lines.push_str(&format!("{sha}  {name}\n"));
+        }
+        hex::encode(Sha256::digest(lines.as_bytes()))
+    }
+
+    fn text(&self, sql: FeatureSql) -> Result<&str> {
+        self.files.get(sql.file).map(String::as_str).ok_or_else(|| {
+            Error::Input(format!("feature SQL {} is missing from the set", sql.file))
+        })
+    }
+
+    /// Plan one statement on `ctx`, naming the file in any engine error.
+    pub async fn plan(&self, ctx: &SessionContext, sql: FeatureSql) -> Result<DataFrame> {
+        ctx.sql(self.text(sql)?)
+            .await
+            .map_err(|e| Error::engine(format!("feature SQL {}", sql.file), e))
+    }
+
+    /// Run one statement and keep its (small, per-applicant) result in memory under `result`.
+    pub async fn materialize(&self, ctx: &SessionContext, sql: FeatureSql) -> Result<u64> {
+        let df = self.plan(ctx, sql).await?;
+        let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+        let parts = df
+            .collect_partitioned()
+            .await
+            .map_err(|e| Error::engine(format!("feature SQL {}", sql.file), e))?;
+        crate::raw::register_batches(ctx, sql.result, schema, parts)
+    }
+
+    /// Register every per-table result as a lazy view and return the store query: the online
+    /// path, for rows registered under the raw table names (`application` included).
+    pub async fn register_feature_views(&self, ctx: &SessionContext) -> Result<DataFrame> {
+        for sql in TABLE_SQL {
+            let view = self.plan(ctx, sql).await?.into_view();
+            ctx.deregister_table(sql.result)?;
+            ctx.register_table(sql.result, view)?;
+        }
+        self.plan(ctx, STORE_SQL).await
+    }
+
+    /// Feature-store rows computed by this set from raw CSVs (`<folder>/<Kaggle name>.csv`, all
+    /// eight tables): the path that scores new applicants with the SQL a model was trained on.
+    pub async fn features_of_raw_files(
+        &self,
+        raw_file: impl Fn(RawTable) -> std::path::PathBuf,
+    ) -> Result<RecordBatch> {
+        let ctx = crate::raw::session();
+        for table in RawTable::ALL {
+            let path = raw_file(table);
+            let names = crate::raw::read_header(&path)?;
+            let header = crate::raw::check_header(table, &names);
+            if let crate::raw::CsvLoad::Unparseable { message, .. } =
+                crate::raw::load_csv(&ctx, table, &path, &names, &header).await?
+            {
+                return Err(Error::Input(message));
+            }
+        }
+        crate::raw::register_application_view(&ctx).await?;
+        let store = self.register_feature_views(&ctx).await?;
+        let schema = std::sync::Arc::new(store.schema().as_arrow().clone());
+        let batches = store.collect().await?;
+        Ok(concat_batches(&schema, &batches)?)
+    }
+}
