@@ -313,6 +313,8 @@ impl Config {
     }
 
     /// Semantic checks serde cannot express; each names the key to fix.
+    // `!(x > 0.0)` rather than `x <= 0.0`: the negated form also rejects NaN.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     fn check(&self) -> Result<()> {
         let bad = |key: &str, why: &str| {
             Err(Error::Config(format!(

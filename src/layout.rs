@@ -5,12 +5,13 @@
 //! <root>/                              project root (the folder above configs/)
 //! ├── data/raw/<kaggle name>.csv       paths.raw_dir: the eight raw extracts
 //! ├── data/cache/raw/<table>-<sha>.parquet   paths.cache_dir: typed copies keyed by CSV sha256
+//! ├── data/cache/models/<name>/<version>/    registry versions downloaded from a server
 //! ├── data/synth_truth.parquet         paths.truth_file: true PD of synthetic applicants
 //! ├── data/processed/                  paths.processed_dir
 //! │   ├── feature_store.parquet        features.store_file
 //! │   ├── train.parquet, test.parquet  stratified splits
 //! ├── reports/                         paths.reports_dir
-//! │   ├── ingestion_summary.json, data_lineage.json
+//! │   ├── ingestion_summary.json, data_lineage.json, registry_transition.json
 //! │   ├── validation/<stem>.json       contract reports (raw_<table>, feature_store, splits)
 //! │   ├── metrics.json, test_metrics.json
 //! │   ├── train_predictions.parquet, test_predictions.parquet
@@ -81,6 +82,37 @@ impl BundleFile {
             BundleFile::Metadata => "metadata.json",
             BundleFile::Manifest => "manifest.json",
         }
+    }
+}
+
+/// File names inside the raw cache folder (`Layout::raw_cache_dir`).
+pub struct RawCacheName;
+
+impl RawCacheName {
+    /// The typed copy of one version of a raw table: `<table>-<sha256 prefix>.parquet`.
+    pub fn file(table: RawTable, sha256: &str) -> String {
+        format!(
+            "{}-{}.parquet",
+            table.name(),
+            &sha256[..16.min(sha256.len())]
+        )
+    }
+
+    /// Whether `name` is a typed copy of `table` (any version); `bureau-<hash>` must not match
+    /// `bureau_balance-<hash>`.
+    pub fn is_copy_of(name: &str, table: RawTable) -> bool {
+        name.strip_prefix(&format!("{}-", table.name()))
+            .and_then(|rest| rest.strip_suffix(".parquet"))
+            .is_some_and(|hash| hash.chars().all(|c| c.is_ascii_hexdigit()))
+    }
+
+    /// The memo of a raw file's sha256, named after its absolute path.
+    pub fn sha_memo(absolute: &Path) -> String {
+        let name = absolute
+            .display()
+            .to_string()
+            .replace(['/', '\\', ':'], "_");
+        format!("{name}.sha256.json")
     }
 }
 
@@ -166,6 +198,14 @@ impl Layout {
     }
     pub fn evaluation_report(&self, split: Split) -> PathBuf {
         self.evaluation_dir(split).join("report.html")
+    }
+    /// What `promote-model` / `auto-promote` did and why.
+    pub fn registry_transition(&self) -> PathBuf {
+        self.reports_dir.join("registry_transition.json")
+    }
+    /// Registry versions downloaded from a tracking server, by name and version.
+    pub fn model_cache_dir(&self) -> PathBuf {
+        self.cache_dir.join("models")
     }
     /// All bundles of one model.
     pub fn model_root(&self, model_name: &str) -> PathBuf {

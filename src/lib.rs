@@ -14,8 +14,10 @@
 //!
 //! 1. **CLI** — `main.rs`: parses arguments, owns the async runtime and the progress bars.
 //! 2. **pipeline** — [`pipeline`]: chains stages.
-//! 3. **stages** — [`synth`], [`ingest`], [`features`], [`split`], [`train`], [`evaluate`].
-//! 4. **core** — [`model`] (bundle and the one scoring core), [`contracts`], [`feature_sql`],
+//! 3. **stages** — [`synth`], [`ingest`], [`features`], [`split`], [`train`], [`evaluate`],
+//!    [`registry`] (promotions).
+//! 4. **core** — [`model`] (bundle and the one scoring core), [`experiment`] (what a run records
+//!    in the tracker), [`contracts`], [`feature_sql`],
 //!    [`raw`], [`metrics`], [`sampling`], [`io`], [`layout`], [`progress`], [`tracking`]
 //!    (MLflow-compatible runs and registry).
 //! 5. **catalog/config** — [`catalog`] (raw tables and the feature-store schema), [`config`],
@@ -27,6 +29,7 @@ pub mod config;
 pub mod error;
 // 4. core
 pub mod contracts;
+pub mod experiment;
 pub mod feature_sql;
 pub mod io;
 pub mod layout;
@@ -35,10 +38,12 @@ pub mod model;
 pub mod progress;
 pub mod raw;
 pub mod sampling;
+pub mod tracking;
 // 3. stages
 pub mod evaluate;
 pub mod features;
 pub mod ingest;
+pub mod registry;
 pub mod split;
 pub mod synth;
 pub mod train;

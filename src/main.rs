@@ -8,11 +8,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use creditrisk::experiment::TrackingOptions;
 use creditrisk::features::{FeatureStoreOptions, FeatureStoreSummary};
 use creditrisk::ingest::IngestOptions;
 use creditrisk::progress::Reporter;
+use creditrisk::registry::{self, Promotion, Target};
 use creditrisk::split::SplitOptions;
 use creditrisk::synth::SynthOptions;
+use creditrisk::tracking::ModelRef;
 use creditrisk::train::TrainOptions;
 use creditrisk::{Config, Error, Layout, Split};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -67,6 +70,29 @@ enum Command {
     },
     /// The main job: synthesise data if `paths.raw_dir` is empty, then run every stage.
     Demo,
+    /// Move a registered version to a stage or point an alias at it, with governance tags.
+    PromoteModel {
+        #[arg(long)]
+        version: u64,
+        /// None, Staging, Production or Archived.
+        #[arg(long, conflicts_with = "alias", required_unless_present = "alias")]
+        stage: Option<String>,
+        /// With --stage Staging|Production: archive the versions that held it.
+        #[arg(long, requires = "stage")]
+        archive_existing: bool,
+        /// Point this alias (e.g. champion, challenger) at the version.
+        #[arg(long)]
+        alias: Option<String>,
+        #[arg(long)]
+        reviewer: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// The registry: `models list`, `models show REF`.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
     /// Benchmark aid: AUC of the true synthetic PD on the rows of a split (the best achievable).
     #[command(hide = true)]
     BayesAuc {
@@ -75,6 +101,15 @@ enum Command {
         #[arg(long)]
         truth: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Every version of `registry.model_name`: stage, aliases, run, validation AUC.
+    List,
+    /// One version as JSON: `models:/<name>/<version>`, `models:/<name>@<alias>`,
+    /// `models:/<name>/<Stage>`.
+    Show { reference: String },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -170,7 +205,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             );
         }
         Command::Train => {
-            let s = creditrisk::train::run(&layout, &TrainOptions::from_config(&cfg))?;
+            let s = creditrisk::train::run(&layout, &TrainOptions::from_config(&cfg)).await?;
             let v = &s.validation;
             eprintln!(
                 "{:?} on {} rows × {} features, {:.1} s; validation slice (calibration in-sample) AUC {:.4}, ECE {:.4}, Brier {:.4}\nbundle: {}",
@@ -189,7 +224,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 SplitArg::Train => Split::Train,
                 SplitArg::Test => Split::Test,
             };
-            let s = creditrisk::evaluate::run(&layout, &cfg.model.name, split).await?;
+            let tracking = TrackingOptions::from_config(&cfg);
+            let s =
+                creditrisk::evaluate::run(&layout, &cfg.model.name, split, Some(&tracking)).await?;
             print_evaluation(&s);
         }
         Command::Demo => {
@@ -199,6 +236,89 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 eprintln!("{:<20} {:>7.2} s", stage.stage, stage.seconds);
             }
             print_evaluation(&s.test);
+        }
+        Command::PromoteModel {
+            version,
+            stage,
+            archive_existing,
+            alias,
+            reviewer,
+            note,
+        } => {
+            let target = match (stage, alias) {
+                (Some(stage), _) => Target::Stage {
+                    stage: creditrisk::tracking::parse_stage(&stage).ok_or_else(|| {
+                        Error::Config(format!(
+                            "--stage {stage}: unknown stage (None, Staging, Production, Archived)"
+                        ))
+                    })?,
+                    archive_existing,
+                },
+                (None, Some(alias)) => Target::Alias { alias },
+                (None, None) => {
+                    return Err(Error::Config("give --stage or --alias".into()));
+                }
+            };
+            let request = Promotion {
+                version,
+                target,
+                reviewer,
+                note,
+            };
+            let t =
+                registry::promote(&layout, &TrackingOptions::from_config(&cfg), &request).await?;
+            eprintln!(
+                "models:/{}/{} → stage {}, aliases [{}] (before: {:?}); report: {}",
+                t.model_name,
+                t.version,
+                t.stage_after.as_str(),
+                t.aliases_after.join(", "),
+                t.previous,
+                t.report.display()
+            );
+        }
+        Command::Models { command } => {
+            let tracking = TrackingOptions::from_config(&cfg);
+            let tracker = tracking.tracker(&layout)?;
+            match command {
+                ModelsCommand::List => {
+                    let name = &tracking.registry.model_name;
+                    println!(
+                        "{:<8} {:<11} {:<24} {:<34} source",
+                        "version", "stage", "aliases", "run"
+                    );
+                    for v in tracker.list_model_versions(name).await? {
+                        println!(
+                            "{:<8} {:<11} {:<24} {:<34} {}",
+                            v.version,
+                            v.stage.as_str(),
+                            v.aliases.join(","),
+                            v.run_id.as_deref().unwrap_or("-"),
+                            v.source
+                        );
+                    }
+                }
+                ModelsCommand::Show { reference } => {
+                    let version = tracker.resolve(&ModelRef::parse(&reference)?).await?;
+                    let run = match &version.run_id {
+                        Some(id) => Some(tracker.get_run(id).await?),
+                        None => None,
+                    };
+                    let shown = serde_json::json!({
+                        "version": version,
+                        "run": run.map(|r| serde_json::json!({
+                            "run_id": r.info.run_id,
+                            "status": r.info.status.as_str(),
+                            "metrics": r.metrics.iter().map(|(k, m)| (k.clone(), m.value)).collect::<std::collections::BTreeMap<_, _>>(),
+                            "tags": r.tags,
+                        })),
+                    });
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&shown).unwrap_or_default()
+                    );
+                }
+            }
         }
         Command::BayesAuc { test, truth } => {
             println!("{:.4}", creditrisk::evaluate::bayes_auc(&test, &truth)?);

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::evaluate::EvalSummary;
+use crate::experiment::TrackingOptions;
 use crate::features::{FeatureStoreOptions, FeatureStoreSummary};
 use crate::ingest::IngestOptions;
 use crate::layout::{Layout, Split};
@@ -80,11 +81,12 @@ pub async fn demo(cfg: &Config, reporter: &dyn Reporter) -> Result<DemoSummary> 
     timed("split-data", started);
 
     let started = Instant::now();
-    crate::train::run(&layout, &TrainOptions::from_config(cfg))?;
+    crate::train::run(&layout, &TrainOptions::from_config(cfg)).await?;
     timed("train", started);
 
     let started = Instant::now();
-    let test = crate::evaluate::run(&layout, &cfg.model.name, Split::Test).await?;
+    let tracking = TrackingOptions::from_config(cfg);
+    let test = crate::evaluate::run(&layout, &cfg.model.name, Split::Test, Some(&tracking)).await?;
     timed("evaluate", started);
 
     Ok(DemoSummary {

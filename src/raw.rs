@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::RawTable;
 use crate::error::{Error, Result};
 use crate::io::ParquetOptions;
+use crate::layout::RawCacheName;
 
 /// A session configured for the Kaggle layout: upper-case identifiers are kept as written.
 pub fn session() -> SessionContext {
@@ -192,11 +193,7 @@ pub struct ParquetCache {
 
 impl ParquetCache {
     pub fn file(&self, table: RawTable, sha256: &str) -> PathBuf {
-        self.dir.join(format!(
-            "{}-{}.parquet",
-            table.name(),
-            &sha256[..16.min(sha256.len())]
-        ))
+        self.dir.join(RawCacheName::file(table, sha256))
     }
 
     /// Cached copies of `table` (any version).
@@ -204,17 +201,10 @@ impl ParquetCache {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return vec![];
         };
-        let prefix = format!("{}-", table.name());
         entries
             .flatten()
-            .filter_map(|entry| {
-                let name = entry.file_name().to_string_lossy().to_string();
-                let rest = name.strip_prefix(&prefix)?.strip_suffix(".parquet")?;
-                // `bureau-<hash>` must not match `bureau_balance-<hash>`.
-                rest.chars()
-                    .all(|c| c.is_ascii_hexdigit())
-                    .then(|| entry.path())
-            })
+            .filter(|entry| RawCacheName::is_copy_of(&entry.file_name().to_string_lossy(), table))
+            .map(|entry| entry.path())
             .collect()
     }
 
@@ -430,10 +420,7 @@ pub fn file_sha256(path: &Path, memo_dir: Option<&Path>) -> Result<String> {
         modified_ns: modified,
         sha256: String::new(),
     };
-    let memo_file = memo_dir.map(|d| {
-        let name = abs.display().to_string().replace(['/', '\\', ':'], "_");
-        d.join(format!("{name}.sha256.json"))
-    });
+    let memo_file = memo_dir.map(|d| d.join(RawCacheName::sha_memo(&abs)));
     if let Some(file) = &memo_file
         && let Ok(text) = std::fs::read_to_string(file)
         && let Ok(memo) = serde_json::from_str::<Memo>(&text)

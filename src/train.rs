@@ -10,9 +10,10 @@ use datafusion::arrow::compute::take_record_batch;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{
-    Config, InferenceConfig, Learner, ModelConfig, Section, TrainingConfig, combine_hashes,
+    Config, InferenceConfig, Learner, ModelConfig, Section, Stage, TrainingConfig, combine_hashes,
 };
 use crate::error::{Error, Result};
+use crate::experiment::{self, TrackingOptions};
 use crate::feature_sql::SqlSet;
 use crate::features::lineage::DataLineage;
 use crate::io;
@@ -25,6 +26,7 @@ use crate::model::preprocess::{Encoding, Preprocessor};
 use crate::model::rebalance::{self, RebalanceSummary};
 use crate::model::{ID_COLUMN, TARGET_COLUMN, gbm, logistic};
 use crate::sampling::stratified_partition;
+use crate::tracking::Batch;
 
 /// What `train` reads from the configuration.
 #[derive(Clone, Debug)]
@@ -38,6 +40,9 @@ pub struct TrainOptions {
     pub config_file: PathBuf,
     /// Section → sha256 of the config sections read.
     pub config_sections: BTreeMap<String, String>,
+    /// Where to record the run and register the bundle (`tracking`, `registry`); `None` trains
+    /// without a tracker.
+    pub tracking: Option<TrackingOptions>,
 }
 
 impl TrainOptions {
@@ -56,6 +61,7 @@ impl TrainOptions {
             exclude: cfg.features.exclude.clone(),
             config_file: cfg.source.clone(),
             config_sections: cfg.sections_record(&Self::SECTIONS),
+            tracking: Some(TrackingOptions::from_config(cfg)),
         }
     }
 }
@@ -82,11 +88,86 @@ pub struct TrainSummary {
     /// the held-out figures are `evaluate --split test`.
     pub validation: Metrics,
     pub seconds: f64,
+    /// The tracker's run (MLflow run id) and the registry version of this bundle.
+    pub tracking_run_id: Option<String>,
+    pub registered_version: Option<u64>,
+    pub registered_stage: Option<Stage>,
 }
 
 /// Train the configured learner on the train split and write a bundle under
-/// `<models_dir>/<model.name>/<run-id>/`, with the feature SQL that built the store.
-pub fn run(layout: &Layout, cfg: &TrainOptions) -> Result<TrainSummary> {
+/// `<models_dir>/<model.name>/<run-id>/`, with the feature SQL that built the store; record the
+/// run in the tracker and register the bundle as a new model version.
+pub async fn run(layout: &Layout, cfg: &TrainOptions) -> Result<TrainSummary> {
+    let Some(tracking) = &cfg.tracking else {
+        let (layout, cfg) = (layout.clone(), cfg.clone());
+        return on_worker(move || fit(&layout, &cfg, None))
+            .await
+            .map(|(s, _)| s);
+    };
+    let tracker = tracking.tracker(layout)?;
+    let git = crate::io::git_commit(&layout.root);
+    let run_name = format!("train-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
+    let run = experiment::start_run(&tracker, tracking, &run_name, &git).await?;
+    let fitted = {
+        let (layout, cfg, id) = (layout.clone(), cfg.clone(), run.run_id.clone());
+        on_worker(move || fit(&layout, &cfg, Some(id))).await
+    };
+    let recorded = match fitted {
+        Ok((summary, logged)) => {
+            let reports = [
+                (layout.lineage_file(), "reports"),
+                (
+                    layout.validation_report("feature_store"),
+                    "reports/validation",
+                ),
+                (layout.validation_report("splits"), "reports/validation"),
+            ];
+            let reports: Vec<(&Path, &str)> =
+                reports.iter().map(|(p, a)| (p.as_path(), *a)).collect();
+            experiment::record_training(
+                &tracker,
+                tracking,
+                &run,
+                logged,
+                &summary.validation,
+                &summary.model_dir,
+                &reports,
+            )
+            .await
+            .map(|version| (summary, version))
+        }
+        Err(e) => Err(e),
+    };
+    match recorded {
+        Ok((mut summary, version)) => {
+            summary.tracking_run_id = Some(run.run_id);
+            summary.registered_version = Some(version.version);
+            summary.registered_stage = Some(version.stage);
+            Ok(summary)
+        }
+        Err(e) => {
+            experiment::fail_run(&tracker, &run.run_id).await;
+            Err(e)
+        }
+    }
+}
+
+/// Run CPU-bound training on tokio's blocking pool, so the caller's reactor stays free.
+async fn on_worker<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(format!("training thread failed: {e}")))?
+}
+
+/// Fit, calibrate and write the bundle; returns the summary and what the tracker should log
+/// (params: every config value read and every learner hyperparameter; tags: lineage).
+fn fit(
+    layout: &Layout,
+    cfg: &TrainOptions,
+    tracking_run_id: Option<String>,
+) -> Result<(TrainSummary, Batch)> {
     let clock = Instant::now();
     let started_at = chrono::Utc::now();
     // Config mistakes should surface before minutes of work.
@@ -153,6 +234,7 @@ pub fn run(layout: &Layout, cfg: &TrainOptions) -> Result<TrainSummary> {
         &pre.smote_columns(),
     )?;
     let rebalanced = reb.summary.log_odds_shift.abs() > 1e-12;
+    let mut learner_params = BTreeMap::new();
     let (learner, val_scores, trees, early_stopping_metric) = match cfg.model.learner {
         Learner::GradientBoosting => {
             let mut booster = gbm::booster(&cfg.model.params, &monotone, rebalanced)?;
@@ -171,6 +253,7 @@ pub fn run(layout: &Layout, cfg: &TrainOptions) -> Result<TrainSummary> {
                 .evaluation_metric
                 .map_or_else(|| "LogLoss".to_string(), |m| format!("{m:?}"));
             let trees = booster.trees.len();
+            learner_params = learner_hyperparameters(&booster);
             (
                 TrainedLearner::Trees(Box::new(booster)),
                 scores,
@@ -236,6 +319,7 @@ pub fn run(layout: &Layout, cfg: &TrainOptions) -> Result<TrainSummary> {
         config_file: cfg.config_file.display().to_string(),
         config_hash: hash,
         config_sections: cfg.config_sections.clone(),
+        tracking_run_id,
         git_commit: crate::io::git_commit(&layout.root),
         crate_version: env!("CARGO_PKG_VERSION").to_string(),
         seed: cfg.training.random_state,
@@ -265,7 +349,8 @@ pub fn run(layout: &Layout, cfg: &TrainOptions) -> Result<TrainSummary> {
             feature_sql: &feature_sql,
         },
     )?;
-    Ok(TrainSummary {
+    let logged = logged_values(cfg, learner_params, &metadata, &card, &model_dir)?;
+    let summary = TrainSummary {
         model_dir,
         run_id,
         learner: cfg.model.learner,
@@ -279,7 +364,89 @@ pub fn run(layout: &Layout, cfg: &TrainOptions) -> Result<TrainSummary> {
         calibration: calibrator.method().to_string(),
         validation,
         seconds: clock.elapsed().as_secs_f64(),
-    })
+        tracking_run_id: None,
+        registered_version: None,
+        registered_stage: None,
+    };
+    Ok((summary, logged))
+}
+
+/// Every scalar setting of the fitted booster (its JSON minus the trees), as `learner.<name>`.
+fn learner_hyperparameters(booster: &forust_ml::GradientBooster) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(booster) {
+        for (key, value) in fields {
+            if !value.is_array() && !value.is_object() {
+                experiment::flatten(&format!("learner.{key}"), &value, &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// Params and tags of the training run.
+fn logged_values(
+    cfg: &TrainOptions,
+    learner: BTreeMap<String, String>,
+    metadata: &TrainingMetadata,
+    card: &ModelCard,
+    model_dir: &Path,
+) -> Result<Batch> {
+    let mut params = learner;
+    let sections = [
+        ("training", serde_json::to_value(&cfg.training)),
+        ("model", serde_json::to_value(&cfg.model)),
+        ("inference", serde_json::to_value(&cfg.inference)),
+        ("features.exclude", serde_json::to_value(&cfg.exclude)),
+    ];
+    for (prefix, value) in sections {
+        let value = value.map_err(|e| Error::Internal(format!("config {prefix}: {e}")))?;
+        experiment::flatten(prefix, &value, &mut params);
+    }
+    let mut batch = params
+        .into_iter()
+        .fold(Batch::default(), |b, (k, v)| b.param(k, v));
+    let manifest = model_dir.join(crate::layout::BundleFile::Manifest.name());
+    let mut tags = BTreeMap::from([
+        ("creditrisk.model_name".to_string(), card.name.clone()),
+        (
+            "creditrisk.bundle_run_id".to_string(),
+            metadata.run_id.clone(),
+        ),
+        (
+            "creditrisk.bundle_sha256".to_string(),
+            crate::io::sha256_file(&manifest)?,
+        ),
+        (
+            "creditrisk.config_hash".to_string(),
+            metadata.config_hash.clone(),
+        ),
+        (
+            "creditrisk.feature_sql_sha256".to_string(),
+            card.feature_sql_sha256.clone(),
+        ),
+        (
+            "creditrisk.calibration".to_string(),
+            metadata.calibration.clone(),
+        ),
+        (
+            "creditrisk.crate_version".to_string(),
+            metadata.crate_version.clone(),
+        ),
+    ]);
+    for (section, hash) in &metadata.config_sections {
+        tags.insert(format!("creditrisk.config_sha256.{section}"), hash.clone());
+    }
+    for (path, sha) in &metadata.input_files {
+        let name = Path::new(path)
+            .file_name()
+            .map_or_else(|| path.clone(), |n| n.to_string_lossy().to_string());
+        tags.insert(format!("creditrisk.data_sha256.{name}"), sha.clone());
+    }
+    for (k, v) in tags {
+        batch = batch.tag(k, v);
+    }
+    Ok(batch)
 }
 
 fn take(batch: &RecordBatch, idx: &[usize], y: &[f64]) -> Result<(RecordBatch, Vec<f64>)> {

@@ -14,10 +14,12 @@ use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::experiment::{self, TrackingOptions};
 use crate::io;
 use crate::layout::{Layout, Split};
 use crate::metrics::{self, Metrics};
 use crate::model::{ID_COLUMN, ModelBundle, ScoreOptions, TARGET_COLUMN, frame, score};
+use crate::tracking::Batch;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EvalSummary {
@@ -30,10 +32,29 @@ pub struct EvalSummary {
     pub html_report: PathBuf,
 }
 
-/// Evaluate the latest bundle of `model_name` on a split.
-pub async fn run(layout: &Layout, model_name: &str, split: Split) -> Result<EvalSummary> {
+/// Evaluate the latest bundle of `model_name` on a split; with `tracking`, add the metrics and
+/// reports to the run that trained the bundle.
+pub async fn run(
+    layout: &Layout,
+    model_name: &str,
+    split: Split,
+    tracking: Option<&TrackingOptions>,
+) -> Result<EvalSummary> {
     let bundle = Arc::new(ModelBundle::load_latest(layout, model_name)?);
-    run_with_bundle(layout, split, bundle).await
+    let summary = run_with_bundle(layout, split, bundle.clone()).await?;
+    if let (Some(tracking), Some(run_id)) = (tracking, &bundle.metadata.tracking_run_id) {
+        let tracker = tracking.tracker(layout)?;
+        let batch = experiment::metrics_batch(Batch::default(), split.name(), &summary.metrics);
+        tracker.log_batch(run_id, &batch).await?;
+        let folder = format!("evaluation/{}", split.name());
+        tracker
+            .log_artifact(run_id, &summary.plots_dir, &folder)
+            .await?;
+        tracker
+            .log_artifact(run_id, &summary.metrics_file, &folder)
+            .await?;
+    }
+    Ok(summary)
 }
 
 /// Evaluate a given bundle (e.g. a registry version) on a split.

@@ -72,6 +72,9 @@ pub struct TrainingMetadata {
     pub config_hash: String,
     /// Section → sha256 of each config section training read.
     pub config_sections: BTreeMap<String, String>,
+    /// The tracker's run (MLflow run id) that logged this training, when tracked.
+    #[serde(default)]
+    pub tracking_run_id: Option<String>,
     pub git_commit: String,
     pub crate_version: String,
     pub seed: u64,

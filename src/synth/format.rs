@@ -146,7 +146,7 @@ pub fn write_decimal(buf: &mut Vec<u8>, value: f64, places: usize, style: FloatS
         return;
     }
     let mut digits = places;
-    while frac % 10 == 0 {
+    while frac.is_multiple_of(10) {
         frac /= 10;
         digits -= 1;
     }

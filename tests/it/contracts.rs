@@ -63,7 +63,7 @@ fn kaggle_raw_dir(raw: &Path) {
 }
 
 fn report(cfg: &creditrisk::Config, stem: &str) -> ValidationReport {
-    let path = support::layout(&cfg).validation_report(stem);
+    let path = support::layout(cfg).validation_report(stem);
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 

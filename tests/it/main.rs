@@ -6,6 +6,8 @@ mod features;
 mod layers;
 mod model;
 mod pipeline;
+mod registry;
 mod scoring;
 mod support;
 mod synth;
+mod tracking;

@@ -27,11 +27,8 @@ fn config_in(root: &Path, rows: usize) -> Config {
 }
 
 fn test_auc(cfg: &Config) -> f64 {
-    support::train(&cfg).unwrap();
-    support::evaluate(&cfg, Split::Test)
-        .unwrap()
-        .metrics
-        .roc_auc
+    support::train(cfg).unwrap();
+    support::evaluate(cfg, Split::Test).unwrap().metrics.roc_auc
 }
 
 #[test]

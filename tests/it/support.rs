@@ -4,6 +4,7 @@
 use std::sync::OnceLock;
 
 use creditrisk::evaluate::EvalSummary;
+use creditrisk::experiment::TrackingOptions;
 use creditrisk::features::{FeatureStoreOptions, FeatureStoreSummary};
 use creditrisk::pipeline::DemoSummary;
 use creditrisk::progress::Silent;
@@ -43,7 +44,10 @@ pub fn split(cfg: &Config) -> Result<SplitSummary> {
 }
 
 pub fn train(cfg: &Config) -> Result<TrainSummary> {
-    creditrisk::train::run(&layout(cfg), &TrainOptions::from_config(cfg))
+    runtime().block_on(creditrisk::train::run(
+        &layout(cfg),
+        &TrainOptions::from_config(cfg),
+    ))
 }
 
 pub fn evaluate(cfg: &Config, split: Split) -> Result<EvalSummary> {
@@ -51,6 +55,7 @@ pub fn evaluate(cfg: &Config, split: Split) -> Result<EvalSummary> {
         &layout(cfg),
         &cfg.model.name,
         split,
+        Some(&TrackingOptions::from_config(cfg)),
     ))
 }
 

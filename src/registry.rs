@@ -1,0 +1,164 @@
+//! `creditrisk promote-model`: move a registered version to a stage or point an alias at it, and
+//! record the governance facts (who, when, why, what held the stage or alias before) as version
+//! tags, so the registry alone answers who promoted what, when and why. The same facts go to
+//! `reports/registry_transition.json`.
+
+use serde::Serialize;
+
+use crate::config::Stage;
+use crate::error::{Error, Result};
+use crate::experiment::TrackingOptions;
+use crate::layout::Layout;
+use crate::tracking::Tracker;
+
+/// Where a version goes.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Stage {
+        stage: Stage,
+        archive_existing: bool,
+    },
+    Alias {
+        alias: String,
+    },
+}
+
+/// A promotion request.
+#[derive(Clone, Debug, Serialize)]
+pub struct Promotion {
+    pub version: u64,
+    pub target: Target,
+    pub reviewer: Option<String>,
+    pub note: Option<String>,
+}
+
+/// What happened, as written to `reports/registry_transition.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Transition {
+    pub model_name: String,
+    pub version: u64,
+    pub target: Target,
+    /// Versions that held the stage (now archived when `archive_existing`) or the alias before.
+    pub previous: Vec<u64>,
+    pub stage_after: Stage,
+    pub aliases_after: Vec<String>,
+    pub reviewer: String,
+    pub note: String,
+    pub approval_status: String,
+    pub at: String,
+    pub report: std::path::PathBuf,
+}
+
+/// Promote a version of `registry.model_name`.
+pub async fn promote(
+    layout: &Layout,
+    tracking: &TrackingOptions,
+    request: &Promotion,
+) -> Result<Transition> {
+    let tracker = tracking.tracker(layout)?;
+    let name = &tracking.registry.model_name;
+    let versions = tracker.list_model_versions(name).await?;
+    if !versions.iter().any(|v| v.version == request.version) {
+        let known: Vec<String> = versions.iter().map(|v| v.version.to_string()).collect();
+        return Err(Error::Input(format!(
+            "models:/{name}/{}: no such version (registered: {})",
+            request.version,
+            if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
+    let previous: Vec<u64> = match &request.target {
+        Target::Stage { stage, .. } => versions
+            .iter()
+            .filter(|v| v.stage == *stage && v.version != request.version)
+            .map(|v| v.version)
+            .collect(),
+        Target::Alias { alias } => versions
+            .iter()
+            .filter(|v| v.aliases.contains(alias) && v.version != request.version)
+            .map(|v| v.version)
+            .collect(),
+    };
+    let after = apply(&tracker, name, request).await?;
+    let at = chrono::Utc::now().to_rfc3339();
+    let reviewer = request
+        .reviewer
+        .clone()
+        .unwrap_or_else(|| "unreviewed".into());
+    let note = request.note.clone().unwrap_or_default();
+    let approval_status = if request.reviewer.is_some() {
+        "approved"
+    } else {
+        "pending_review"
+    };
+    let what = match &request.target {
+        Target::Stage { stage, .. } => format!("stage {}", stage.as_str()),
+        Target::Alias { alias } => format!("alias {alias}"),
+    };
+    let previous_text = previous
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    for (key, value) in [
+        ("creditrisk.promotion.target", what.as_str()),
+        ("creditrisk.promotion.reviewer", reviewer.as_str()),
+        ("creditrisk.promotion.note", note.as_str()),
+        ("creditrisk.promotion.approval_status", approval_status),
+        ("creditrisk.promotion.at", at.as_str()),
+        (
+            "creditrisk.promotion.previous_versions",
+            previous_text.as_str(),
+        ),
+    ] {
+        tracker
+            .set_model_version_tag(name, request.version, key, value)
+            .await?;
+    }
+    let transition = Transition {
+        model_name: name.clone(),
+        version: request.version,
+        target: request.target.clone(),
+        previous,
+        stage_after: after.stage,
+        aliases_after: after.aliases,
+        reviewer,
+        note,
+        approval_status: approval_status.into(),
+        at,
+        report: layout.registry_transition(),
+    };
+    crate::io::write_json(&transition.report, &transition)?;
+    Ok(transition)
+}
+
+async fn apply(
+    tracker: &Tracker,
+    name: &str,
+    request: &Promotion,
+) -> Result<crate::tracking::ModelVersion> {
+    match &request.target {
+        Target::Stage {
+            stage,
+            archive_existing,
+        } => {
+            if *archive_existing && !matches!(stage, Stage::Staging | Stage::Production) {
+                return Err(Error::Config(format!(
+                    "--archive-existing applies to Staging or Production, not {}",
+                    stage.as_str()
+                )));
+            }
+            tracker
+                .transition_stage(name, request.version, *stage, *archive_existing)
+                .await
+        }
+        Target::Alias { alias } => {
+            tracker.set_alias(name, alias, request.version).await?;
+            tracker.get_model_version(name, request.version).await
+        }
+    }
+}
