@@ -24,11 +24,22 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Credentials, from MLflow's own environment variables.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) enum Auth {
     None,
     Bearer(String),
     Basic { user: String, password: String },
+}
+
+/// Never print a secret (a `Tracker` is `Debug`).
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::Bearer(_) => f.write_str("Bearer(***)"),
+            Auth::Basic { user, .. } => write!(f, "Basic({user}:***)"),
+        }
+    }
 }
 
 impl Auth {
