@@ -106,10 +106,12 @@ fn mlflow_env(cmd: &mut Command) {
         .env("PYTHONWARNINGS", "ignore");
 }
 
-/// Run a Python script with MLflow; its last stdout line is JSON.
+/// Run a Python script with MLflow; its last stdout line is JSON. It runs in an empty folder:
+/// MLflow's file registry opens its default store (`./mlflow.db`) as a side effect.
 fn python(script: &str, args: &[&str]) -> Value {
+    let cwd = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(pyenv().join("bin/python"));
-    cmd.arg("-c").arg(script).args(args);
+    cmd.arg("-c").arg(script).args(args).current_dir(cwd.path());
     mlflow_env(&mut cmd);
     let (out, err) = run_bounded(cmd, Duration::from_secs(120), "python");
     let last = out.lines().last().unwrap_or_default();
@@ -964,7 +966,9 @@ async fn concurrent_writers(t: &Tracker) -> Vec<(String, u64)> {
 
 const READ_CONCURRENT: &str = r#"
 import json, sys
+import mlflow
 from mlflow import MlflowClient
+mlflow.set_tracking_uri(sys.argv[1])
 c = MlflowClient(sys.argv[1], registry_uri=sys.argv[1])
 exp = c.get_experiment_by_name("concurrent")
 runs = c.search_runs([exp.experiment_id], max_results=100)
