@@ -12,6 +12,7 @@
 //! │   ├── train.parquet, test.parquet  stratified splits
 //! ├── reports/                         paths.reports_dir
 //! │   ├── ingestion_summary.json, data_lineage.json, registry_transition.json
+//! │   ├── post_training_validation.json, canary_report.json
 //! │   ├── validation/<stem>.json       contract reports (raw_<table>, feature_store, splits)
 //! │   ├── metrics.json, test_metrics.json
 //! │   ├── train_predictions.parquet, test_predictions.parquet
@@ -198,6 +199,14 @@ impl Layout {
     }
     pub fn evaluation_report(&self, split: Split) -> PathBuf {
         self.evaluation_dir(split).join("report.html")
+    }
+    /// The `validate-model` gates and their outcome.
+    pub fn post_training_validation(&self) -> PathBuf {
+        self.reports_dir.join("post_training_validation.json")
+    }
+    /// Candidate vs production on the same data.
+    pub fn canary_report(&self) -> PathBuf {
+        self.reports_dir.join("canary_report.json")
     }
     /// What `promote-model` / `auto-promote` did and why.
     pub fn registry_transition(&self) -> PathBuf {

@@ -15,7 +15,7 @@
 //! 1. **CLI** — `main.rs`: parses arguments, owns the async runtime and the progress bars.
 //! 2. **pipeline** — [`pipeline`]: chains stages.
 //! 3. **stages** — [`synth`], [`ingest`], [`features`], [`split`], [`train`], [`evaluate`],
-//!    [`registry`] (promotions).
+//!    [`registry`] (promotions), [`gates`] (validate-model, canary, auto-promote).
 //! 4. **core** — [`model`] (bundle and the one scoring core), [`experiment`] (what a run records
 //!    in the tracker), [`contracts`], [`feature_sql`],
 //!    [`raw`], [`metrics`], [`sampling`], [`io`], [`layout`], [`progress`], [`tracking`]
@@ -42,6 +42,7 @@ pub mod tracking;
 // 3. stages
 pub mod evaluate;
 pub mod features;
+pub mod gates;
 pub mod ingest;
 pub mod registry;
 pub mod split;

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use creditrisk::experiment::TrackingOptions;
 use creditrisk::features::{FeatureStoreOptions, FeatureStoreSummary};
+use creditrisk::gates::{self, GateOptions};
 use creditrisk::ingest::IngestOptions;
 use creditrisk::progress::Reporter;
 use creditrisk::registry::{self, Promotion, Target};
@@ -87,6 +88,32 @@ enum Command {
         reviewer: Option<String>,
         #[arg(long)]
         note: Option<String>,
+    },
+    /// SPEC §6 gates on a registered version (default: the newest): minimum test metrics,
+    /// evaluation artifacts, lineage, tracker metrics equal to the metric files.
+    ValidateModel {
+        /// `models:/<name>/<version>`, `models:/<name>@<alias>`, `models:/<name>/<Stage>`.
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// Candidate vs production on the same data: approval rate, mean PD and AUC deltas.
+    Canary {
+        #[arg(long)]
+        candidate: String,
+        #[arg(long)]
+        production: String,
+        /// Feature rows (Parquet); default the test split.
+        #[arg(long)]
+        dataset: Option<PathBuf>,
+        #[arg(long, default_value_t = 0.05)]
+        max_metric_delta: f64,
+    },
+    /// Promote the newest version when its validate-model and canary reports both passed.
+    AutoPromote {
+        #[arg(long, conflicts_with = "alias", required_unless_present = "alias")]
+        stage: Option<String>,
+        #[arg(long)]
+        alias: Option<String>,
     },
     /// The registry: `models list`, `models show REF`.
     Models {
@@ -237,6 +264,58 @@ async fn run(cli: Cli) -> Result<(), Error> {
             }
             print_evaluation(&s.test);
         }
+        Command::ValidateModel { model } => {
+            let reference = model.as_deref().map(ModelRef::parse).transpose()?;
+            let opts = GateOptions::from_config(&cfg);
+            let v = gates::validate_model(&layout, &opts, reference.as_ref()).await?;
+            for g in &v.gates {
+                eprintln!(
+                    "{:<6} {:<32} {}",
+                    if g.passed { "pass" } else { "FAIL" },
+                    g.gate,
+                    g.detail
+                );
+            }
+            eprintln!(
+                "models:/{}/{} passed every gate; report: {}",
+                v.model_name,
+                v.version,
+                layout.post_training_validation().display()
+            );
+        }
+        Command::Canary {
+            candidate,
+            production,
+            dataset,
+            max_metric_delta,
+        } => {
+            let r = gates::canary(
+                &layout,
+                &GateOptions::from_config(&cfg),
+                &ModelRef::parse(&candidate)?,
+                &ModelRef::parse(&production)?,
+                dataset.as_deref(),
+                max_metric_delta,
+            )
+            .await?;
+            eprintln!(
+                "canary {}: {}; report: {}",
+                r.status,
+                r.reason,
+                layout.canary_report().display()
+            );
+        }
+        Command::AutoPromote { stage, alias } => {
+            let target = promotion_target(stage, false, alias)?;
+            let a = gates::auto_promote(&layout, &GateOptions::from_config(&cfg), target).await?;
+            eprintln!(
+                "promoted models:/{}/{}: {}; report: {}",
+                a.model_name,
+                a.version.unwrap_or_default(),
+                a.reasons.join("; "),
+                a.report.display()
+            );
+        }
         Command::PromoteModel {
             version,
             stage,
@@ -245,20 +324,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             reviewer,
             note,
         } => {
-            let target = match (stage, alias) {
-                (Some(stage), _) => Target::Stage {
-                    stage: creditrisk::tracking::parse_stage(&stage).ok_or_else(|| {
-                        Error::Config(format!(
-                            "--stage {stage}: unknown stage (None, Staging, Production, Archived)"
-                        ))
-                    })?,
-                    archive_existing,
-                },
-                (None, Some(alias)) => Target::Alias { alias },
-                (None, None) => {
-                    return Err(Error::Config("give --stage or --alias".into()));
-                }
-            };
+            let target = promotion_target(stage, archive_existing, alias)?;
             let request = Promotion {
                 version,
                 target,
@@ -325,6 +391,26 @@ async fn run(cli: Cli) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// `--stage S [--archive-existing]` or `--alias A`.
+fn promotion_target(
+    stage: Option<String>,
+    archive_existing: bool,
+    alias: Option<String>,
+) -> Result<Target, Error> {
+    match (stage, alias) {
+        (Some(stage), _) => Ok(Target::Stage {
+            stage: creditrisk::tracking::parse_stage(&stage).ok_or_else(|| {
+                Error::Config(format!(
+                    "--stage {stage}: unknown stage (None, Staging, Production, Archived)"
+                ))
+            })?,
+            archive_existing,
+        }),
+        (None, Some(alias)) => Ok(Target::Alias { alias }),
+        (None, None) => Err(Error::Config("give --stage or --alias".into())),
+    }
 }
 
 /// Progress bars on stderr; indicatif hides them when stderr is not a terminal.

@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("train", 3),
     ("evaluate", 3),
     ("registry", 3),
+    ("gates", 3),
     ("model", 4),
     ("contracts", 4),
     ("experiment", 4),

@@ -4,6 +4,7 @@
 
 use creditrisk::config::Stage;
 use creditrisk::experiment::TrackingOptions;
+use creditrisk::gates::{self, GateOptions};
 use creditrisk::registry::{self, Promotion, Target};
 use creditrisk::tracking::ModelRef;
 use creditrisk::{Layout, Split};
@@ -135,4 +136,109 @@ fn training_registers_versions_and_promotions_leave_an_audit_trail() {
     // A missing version is a clear error naming the reference.
     let err = promote(9, production(false)).unwrap_err().to_string();
     assert!(err.contains(&format!("models:/{name}/9")), "{err}");
+
+    // validate-model: every gate passes on the newest version (2, the one evaluated).
+    let mut gate_opts = GateOptions::from_config(&cfg);
+    let ok = rt
+        .block_on(gates::validate_model(&layout, &gate_opts, None))
+        .unwrap();
+    assert!(ok.passed && ok.version == 2, "{:?}", ok.gates);
+    assert_eq!(ok.gates.len(), cfg.testing.min_metrics.len() + 3);
+
+    // Each gate fails on its own, naming itself in the error and the report.
+    let failing = |opts: &GateOptions, gate: &str| {
+        let err = rt
+            .block_on(gates::validate_model(&layout, opts, None))
+            .unwrap_err();
+        assert!(matches!(err, creditrisk::Error::Check { .. }), "{err}");
+        assert!(err.to_string().contains(gate), "{err}");
+        let report = std::fs::read_to_string(layout.post_training_validation()).unwrap();
+        assert!(
+            report.contains("\"passed\": false") && report.contains(gate),
+            "{report}"
+        );
+    };
+    gate_opts
+        .min_metrics
+        .insert(creditrisk::config::MetricName::RocAuc, 0.9999);
+    failing(&gate_opts, "min_metric.roc_auc");
+    let gate_opts = GateOptions::from_config(&cfg);
+    let metrics_file = layout.metrics_file(Split::Test);
+    let original = std::fs::read_to_string(&metrics_file).unwrap();
+    let mut tampered: serde_json::Value = serde_json::from_str(&original).unwrap();
+    tampered["ks"] = serde_json::json!(0.123);
+    std::fs::write(&metrics_file, tampered.to_string()).unwrap();
+    failing(&gate_opts, "tracker_metrics_match_files");
+    std::fs::write(&metrics_file, &original).unwrap();
+    let html = layout.evaluation_report(Split::Test);
+    let kept = std::fs::read(&html).unwrap();
+    std::fs::remove_file(&html).unwrap();
+    failing(&gate_opts, "evaluation_artifacts");
+    std::fs::write(&html, kept).unwrap();
+    let lineage = layout.lineage_file();
+    let kept = std::fs::read(&lineage).unwrap();
+    std::fs::remove_file(&lineage).unwrap();
+    failing(&gate_opts, "lineage");
+    std::fs::write(&lineage, kept).unwrap();
+
+    // canary: the same model against itself is within any tolerance; no production is a skip.
+    let model = |text: &str| ModelRef::parse(&text.replace("NAME", name)).unwrap();
+    let canary = |candidate: &str, production: &str, delta| {
+        rt.block_on(gates::canary(
+            &layout,
+            &gate_opts,
+            &model(candidate),
+            &model(production),
+            None,
+            delta,
+        ))
+    };
+    let same = canary("models:/NAME/2", "models:/NAME/Production", 0.0).unwrap();
+    assert_eq!(same.status, "passed");
+    assert_eq!(same.deltas["mean_pd"], 0.0);
+    let skipped = canary("models:/NAME/2", "models:/NAME@challenger", 0.0).unwrap();
+    assert_eq!(skipped.status, "skipped");
+
+    // A logistic challenger (version 3) moves the approval rate: the canary fails at tolerance 0.
+    let mut logistic = cfg.clone();
+    logistic.model.learner = creditrisk::config::Learner::Logistic;
+    assert_eq!(
+        support::train(&logistic).unwrap().registered_version,
+        Some(3)
+    );
+    let err = canary("models:/NAME/3", "models:/NAME/Production", 0.0).unwrap_err();
+    assert!(err.to_string().contains("canary"), "{err}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(layout.canary_report()).unwrap()).unwrap();
+    assert_eq!(report["status"], "failed");
+    assert_eq!(report["candidate"]["version"], 3);
+
+    // auto-promote refuses version 3 (validated was 2, its canary failed) and says why.
+    let target = Target::Alias {
+        alias: "challenger".into(),
+    };
+    let err = rt
+        .block_on(gates::auto_promote(&layout, &gate_opts, target.clone()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("not the newest") && err.contains("canary failed"),
+        "{err}"
+    );
+
+    // Validated and within tolerance: promoted.
+    support::evaluate(&logistic, Split::Test).unwrap();
+    rt.block_on(gates::validate_model(&layout, &gate_opts, None))
+        .unwrap();
+    canary("models:/NAME/3", "models:/NAME/Production", 1.0).unwrap();
+    let done = rt
+        .block_on(gates::auto_promote(&layout, &gate_opts, target))
+        .unwrap();
+    assert!(done.promoted && done.version == Some(3));
+    assert_eq!(
+        resolve(&format!("models:/{name}@challenger"))
+            .unwrap()
+            .version,
+        3
+    );
 }
