@@ -300,7 +300,7 @@ pub async fn canary(
     dataset: Option<&Path>,
     max_delta: f64,
 ) -> Result<CanaryReport> {
-    if !(max_delta >= 0.0) {
+    if max_delta.is_nan() || max_delta < 0.0 {
         return Err(Error::Config(format!(
             "--max-metric-delta {max_delta}: must be ≥ 0"
         )));
@@ -365,7 +365,7 @@ pub async fn canary(
     let beyond: Vec<String> = report
         .deltas
         .iter()
-        .filter(|(_, d)| !(**d <= max_delta))
+        .filter(|(_, d)| d.is_nan() || **d > max_delta)
         .map(|(k, d)| format!("{k} Δ {d:.4} > {max_delta}"))
         .collect();
     report.passed = beyond.is_empty();

@@ -245,6 +245,13 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 v.brier,
                 s.model_dir.display()
             );
+            if let (Some(run), Some(version)) = (&s.tracking_run_id, s.registered_version) {
+                eprintln!(
+                    "tracked run {run}; registered version {version} ({}); tracking took {:.2} s",
+                    s.registered_stage.map_or("None", |st| st.as_str()),
+                    s.tracking_seconds
+                );
+            }
         }
         Command::Evaluate { split } => {
             let split = match split {

@@ -92,6 +92,8 @@ pub struct TrainSummary {
     pub tracking_run_id: Option<String>,
     pub registered_version: Option<u64>,
     pub registered_stage: Option<Stage>,
+    /// Seconds spent talking to the tracker (start run, log, upload, register).
+    pub tracking_seconds: f64,
 }
 
 /// Train the configured learner on the train split and write a bundle under
@@ -104,14 +106,17 @@ pub async fn run(layout: &Layout, cfg: &TrainOptions) -> Result<TrainSummary> {
             .await
             .map(|(s, _)| s);
     };
+    let tracking_clock = Instant::now();
     let tracker = tracking.tracker(layout)?;
     let git = crate::io::git_commit(&layout.root);
     let run_name = format!("train-{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"));
     let run = experiment::start_run(&tracker, tracking, &run_name, &git).await?;
+    let mut tracking_seconds = tracking_clock.elapsed().as_secs_f64();
     let fitted = {
         let (layout, cfg, id) = (layout.clone(), cfg.clone(), run.run_id.clone());
         on_worker(move || fit(&layout, &cfg, Some(id))).await
     };
+    let tracking_clock = Instant::now();
     let recorded = match fitted {
         Ok((summary, logged)) => {
             let reports = [
@@ -143,6 +148,8 @@ pub async fn run(layout: &Layout, cfg: &TrainOptions) -> Result<TrainSummary> {
             summary.tracking_run_id = Some(run.run_id);
             summary.registered_version = Some(version.version);
             summary.registered_stage = Some(version.stage);
+            tracking_seconds += tracking_clock.elapsed().as_secs_f64();
+            summary.tracking_seconds = tracking_seconds;
             Ok(summary)
         }
         Err(e) => {
@@ -367,6 +374,7 @@ fn fit(
         tracking_run_id: None,
         registered_version: None,
         registered_stage: None,
+        tracking_seconds: 0.0,
     };
     Ok((summary, logged))
 }
