@@ -104,19 +104,19 @@ pub async fn promote(
         .map(u64::to_string)
         .collect::<Vec<_>>()
         .join(",");
+    // One tag group per target (`creditrisk.promotion.stage.Production.*`,
+    // `creditrisk.promotion.alias.champion.*`), so a later promotion never erases an earlier one.
+    let prefix = format!("creditrisk.promotion.{}", what.replace(' ', "."));
     for (key, value) in [
-        ("creditrisk.promotion.target", what.as_str()),
-        ("creditrisk.promotion.reviewer", reviewer.as_str()),
-        ("creditrisk.promotion.note", note.as_str()),
-        ("creditrisk.promotion.approval_status", approval_status),
-        ("creditrisk.promotion.at", at.as_str()),
-        (
-            "creditrisk.promotion.previous_versions",
-            previous_text.as_str(),
-        ),
+        ("reviewer", reviewer.as_str()),
+        ("note", note.as_str()),
+        ("approval_status", approval_status),
+        ("at", at.as_str()),
+        ("previous_versions", previous_text.as_str()),
     ] {
+        let key = format!("{prefix}.{key}");
         tracker
-            .set_model_version_tag(name, request.version, key, value)
+            .set_model_version_tag(name, request.version, &key, value)
             .await?;
     }
     let transition = Transition {

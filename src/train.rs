@@ -555,12 +555,14 @@ fn feature_sql_of_store(layout: &Layout) -> Result<SqlSet> {
     Ok(sql)
 }
 
-/// `<UTC timestamp>-<config hash prefix>`, with a counter if that folder exists already.
+/// `<UTC timestamp>-<config hash prefix>-<pid>`, with a counter if that folder exists already.
+/// The process id keeps concurrent `train` processes of the same second and config apart.
 fn unique_run_id(root: &Path, at: &chrono::DateTime<chrono::Utc>, hash: &str) -> String {
     let base = format!(
-        "{}-{}",
+        "{}-{}-{:x}",
         at.format("%Y%m%dT%H%M%SZ"),
-        &hash[..8.min(hash.len())]
+        &hash[..8.min(hash.len())],
+        std::process::id()
     );
     let mut id = base.clone();
     let mut n = 1;

@@ -4,6 +4,7 @@ mod cli;
 mod contracts;
 mod features;
 mod layers;
+mod mlflow_pipeline;
 mod model;
 mod pipeline;
 mod registry;

@@ -90,10 +90,13 @@ fn training_registers_versions_and_promotions_leave_an_audit_trail() {
     assert_eq!(versions[0].stage, Stage::Archived);
     let v2 = &versions[1];
     assert_eq!(
-        v2.tags["creditrisk.promotion.reviewer"],
+        v2.tags["creditrisk.promotion.stage.Production.reviewer"],
         "model-risk@lender"
     );
-    assert_eq!(v2.tags["creditrisk.promotion.previous_versions"], "1");
+    assert_eq!(
+        v2.tags["creditrisk.promotion.stage.Production.previous_versions"],
+        "1"
+    );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(layout.registry_transition()).unwrap())
             .unwrap();

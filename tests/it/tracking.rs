@@ -56,7 +56,7 @@ impl Drop for Group {
 }
 
 /// Run a command to completion within `limit`, output captured in files (no pipe deadlock).
-fn run_bounded(mut cmd: Command, limit: Duration, what: &str) -> (String, String) {
+pub(crate) fn run_bounded(mut cmd: Command, limit: Duration, what: &str) -> (String, String) {
     let dir = tempfile::tempdir().unwrap();
     let (out_path, err_path) = (dir.path().join("out"), dir.path().join("err"));
     cmd.stdout(std::fs::File::create(&out_path).unwrap())
@@ -81,7 +81,7 @@ fn run_bounded(mut cmd: Command, limit: Duration, what: &str) -> (String, String
 }
 
 /// The virtualenv with pinned MLflow, made once per test binary.
-fn pyenv() -> &'static Path {
+pub(crate) fn pyenv() -> &'static Path {
     static PYENV: OnceLock<PathBuf> = OnceLock::new();
     PYENV.get_or_init(|| {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/python-env.sh");
@@ -99,7 +99,7 @@ fn pyenv() -> &'static Path {
     })
 }
 
-fn mlflow_env(cmd: &mut Command) {
+pub(crate) fn mlflow_env(cmd: &mut Command) {
     cmd.env("MLFLOW_DISABLE_TELEMETRY", "true")
         .env("MLFLOW_ALLOW_FILE_STORE", "true")
         .env("DO_NOT_TRACK", "true")
@@ -108,7 +108,7 @@ fn mlflow_env(cmd: &mut Command) {
 
 /// Run a Python script with MLflow; its last stdout line is JSON. It runs in an empty folder:
 /// MLflow's file registry opens its default store (`./mlflow.db`) as a side effect.
-fn python(script: &str, args: &[&str]) -> Value {
+pub(crate) fn python(script: &str, args: &[&str]) -> Value {
     let cwd = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(pyenv().join("bin/python"));
     cmd.arg("-c").arg(script).args(args).current_dir(cwd.path());
@@ -128,13 +128,13 @@ fn free_port() -> u16 {
 }
 
 /// `mlflow server` on a fresh SQLite store with proxied artifacts; ready when /health answers.
-struct Server {
-    uri: String,
+pub(crate) struct Server {
+    pub(crate) uri: String,
     _group: Group,
     _dir: tempfile::TempDir,
 }
 
-async fn start_server() -> Server {
+pub(crate) async fn start_server() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut cmd = Command::new(pyenv().join("bin/mlflow"));
