@@ -58,12 +58,18 @@ pub async fn promote(
 ) -> Result<Transition> {
     let tracker = tracking.tracker(layout)?;
     let name = &tracking.registry.model_name;
-    let versions = tracker.list_model_versions(name).await?;
+    let reference = format!("models:/{name}/{}", request.version);
+    let versions = tracker
+        .list_model_versions(name)
+        .await
+        .map_err(|e| match e {
+            Error::Input(m) => Error::Input(format!("{reference}: {m}")),
+            other => other,
+        })?;
     if !versions.iter().any(|v| v.version == request.version) {
         let known: Vec<String> = versions.iter().map(|v| v.version.to_string()).collect();
         return Err(Error::Input(format!(
-            "models:/{name}/{}: no such version (registered: {})",
-            request.version,
+            "{reference}: no such version (registered: {})",
             if known.is_empty() {
                 "none".into()
             } else {

@@ -183,3 +183,23 @@ fn ingest_fails_on_a_wrong_header_naming_the_first_differing_column() {
         &["previous_application.csv", "AMT_CREDIT", "AMT_KREDIT"],
     );
 }
+
+#[test]
+fn registry_commands_name_a_bad_stage_reference_or_version() {
+    let project = Project::new(|t| t);
+    let out = project.run(&["promote-model", "--version", "1", "--stage", "Prod"]);
+    assert_clear_error(&out, 2, &["--stage Prod", "Production"]);
+    let out = project.run(&["validate-model", "--model", "models:/creditrisk-pd"]);
+    assert_clear_error(&out, 2, &["models:/creditrisk-pd"]);
+    let out = project.run(&[
+        "canary",
+        "--candidate",
+        "models:/x@",
+        "--production",
+        "models:/x/1",
+    ]);
+    assert_clear_error(&out, 2, &["models:/x@"]);
+    // An empty registry: the version is named, and so is what exists.
+    let out = project.run(&["promote-model", "--version", "3", "--alias", "champion"]);
+    assert_clear_error(&out, 1, &["models:/creditrisk-pd/3"]);
+}
