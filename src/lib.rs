@@ -15,9 +15,11 @@
 //! 1. **CLI** — `main.rs`: parses arguments, owns the async runtime and the progress bars.
 //! 2. **pipeline** — [`pipeline`]: chains stages.
 //! 3. **stages** — [`synth`], [`ingest`], [`features`], [`split`], [`train`], [`evaluate`],
-//!    [`registry`] (promotions), [`gates`] (validate-model, canary, auto-promote).
+//!    [`registry`] (promotions), [`gates`] (validate-model, canary, auto-promote), [`predict`]
+//!    (batch-predict: streaming scoring of new applicants).
 //! 4. **core** — [`model`] (bundle and the one scoring core), [`experiment`] (what a run records
-//!    in the tracker), [`contracts`], [`feature_sql`],
+//!    in the tracker), [`contracts`], [`feature_sql`], [`serving_contract`] (what a row to score
+//!    must look like, from the catalog),
 //!    [`raw`], [`metrics`], [`sampling`], [`io`], [`layout`], [`progress`], [`tracking`]
 //!    (MLflow-compatible runs and registry).
 //! 5. **catalog/config** — [`catalog`] (raw tables and the feature-store schema), [`config`],
@@ -38,12 +40,14 @@ pub mod model;
 pub mod progress;
 pub mod raw;
 pub mod sampling;
+pub mod serving_contract;
 pub mod tracking;
 // 3. stages
 pub mod evaluate;
 pub mod features;
 pub mod gates;
 pub mod ingest;
+pub mod predict;
 pub mod registry;
 pub mod split;
 pub mod synth;

@@ -12,6 +12,7 @@ use creditrisk::experiment::TrackingOptions;
 use creditrisk::features::{FeatureStoreOptions, FeatureStoreSummary};
 use creditrisk::gates::{self, GateOptions};
 use creditrisk::ingest::IngestOptions;
+use creditrisk::predict::{History, PredictOptions, PredictRequest};
 use creditrisk::progress::Reporter;
 use creditrisk::registry::{self, Promotion, Target};
 use creditrisk::split::SplitOptions;
@@ -114,6 +115,28 @@ enum Command {
         stage: Option<String>,
         #[arg(long)]
         alias: Option<String>,
+    },
+    /// Score a file of new applicants (CSV or Parquet) with a model, streaming in chunks; invalid
+    /// rows go to `<output stem>.rejects.jsonl`.
+    BatchPredict {
+        /// `models:/<name>/<version|Stage|latest>`, `models:/<name>@<alias>` or a bundle folder.
+        #[arg(long)]
+        model: String,
+        /// Raw application rows (application_test columns), `.csv` or `.parquet`.
+        #[arg(long)]
+        input: PathBuf,
+        /// `.parquet`, `.csv` or `.jsonl`.
+        #[arg(long)]
+        output: PathBuf,
+        /// Decision threshold instead of the bundle's.
+        #[arg(long)]
+        threshold: Option<f64>,
+        /// Folder of the seven history CSVs (Kaggle names); default: history from the feature store.
+        #[arg(long, conflicts_with = "features")]
+        history: Option<PathBuf>,
+        /// The input holds ready feature-store rows: score them as they are.
+        #[arg(long)]
+        features: bool,
     },
     /// The registry: `models list`, `models show REF`.
     Models {
@@ -289,6 +312,38 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 v.version,
                 layout.post_training_validation().display()
             );
+        }
+        Command::BatchPredict {
+            model,
+            input,
+            output,
+            threshold,
+            history,
+            features,
+        } => {
+            let request = PredictRequest {
+                model: ModelRef::parse(&model)?,
+                input,
+                output,
+                threshold,
+                history: match (history, features) {
+                    (_, true) => History::Features,
+                    (Some(dir), false) => History::Dir(dir),
+                    (None, false) => History::Store,
+                },
+            };
+            let s = creditrisk::predict::run(&layout, &PredictOptions::from_config(&cfg), &request)
+                .await?;
+            eprintln!(
+                "model {} version {} (bundle sha256 {})",
+                s.model_name, s.model_version, s.bundle_sha256
+            );
+            eprintln!(
+                "rows read {}, scored {}, rejected {} ({} problems), {:.2} s",
+                s.rows_read, s.rows_scored, s.rows_rejected, s.problems, s.seconds
+            );
+            eprintln!("output:  {}", s.output.display());
+            eprintln!("rejects: {}", s.rejects.display());
         }
         Command::Canary {
             candidate,

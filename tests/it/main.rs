@@ -7,6 +7,7 @@ mod layers;
 mod mlflow_pipeline;
 mod model;
 mod pipeline;
+mod predict;
 mod registry;
 mod scoring;
 mod support;

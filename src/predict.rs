@@ -1,0 +1,662 @@
+//! `batch-predict`: score a file of new applicants with a registered (or local) model bundle,
+//! streaming in chunks so memory does not grow with the input.
+//!
+//! Per chunk: read (CSV or Parquet), check every raw value with the [`serving_contract`] (invalid
+//! rows go to `<output stem>.rejects.jsonl`, one line per problem, and are never scored), compute
+//! the features with the bundle's own feature SQL (`bundle.feature_sql`, never `sql/`), score them
+//! with the one scoring core ([`model::score`]) and append the decisions to the output (Parquet,
+//! CSV or JSON lines by extension; written to a temporary file and renamed into place at the end).
+//! Within a chunk, output rows come in SK_ID_CURR order (the store SQL orders by it).
+//!
+//! Where the history features come from ([`History`]):
+//! * [`History::Dir`]: the seven history CSVs of a folder (Kaggle names); their per-table
+//!   features are computed once with the bundle's SQL, then joined to each chunk's applications.
+//! * [`History::Store`] (the default), the rule: every feature is first computed with the
+//!   bundle's SQL over the chunk's application rows and EMPTY history tables, so every row gets
+//!   the "no history" values (HAS_* = 0, counts 0, the rest NULL — exactly what the store gives
+//!   an applicant without history). Then, for applicants whose SK_ID_CURR is in the feature store
+//!   (`layout.store_file`), every history column — a store column that `application.sql` does
+//!   not produce (the store is `a.*` then the history columns) — is replaced by the store's value.
+//!   The store must have been built with the bundle's feature SQL (checked on its lineage). The
+//!   store's history columns are loaded once: bounded by the store, not by the input.
+//! * [`History::Features`]: the input already holds feature-store rows; they are scored as is.
+//!
+//! [`serving_contract`]: crate::serving_contract
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+use datafusion::arrow::compute::{cast, concat_batches, interleave};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::prelude::SessionContext;
+use serde::Serialize;
+
+use crate::catalog::{FEATURES, KEY_COLUMNS, RawTable};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::experiment::TrackingOptions;
+use crate::feature_sql::{STORE_SQL, SqlSet, TABLE_SQL};
+use crate::layout::Layout;
+use crate::model::{self, ID_COLUMN, ModelBundle, ScoreOptions, Scored};
+use crate::serving_contract::{self, Violation};
+use crate::tracking::ModelRef;
+
+/// Rows read, checked, featurised and scored at a time.
+pub const DEFAULT_CHUNK_ROWS: usize = 16_384;
+
+/// Rows per row group of a Parquet output (the writer's buffer).
+const OUTPUT_ROW_GROUP_ROWS: usize = 65_536;
+
+/// What batch scoring reads from the configuration.
+#[derive(Clone, Debug)]
+pub struct PredictOptions {
+    pub tracking: TrackingOptions,
+    pub chunk_rows: usize,
+}
+
+impl PredictOptions {
+    pub fn from_config(cfg: &Config) -> PredictOptions {
+        PredictOptions {
+            tracking: TrackingOptions::from_config(cfg),
+            chunk_rows: DEFAULT_CHUNK_ROWS,
+        }
+    }
+}
+
+/// Where history features come from (see the module documentation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum History {
+    Store,
+    Dir(PathBuf),
+    Features,
+}
+
+/// One `batch-predict` call.
+#[derive(Clone, Debug)]
+pub struct PredictRequest {
+    pub model: ModelRef,
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub threshold: Option<f64>,
+    pub history: History,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Serialize)]
+pub struct PredictSummary {
+    pub model_name: String,
+    /// Registry version, or "path" for a bundle folder.
+    pub model_version: String,
+    pub bundle_sha256: String,
+    pub rows_read: u64,
+    pub rows_scored: u64,
+    pub rows_rejected: u64,
+    /// Lines of the rejects file (a rejected row may have several problems).
+    pub problems: u64,
+    pub output: PathBuf,
+    pub rejects: PathBuf,
+    pub seconds: f64,
+}
+
+/// `<output stem>.rejects.jsonl` next to the output.
+pub fn rejects_path(output: &Path) -> PathBuf {
+    let stem = output
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "predictions".into());
+    output.with_file_name(format!("{stem}.rejects.jsonl"))
+}
+
+/// Score `request.input` into `request.output`.
+pub async fn run(
+    layout: &Layout,
+    opts: &PredictOptions,
+    request: &PredictRequest,
+) -> Result<PredictSummary> {
+    let started = Instant::now();
+    if let Some(t) = request.threshold
+        && !(0.0..=1.0).contains(&t)
+    {
+        return Err(Error::Config(format!(
+            "--threshold {t}: must be within [0, 1]"
+        )));
+    }
+    let format = Format::of(&request.output)?;
+    let tracker = opts.tracking.tracker(layout)?;
+    let located = tracker
+        .locate(&request.model, &layout.model_cache_dir())
+        .await?;
+    let bundle = Arc::new(ModelBundle::load(&located.dir)?);
+    let model_version = located
+        .version
+        .as_ref()
+        .map_or_else(|| "path".to_string(), |v| v.version.to_string());
+    let model_name = located
+        .version
+        .as_ref()
+        .map_or_else(|| bundle.card.name.clone(), |v| v.name.clone());
+
+    let features_mode = request.history == History::Features;
+    let (header, batches) = open_input(&request.input, opts.chunk_rows.max(1), features_mode)?;
+    let source = request.input.display().to_string();
+    let engine = if features_mode {
+        if !header.iter().any(|h| h == ID_COLUMN) {
+            return Err(Error::Input(format!(
+                "{source}: missing required column {ID_COLUMN}"
+            )));
+        }
+        None
+    } else {
+        serving_contract::check_header(&header, &source)?;
+        Some(Engine::new(&bundle, &request.history, layout).await?)
+    };
+
+    let k = bundle.card.reason_codes;
+    let meta = Meta {
+        model_name: model_name.clone(),
+        model_version: model_version.clone(),
+        bundle_sha256: bundle.bundle_sha256.clone(),
+    };
+    let schema = meta.output(&empty_scored(), k)?.schema();
+    let mut sink = Sink::open(&request.output, format, schema)?;
+    let rejects_file = rejects_path(&request.output);
+    let mut rejects = Rejects::open(&rejects_file)?;
+    let options = ScoreOptions {
+        explain: true,
+        threshold: request.threshold,
+    };
+
+    let (mut rows_read, mut rows_scored, mut rows_rejected) = (0u64, 0u64, 0u64);
+    for batch in batches {
+        let batch = batch.map_err(|e| Error::Input(format!("{source}: {e}")))?;
+        let first_row = rows_read + 1;
+        rows_read += batch.num_rows() as u64;
+        let features = match &engine {
+            None => batch,
+            Some(engine) => {
+                let checked = serving_contract::check_batch(&as_text(&batch)?, first_row)?;
+                rows_rejected += checked.rejected_rows;
+                rejects.write(&checked.violations)?;
+                if checked.valid.num_rows() == 0 {
+                    continue;
+                }
+                engine.features(checked.valid).await?
+            }
+        };
+        if features.num_rows() == 0 {
+            continue;
+        }
+        let scored = model::score(bundle.clone(), features, options).await?;
+        rows_scored += scored.rows() as u64;
+        sink.write(&meta.output(&scored, k)?)?;
+    }
+    sink.finish()?;
+    let problems = rejects.finish()?;
+    Ok(PredictSummary {
+        model_name,
+        model_version,
+        bundle_sha256: bundle.bundle_sha256.clone(),
+        rows_read,
+        rows_scored,
+        rows_rejected,
+        problems,
+        output: request.output.clone(),
+        rejects: rejects_file,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+type Batches = Box<dyn Iterator<Item = std::result::Result<RecordBatch, ArrowError>> + Send>;
+
+/// The header and a chunked reader of a CSV or Parquet input. Raw CSV columns are read as text
+/// (the contract parses them); feature CSVs with the store types.
+fn open_input(path: &Path, chunk: usize, features: bool) -> Result<(Vec<String>, Batches)> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    match extension(path).as_str() {
+        "csv" => {
+            let header = crate::raw::read_header(path)?;
+            let store_types: HashMap<&str, DataType> = KEY_COLUMNS
+                .iter()
+                .map(|(n, t)| (*n, t.clone()))
+                .chain(FEATURES.iter().map(|(n, t)| (*n, t.arrow_type())))
+                .collect();
+            let fields: Vec<Field> = header
+                .iter()
+                .map(|name| {
+                    let ty = match store_types.get(name.as_str()) {
+                        Some(t) if features => t.clone(),
+                        _ => DataType::Utf8,
+                    };
+                    Field::new(name, ty, true)
+                })
+                .collect();
+            let reader = datafusion::arrow::csv::ReaderBuilder::new(Arc::new(Schema::new(fields)))
+                .with_header(true)
+                .with_batch_size(chunk)
+                .build(std::io::BufReader::new(file))?;
+            Ok((header, Box::new(reader)))
+        }
+        "parquet" => {
+            let unreadable = |source| Error::Parquet {
+                path: path.display().to_string(),
+                source,
+            };
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(unreadable)?;
+            let header = builder
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            let reader = builder.with_batch_size(chunk).build().map_err(unreadable)?;
+            Ok((header, Box::new(reader)))
+        }
+        other => Err(Error::Config(format!(
+            "{}: unsupported input extension {other:?}; expected .csv or .parquet",
+            path.display()
+        ))),
+    }
+}
+
+fn extension(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Every column as text (Parquet inputs are typed; the contract checks text).
+fn as_text(batch: &RecordBatch) -> Result<RecordBatch> {
+    if batch
+        .schema()
+        .fields()
+        .iter()
+        .all(|f| f.data_type() == &DataType::Utf8)
+    {
+        return Ok(batch.clone());
+    }
+    let schema = batch.schema();
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| Field::new(f.name(), DataType::Utf8, true))
+        .collect();
+    let columns: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .map(|c| cast(c, &DataType::Utf8))
+        .collect::<std::result::Result<_, _>>()?;
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
+/// The bundle's feature SQL on one session: history features computed once, application
+/// features per chunk.
+struct Engine {
+    ctx: SessionContext,
+    sql: SqlSet,
+    overlay: Option<StoreOverlay>,
+}
+
+impl Engine {
+    async fn new(bundle: &ModelBundle, history: &History, layout: &Layout) -> Result<Engine> {
+        let ctx = crate::raw::session();
+        let sql = bundle.feature_sql.clone();
+        for table in [RawTable::ApplicationTrain, RawTable::ApplicationTest] {
+            crate::raw::register_batches(&ctx, table.name(), table.arrow_schema(), vec![])?;
+        }
+        for table in RawTable::ALL.into_iter().skip(2) {
+            match history {
+                History::Dir(dir) => {
+                    let path = dir.join(table.file_name());
+                    let names = crate::raw::read_header(&path)?;
+                    let header = crate::raw::check_header(table, &names);
+                    if let crate::raw::CsvLoad::Unparseable { message, .. } =
+                        crate::raw::load_csv(&ctx, table, &path, &names, &header).await?
+                    {
+                        return Err(Error::Input(message));
+                    }
+                }
+                _ => {
+                    crate::raw::register_batches(&ctx, table.name(), table.arrow_schema(), vec![])?;
+                }
+            }
+        }
+        for file in TABLE_SQL.into_iter().skip(1) {
+            sql.materialize(&ctx, file).await?;
+        }
+        crate::raw::register_application_view(&ctx).await?;
+        let application = sql.plan(&ctx, TABLE_SQL[0]).await?;
+        let own: Vec<String> = application
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let overlay = match history {
+            History::Store => Some(StoreOverlay::load(layout, &sql, &own)?),
+            _ => None,
+        };
+        Ok(Engine { ctx, sql, overlay })
+    }
+
+    /// Feature-store rows of checked application rows.
+    async fn features(&self, applications: RecordBatch) -> Result<RecordBatch> {
+        let ctx = &self.ctx;
+        crate::raw::register_batches(
+            ctx,
+            RawTable::ApplicationTest.name(),
+            applications.schema(),
+            vec![vec![applications]],
+        )?;
+        crate::raw::register_application_view(ctx).await?;
+        let application = TABLE_SQL[0];
+        let view = self.sql.plan(ctx, application).await?.into_view();
+        ctx.deregister_table(application.result)?;
+        ctx.register_table(application.result, view)?;
+        let store = self.sql.plan(ctx, STORE_SQL).await?;
+        let schema = Arc::new(store.schema().as_arrow().clone());
+        let batches = store
+            .collect()
+            .await
+            .map_err(|e| Error::engine(format!("feature SQL {}", STORE_SQL.file), e))?;
+        let features = concat_batches(&schema, &batches)?;
+        match &self.overlay {
+            Some(overlay) => overlay.apply(&features),
+            None => Ok(features),
+        }
+    }
+}
+
+/// The store's history columns by SK_ID_CURR.
+struct StoreOverlay {
+    rows: HashMap<i64, usize>,
+    columns: HashMap<String, ArrayRef>,
+}
+
+impl StoreOverlay {
+    /// `own`: the columns `application.sql` produces (never taken from the store).
+    fn load(layout: &Layout, sql: &SqlSet, own: &[String]) -> Result<StoreOverlay> {
+        if let Ok(text) = std::fs::read_to_string(layout.lineage_file())
+            && let Ok(lineage) = serde_json::from_str::<serde_json::Value>(&text)
+            && let Some(sha) = lineage["feature_sql_sha256"].as_str()
+            && sha != sql.sha256()
+        {
+            return Err(Error::Input(format!(
+                "the feature store {} was built with other feature SQL ({sha}) than the \
+                 model's ({}); rebuild it or pass --history DIR",
+                layout.store_file.display(),
+                sql.sha256()
+            )));
+        }
+        let store = crate::io::read_parquet(
+            &layout.store_file,
+            "run `creditrisk build-feature-store`, or pass --history DIR or --features",
+        )?;
+        let ids = store
+            .column_by_name(ID_COLUMN)
+            .ok_or_else(|| Error::Input(format!("the feature store has no {ID_COLUMN}")))?;
+        let ids = cast(ids, &DataType::Int64)?;
+        let rows = ids
+            .as_primitive::<Int64Type>()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, id)| id.map(|id| (id, i)))
+            .collect();
+        let keys: Vec<&str> = KEY_COLUMNS.iter().map(|(n, _)| *n).collect();
+        let columns = store
+            .schema()
+            .fields()
+            .iter()
+            .zip(store.columns())
+            .filter(|(f, _)| !own.contains(f.name()) && !keys.contains(&f.name().as_str()))
+            .map(|(f, c)| (f.name().clone(), c.clone()))
+            .collect();
+        Ok(StoreOverlay { rows, columns })
+    }
+
+    fn apply(&self, features: &RecordBatch) -> Result<RecordBatch> {
+        let ids = frame_ids(features)?;
+        let picks: Vec<(usize, usize)> = ids
+            .iter()
+            .enumerate()
+            .map(|(r, id)| match id.and_then(|id| self.rows.get(&id)) {
+                Some(s) => (1, *s),
+                None => (0, r),
+            })
+            .collect();
+        if picks.iter().all(|(from, _)| *from == 0) {
+            return Ok(features.clone());
+        }
+        let schema = features.schema();
+        let columns: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .zip(features.columns())
+            .map(|(field, own)| match self.columns.get(field.name()) {
+                None => Ok(own.clone()),
+                Some(stored) => {
+                    let stored = if stored.data_type() == field.data_type() {
+                        stored.clone()
+                    } else {
+                        cast(stored, field.data_type())?
+                    };
+                    Ok(interleave(&[own.as_ref(), stored.as_ref()], &picks)?)
+                }
+            })
+            .collect::<Result<_>>()?;
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+}
+
+fn frame_ids(batch: &RecordBatch) -> Result<Vec<Option<i64>>> {
+    let ids = batch
+        .column_by_name(ID_COLUMN)
+        .ok_or_else(|| Error::Internal(format!("feature rows without {ID_COLUMN}")))?;
+    let ids = cast(ids, &DataType::Int64)?;
+    Ok(ids.as_primitive::<Int64Type>().iter().collect())
+}
+
+/// Model identity added to every output row.
+struct Meta {
+    model_name: String,
+    model_version: String,
+    bundle_sha256: String,
+}
+
+impl Meta {
+    fn output(&self, scored: &Scored, k: usize) -> Result<RecordBatch> {
+        let base = scored.to_record_batch(k)?;
+        let rows = base.num_rows();
+        let mut fields: Vec<Field> = base
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let mut columns = base.columns().to_vec();
+        for (name, value) in [
+            ("model_name", &self.model_name),
+            ("model_version", &self.model_version),
+            ("bundle_sha256", &self.bundle_sha256),
+        ] {
+            fields.push(Field::new(name, DataType::Utf8, false));
+            columns.push(Arc::new(StringArray::from_iter_values(
+                std::iter::repeat_n(value.as_str(), rows),
+            )));
+        }
+        Ok(RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns,
+        )?)
+    }
+}
+
+fn empty_scored() -> Scored {
+    Scored {
+        ids: vec![],
+        pd: vec![],
+        decisions: vec![],
+        bands: vec![],
+        reasons: vec![],
+        threshold: 0.0,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Format {
+    Parquet,
+    Csv,
+    JsonLines,
+}
+
+impl Format {
+    fn of(path: &Path) -> Result<Format> {
+        match extension(path).as_str() {
+            "parquet" => Ok(Format::Parquet),
+            "csv" => Ok(Format::Csv),
+            "jsonl" | "ndjson" => Ok(Format::JsonLines),
+            other => Err(Error::Config(format!(
+                "{}: unsupported output extension {other:?}; expected .parquet, .csv or .jsonl",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// A temporary file next to `path`, renamed into place by `persist`.
+fn temp_next_to(path: &Path) -> Result<tempfile::NamedTempFile> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))
+}
+
+fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(path, e))?;
+    }
+    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+enum Writer {
+    Parquet(ArrowWriter<File>),
+    Csv(datafusion::arrow::csv::Writer<BufWriter<File>>),
+    JsonLines(datafusion::arrow::json::LineDelimitedWriter<BufWriter<File>>),
+}
+
+/// The output, streamed to a temporary file.
+struct Sink {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+    writer: Writer,
+}
+
+impl Sink {
+    fn open(path: &Path, format: Format, schema: SchemaRef) -> Result<Sink> {
+        let tmp = temp_next_to(path)?;
+        let file = tmp.reopen().map_err(|e| Error::io(path, e))?;
+        let writer = match format {
+            Format::Parquet => {
+                // Small row groups: the writer buffers one in memory, so this bounds its memory.
+                let props = WriterProperties::builder()
+                    .set_max_row_group_row_count(Some(OUTPUT_ROW_GROUP_ROWS))
+                    .build();
+                Writer::Parquet(ArrowWriter::try_new(file, schema, Some(props))?)
+            }
+            Format::Csv => {
+                let mut w = datafusion::arrow::csv::Writer::new(BufWriter::new(file));
+                // The header, even when nothing is scored.
+                w.write(&RecordBatch::new_empty(schema))?;
+                Writer::Csv(w)
+            }
+            Format::JsonLines => Writer::JsonLines(
+                datafusion::arrow::json::LineDelimitedWriter::new(BufWriter::new(file)),
+            ),
+        };
+        Ok(Sink {
+            tmp,
+            path: path.to_path_buf(),
+            writer,
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        match &mut self.writer {
+            Writer::Parquet(w) => w.write(batch)?,
+            Writer::Csv(w) => w.write(batch)?,
+            Writer::JsonLines(w) => w.write(batch)?,
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<()> {
+        let io = |e: std::io::Error| Error::io(&self.path, e);
+        match self.writer {
+            Writer::Parquet(w) => {
+                w.close()?;
+            }
+            Writer::Csv(w) => w.into_inner().flush().map_err(io)?,
+            Writer::JsonLines(mut w) => {
+                w.finish()?;
+                w.into_inner().flush().map_err(io)?;
+            }
+        }
+        persist(self.tmp, &self.path)
+    }
+}
+
+/// The rejects file: one JSON line per problem.
+struct Rejects {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+    out: BufWriter<File>,
+    lines: u64,
+}
+
+impl Rejects {
+    fn open(path: &Path) -> Result<Rejects> {
+        let tmp = temp_next_to(path)?;
+        let out = BufWriter::new(tmp.reopen().map_err(|e| Error::io(path, e))?);
+        Ok(Rejects {
+            tmp,
+            path: path.to_path_buf(),
+            out,
+            lines: 0,
+        })
+    }
+
+    fn write(&mut self, violations: &[Violation]) -> Result<()> {
+        for v in violations {
+            let line = serde_json::to_string(v)
+                .map_err(|e| Error::Internal(format!("cannot serialise a reject: {e}")))?;
+            writeln!(self.out, "{line}").map_err(|e| Error::io(&self.path, e))?;
+            self.lines += 1;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<u64> {
+        self.out.flush().map_err(|e| Error::io(&self.path, e))?;
+        persist(self.tmp, &self.path)?;
+        Ok(self.lines)
+    }
+}
