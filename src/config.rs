@@ -28,6 +28,9 @@ pub struct Config {
     pub testing: TestingConfig,
     pub monitoring: MonitoringConfig,
     pub ingestion: IngestionConfig,
+    /// `creditrisk serve` limits, auth and audit (defaults when the section is absent).
+    #[serde(default)]
+    pub serving: ServingConfig,
     /// Folder the relative paths above resolve against (the parent of `configs/`).
     #[serde(skip)]
     pub root: PathBuf,
@@ -204,6 +207,37 @@ pub struct IngestionConfig {
     pub sources: Vec<SourceConfig>,
 }
 
+/// `creditrisk serve`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServingConfig {
+    /// Largest request body in bytes (413 beyond).
+    pub max_body_bytes: usize,
+    /// Most records per `/predict` or `/validate` request (413 beyond).
+    pub max_records: usize,
+    /// Bearer token required on every route but /health and /ready; empty: no auth.
+    pub auth_token: String,
+    /// Environment variable holding the token (used when `auth_token` is empty).
+    pub auth_token_env: String,
+    /// Time a request may take before a 503.
+    pub request_timeout_ms: u64,
+    /// Append-only JSON-lines audit log of every decision (relative to the project root).
+    pub audit_log: PathBuf,
+}
+
+impl Default for ServingConfig {
+    fn default() -> ServingConfig {
+        ServingConfig {
+            max_body_bytes: 1_048_576,
+            max_records: 1_000,
+            auth_token: String::new(),
+            auth_token_env: "CREDITRISK_SERVING_TOKEN".into(),
+            request_timeout_ms: 5_000,
+            audit_log: PathBuf::from("reports/audit/decisions.jsonl"),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
@@ -367,6 +401,19 @@ impl Config {
         }
         if !(0.0..=1.0).contains(&self.validation.max_orphan_share) {
             return bad("validation.max_orphan_share", "must be within [0, 1]");
+        }
+        let sv = &self.serving;
+        if sv.max_body_bytes < 64 {
+            return bad("serving.max_body_bytes", "must be at least 64");
+        }
+        if sv.max_records == 0 {
+            return bad("serving.max_records", "must be at least 1");
+        }
+        if sv.request_timeout_ms == 0 {
+            return bad("serving.request_timeout_ms", "must be at least 1");
+        }
+        if sv.audit_log.as_os_str().is_empty() {
+            return bad("serving.audit_log", "must be a file path");
         }
         for (i, source) in self.ingestion.sources.iter().enumerate() {
             if crate::catalog::RawTable::from_name(&source.table).is_none() {

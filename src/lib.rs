@@ -16,7 +16,7 @@
 //! 2. **pipeline** — [`pipeline`]: chains stages.
 //! 3. **stages** — [`synth`], [`ingest`], [`features`], [`split`], [`train`], [`evaluate`],
 //!    [`registry`] (promotions), [`gates`] (validate-model, canary, auto-promote), [`predict`]
-//!    (batch-predict: streaming scoring of new applicants).
+//!    (batch-predict: streaming scoring of new applicants), [`serve`] (the HTTP API).
 //! 4. **core** — [`model`] (bundle and the one scoring core), [`experiment`] (what a run records
 //!    in the tracker), [`contracts`], [`feature_sql`], [`serving_contract`] (what a row to score
 //!    must look like, from the catalog),
@@ -49,6 +49,7 @@ pub mod gates;
 pub mod ingest;
 pub mod predict;
 pub mod registry;
+pub mod serve;
 pub mod split;
 pub mod synth;
 pub mod train;

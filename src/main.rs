@@ -116,6 +116,16 @@ enum Command {
         #[arg(long)]
         alias: Option<String>,
     },
+    /// Serve the HTTP scoring API (health, ready, metadata, schema, validate, predict, metrics,
+    /// openapi.json, admin/reload) until SIGTERM or ctrl-c; SIGHUP reloads the model.
+    Serve {
+        /// `models:/<name>/<version|Stage|latest>`, `models:/<name>@<alias>` or a bundle folder.
+        #[arg(long)]
+        model: String,
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+    },
     /// Score a file of new applicants (CSV or Parquet) with a model, streaming in chunks; invalid
     /// rows go to `<output stem>.rejects.jsonl`.
     BatchPredict {
@@ -312,6 +322,29 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 v.version,
                 layout.post_training_validation().display()
             );
+        }
+        Command::Serve { model, bind } => {
+            let opts = creditrisk::serve::ServeOptions::from_config(&cfg);
+            let server =
+                creditrisk::serve::bind(&layout, &opts, &ModelRef::parse(&model)?, bind).await?;
+            let m = server.state.model();
+            eprintln!(
+                "serving {} version {} on http://{} (audit log {}, auth {})",
+                m.name,
+                m.version,
+                server.addr,
+                opts.audit_log.display(),
+                if opts.token.is_some() {
+                    "bearer token"
+                } else {
+                    "off"
+                }
+            );
+            creditrisk::serve::reload_on_sighup(server.state.clone(), |e| {
+                eprintln!("SIGHUP reload failed, keeping the current model: {e}");
+            });
+            server.run(creditrisk::serve::termination()).await?;
+            eprintln!("stopped");
         }
         Command::BatchPredict {
             model,

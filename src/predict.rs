@@ -301,15 +301,16 @@ fn as_text(batch: &RecordBatch) -> Result<RecordBatch> {
 }
 
 /// The bundle's feature SQL on one session: history features computed once, application
-/// features per chunk.
-struct Engine {
+/// features per chunk (or per `serve` request). One call at a time: [`Engine::features`]
+/// re-registers the application table of its session.
+pub struct Engine {
     ctx: SessionContext,
     sql: SqlSet,
     overlay: Option<StoreOverlay>,
 }
 
 impl Engine {
-    async fn new(bundle: &ModelBundle, history: &History, layout: &Layout) -> Result<Engine> {
+    pub async fn new(bundle: &ModelBundle, history: &History, layout: &Layout) -> Result<Engine> {
         let ctx = crate::raw::session();
         let sql = bundle.feature_sql.clone();
         for table in [RawTable::ApplicationTrain, RawTable::ApplicationTest] {
@@ -351,7 +352,7 @@ impl Engine {
     }
 
     /// Feature-store rows of checked application rows.
-    async fn features(&self, applications: RecordBatch) -> Result<RecordBatch> {
+    pub async fn features(&self, applications: RecordBatch) -> Result<RecordBatch> {
         let ctx = &self.ctx;
         crate::raw::register_batches(
             ctx,

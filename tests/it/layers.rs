@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("registry", 3),
     ("gates", 3),
     ("predict", 3),
+    ("serve", 3),
     ("model", 4),
     ("contracts", 4),
     ("experiment", 4),

@@ -10,6 +10,7 @@ mod pipeline;
 mod predict;
 mod registry;
 mod scoring;
+mod serve;
 mod support;
 mod synth;
 mod tracking;

@@ -1,0 +1,657 @@
+//! `creditrisk serve` on an ephemeral loopback port, talked to with reqwest: every status code,
+//! online/offline parity with the scoring core, the audit log under concurrency, malformed
+//! bodies, and reload under load.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use creditrisk::catalog::{Kind, RawTable};
+use creditrisk::experiment::TrackingOptions;
+use creditrisk::model::{ModelBundle, ScoreOptions};
+use creditrisk::serve::{self, AppState, ServeOptions};
+use creditrisk::tracking::ModelRef;
+use creditrisk::{Config, Layout, io};
+use serde_json::{Map, Value, json};
+
+use crate::features::test_config;
+use crate::support;
+
+const TOKEN: &str = "s3cret-token";
+
+/// A synthetic project with a trained, registered model, shared by these tests.
+struct Project {
+    root: PathBuf,
+    cfg: Config,
+    model_dir: PathBuf,
+    /// PD of the scoring core on each applicant's feature-store row.
+    core_pd: HashMap<i64, f64>,
+    /// application_train rows as JSON records (TARGET dropped, empty cells left out).
+    records: Vec<Map<String, Value>>,
+}
+
+fn project() -> &'static Project {
+    static PROJECT: OnceLock<Project> = OnceLock::new();
+    PROJECT.get_or_init(|| {
+        let root = tempfile::tempdir().unwrap().keep();
+        let mut cfg = test_config(&root);
+        cfg.paths.models_dir = root.join("models");
+        let layout = Layout::new(&cfg);
+        let opts = creditrisk::synth::SynthOptions::new(
+            1500,
+            5,
+            layout.raw_dir.clone(),
+            root.join("truth.parquet"),
+        );
+        support::synth(&opts).unwrap();
+        support::build_feature_store(&cfg).unwrap();
+        support::split(&cfg).unwrap();
+        let model_dir = support::train(&cfg).unwrap().model_dir;
+        let bundle = ModelBundle::load(&model_dir).unwrap();
+        let store = io::read_parquet(&layout.store_file, "").unwrap();
+        let scored = bundle.score_batch(&store, ScoreOptions::default()).unwrap();
+        let core_pd = scored.ids.iter().copied().zip(scored.pd).collect();
+        let records = json_records(&layout.raw_file(RawTable::ApplicationTrain));
+        Project {
+            root,
+            cfg,
+            model_dir,
+            core_pd,
+            records,
+        }
+    })
+}
+
+/// CSV rows as JSON records typed by the catalog (numbers as JSON numbers).
+fn json_records(path: &std::path::Path) -> Vec<Map<String, Value>> {
+    let kinds: HashMap<&str, Kind> = RawTable::ApplicationTest
+        .columns()
+        .iter()
+        .map(|c| (c.name, c.kind))
+        .collect();
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            header
+                .iter()
+                .zip(r.iter())
+                .filter(|(_, v)| !v.is_empty())
+                .filter_map(|(h, v)| {
+                    let value = match kinds.get(h)? {
+                        Kind::Int => json!(v.parse::<i64>().unwrap()),
+                        Kind::Float => json!(v.parse::<f64>().unwrap()),
+                        Kind::Text => json!(v),
+                    };
+                    Some((h.to_string(), value))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+struct Running {
+    base: String,
+    state: Arc<AppState>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<creditrisk::Result<()>>,
+    audit: PathBuf,
+}
+
+impl Running {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let handle = self.handle;
+        support::runtime()
+            .block_on(async { tokio::time::timeout(Duration::from_secs(20), handle).await })
+            .expect("server stops within 20 s")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+fn start(name: &str, reference: ModelRef, edit: impl FnOnce(&mut Config)) -> Running {
+    let p = project();
+    let mut cfg = p.cfg.clone();
+    cfg.serving.audit_log = p.root.join(format!("audit-{name}.jsonl"));
+    cfg.serving.auth_token_env = String::new();
+    edit(&mut cfg);
+    let opts = ServeOptions::from_config(&cfg);
+    let rt = support::runtime();
+    let server = rt
+        .block_on(serve::bind(
+            &Layout::new(&cfg),
+            &opts,
+            &reference,
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .unwrap();
+    let base = format!("http://{}", server.addr);
+    let state = server.state.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = rt.spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    Running {
+        base,
+        state,
+        stop,
+        handle,
+        audit: opts.audit_log,
+    }
+}
+
+fn path_ref() -> ModelRef {
+    ModelRef::Path(project().model_dir.clone())
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+/// Run `work` on the shared runtime, failing the test after two minutes.
+fn bounded<T>(work: impl Future<Output = T>) -> T {
+    support::runtime()
+        .block_on(async { tokio::time::timeout(Duration::from_secs(120), work).await })
+        .expect("test finished within 120 s")
+}
+
+async fn post(c: &reqwest::Client, url: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+    let r = c
+        .post(url)
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, value)
+}
+
+async fn get(c: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, String) {
+    let mut r = c.get(url);
+    if let Some(t) = token {
+        r = r.bearer_auth(t);
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+fn body(records: &[Map<String, Value>]) -> String {
+    json!({ "records": records }).to_string()
+}
+
+#[test]
+fn serve_answers_every_route_with_the_right_status() {
+    let p = project();
+    let s = start("routes", path_ref(), |cfg| {
+        cfg.serving.auth_token = TOKEN.into();
+        cfg.serving.max_body_bytes = 200_000;
+        cfg.serving.max_records = 20;
+    });
+    let c = client();
+    bounded(async {
+        // Open routes need no token; the others do.
+        assert_eq!(get(&c, &s.url("/health"), None).await.0, 200);
+        assert_eq!(get(&c, &s.url("/ready"), None).await.0, 200);
+        for route in ["/metadata", "/schema", "/openapi.json", "/metrics"] {
+            assert_eq!(get(&c, &s.url(route), None).await.0, 401, "{route}");
+            assert_eq!(
+                get(&c, &s.url(route), Some("wrong")).await.0,
+                401,
+                "{route}"
+            );
+            assert_eq!(get(&c, &s.url(route), Some(TOKEN)).await.0, 200, "{route}");
+        }
+        let unauthorised = c
+            .post(s.url("/predict"))
+            .body(body(&p.records[..1]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unauthorised.status().as_u16(), 401);
+
+        let (_, meta) = get(&c, &s.url("/metadata"), Some(TOKEN)).await;
+        let meta: Value = serde_json::from_str(&meta).unwrap();
+        let bundle = ModelBundle::load(&p.model_dir).unwrap();
+        assert_eq!(meta["bundle_sha256"], json!(bundle.bundle_sha256));
+        assert_eq!(
+            meta["feature_sql_sha256"],
+            json!(bundle.feature_sql.sha256())
+        );
+        assert_eq!(meta["model_version"], json!("path"));
+        assert_eq!(meta["threshold"], json!(bundle.card.decision_threshold));
+        assert!(meta["training_date"].is_string() && meta["run_id"].is_string());
+
+        let (_, schema) = get(&c, &s.url("/schema"), Some(TOKEN)).await;
+        let schema: Value = serde_json::from_str(&schema).unwrap();
+        let record = &schema["properties"]["records"]["items"];
+        assert_eq!(record["properties"]["SK_ID_CURR"]["type"], json!("integer"));
+        assert_eq!(record["additionalProperties"], json!(false));
+        assert!(
+            record["required"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("SK_ID_CURR"))
+        );
+
+        // 200: validate and predict, with the request id echoed or generated.
+        let (status, v) = post(&c, &s.url("/validate"), body(&p.records[..3])).await;
+        assert_eq!((status, v["valid"].clone()), (200, json!(true)), "{v}");
+        let r = c
+            .post(s.url("/predict"))
+            .bearer_auth(TOKEN)
+            .header("x-request-id", "abc-123")
+            .body(body(&p.records[..2]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(r.headers()["x-request-id"], "abc-123");
+        let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        assert_eq!(v["request_id"], json!("abc-123"));
+        let predictions = v["predictions"].as_array().unwrap();
+        assert_eq!(predictions.len(), 2);
+        for pr in predictions {
+            assert!(pr["PD"].as_f64().is_some_and(|x| (0.0..=1.0).contains(&x)));
+            assert!(matches!(
+                pr["decision"].as_str(),
+                Some("approve" | "decline")
+            ));
+            assert!(pr["band"].is_string());
+            assert_eq!(
+                pr["reasons"].as_array().unwrap().len(),
+                bundle.card.reason_codes
+            );
+        }
+        let r = c.get(s.url("/health")).send().await.unwrap();
+        assert!(!r.headers()["x-request-id"].is_empty());
+        // A what-if threshold of 0 declines everyone.
+        let (status, v) = post(
+            &c,
+            &s.url("/predict"),
+            json!({"records": &p.records[..2], "threshold": 0.0}).to_string(),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(
+            v["predictions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["decision"] == "decline")
+        );
+
+        // 400 malformed JSON.
+        let (status, v) = post(&c, &s.url("/predict"), "{\"records\": [").await;
+        assert_eq!(status, 400);
+        assert!(v["error"].as_str().unwrap().contains("malformed JSON"));
+        // 413: body and record count.
+        let (status, v) = post(&c, &s.url("/predict"), " ".repeat(200_001)).await;
+        assert_eq!(status, 413, "{v}");
+        assert!(v["error"].as_str().unwrap().contains("max_body_bytes"));
+        let (status, v) = post(&c, &s.url("/predict"), body(&p.records[..21])).await;
+        assert_eq!(status, 413, "{v}");
+        assert!(v["error"].as_str().unwrap().contains("max_records"));
+        // 422: per record and field.
+        let mut bad = p.records[..3].to_vec();
+        bad[1].insert("AMT_CREDIT".into(), json!("lots"));
+        bad[2].insert("DAYS_BIRTH".into(), json!(120));
+        bad[2].insert("bureau".into(), json!([]));
+        bad[2].insert("NAME_CONTRACT_TYPE".into(), json!(true));
+        let (status, v) = post(&c, &s.url("/predict"), body(&bad)).await;
+        assert_eq!(status, 422, "{v}");
+        let problems: HashSet<(u64, String)> = v["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                assert!(p["reason"].is_string() && p["allowed"].is_string(), "{p}");
+                (
+                    p["record"].as_u64().unwrap(),
+                    p["field"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let expected: HashSet<(u64, String)> = [
+            (1, "AMT_CREDIT"),
+            (2, "DAYS_BIRTH"),
+            (2, "bureau"),
+            (2, "NAME_CONTRACT_TYPE"),
+        ]
+        .into_iter()
+        .map(|(r, f)| (r, f.to_string()))
+        .collect();
+        assert_eq!(problems, expected, "{v}");
+        let (status, _) = post(&c, &s.url("/validate"), body(&bad)).await;
+        assert_eq!(status, 422);
+        // 404 and 403 (reload without a token configured is tested below; here it works).
+        assert_eq!(get(&c, &s.url("/nope"), Some(TOKEN)).await.0, 404);
+        let (status, v) = post(&c, &s.url("/admin/reload"), "").await;
+        assert_eq!(status, 200, "{v}");
+        let r = c.post(s.url("/admin/reload")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+
+        // Metrics count what happened.
+        let (_, m) = get(&c, &s.url("/metrics"), Some(TOKEN)).await;
+        assert!(
+            m.contains("creditrisk_http_requests_total{route=\"/predict\",status=\"200\"} 2"),
+            "{m}"
+        );
+        assert!(
+            m.contains("creditrisk_http_requests_total{route=\"/predict\",status=\"422\"} 1"),
+            "{m}"
+        );
+        assert!(
+            m.contains("creditrisk_http_requests_total{route=\"/predict\",status=\"413\"} 2"),
+            "{m}"
+        );
+        assert!(
+            m.contains(
+                "creditrisk_http_request_duration_seconds_bucket{route=\"/predict\",le=\"+Inf\"}"
+            ),
+            "{m}"
+        );
+        assert!(
+            m.contains("creditrisk_decisions_total{outcome=\"decline\",model_version=\"path\"}"),
+            "{m}"
+        );
+        assert!(m.contains("creditrisk_rejected_records_total 4"), "{m}");
+        assert!(m.contains("creditrisk_model_info{model_name="), "{m}");
+    });
+    s.stop();
+
+    // No token configured: reload is refused (403); a 1 ms budget times a request out (503).
+    let s = start("timeout", path_ref(), |cfg| {
+        cfg.serving.request_timeout_ms = 1;
+        cfg.serving.max_body_bytes = 8_000_000;
+    });
+    bounded(async {
+        let (status, _) = post(&c, &s.url("/admin/reload"), "").await;
+        assert_eq!(status, 403);
+        let (status, v) = post(&c, &s.url("/predict"), body(&p.records[..500])).await;
+        assert_eq!(status, 503, "{v}");
+        assert!(v["error"].as_str().unwrap().contains("request_timeout_ms"));
+    });
+    s.stop();
+}
+
+#[test]
+fn predict_gives_the_scoring_core_pd_of_every_applicant() {
+    let p = project();
+    let s = start("parity", path_ref(), |cfg| {
+        cfg.serving.max_body_bytes = 8_000_000
+    });
+    let c = client();
+    let answered = bounded(async {
+        let mut answered = HashMap::new();
+        for chunk in p.records.chunks(500) {
+            let (status, v) = post(&c, &s.url("/predict"), body(chunk)).await;
+            assert_eq!(status, 200, "{v}");
+            for pr in v["predictions"].as_array().unwrap() {
+                answered.insert(
+                    pr["SK_ID_CURR"].as_i64().unwrap(),
+                    pr["PD"].as_f64().unwrap(),
+                );
+            }
+        }
+        answered
+    });
+    s.stop();
+    assert_eq!(answered.len(), p.records.len());
+    for (id, pd) in &answered {
+        assert_eq!(*pd, p.core_pd[id], "SK_ID_CURR {id}");
+    }
+}
+
+#[test]
+fn concurrent_predictions_leave_one_well_formed_audit_line_each() {
+    let p = project();
+    // Generous timeout: the tests share 2 cores with training runs.
+    let s = start("audit", path_ref(), |cfg| {
+        cfg.serving.request_timeout_ms = 120_000
+    });
+    let c = client();
+    const N: usize = 48;
+    let ids: Vec<String> = bounded(async {
+        let mut tasks = vec![];
+        for i in 0..N {
+            let c = c.clone();
+            let url = s.url("/predict");
+            let records = body(&p.records[i * 2..i * 2 + 2]);
+            tasks.push(tokio::spawn(async move {
+                let r = c
+                    .post(url)
+                    .header("x-request-id", format!("req-{i}"))
+                    .body(records)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status().as_u16(), 200);
+                r.headers()["x-request-id"].to_str().unwrap().to_string()
+            }));
+        }
+        let mut ids = vec![];
+        for t in tasks {
+            ids.push(t.await.unwrap());
+        }
+        ids
+    });
+    let audit = s.audit.clone();
+    let bundle_sha = s.state.model().bundle.bundle_sha256.clone();
+    s.stop();
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(lines.len(), 2 * N);
+    let mut per_request: HashMap<String, usize> = HashMap::new();
+    for l in &lines {
+        *per_request
+            .entry(l["request_id"].as_str().unwrap().to_string())
+            .or_default() += 1;
+        assert_eq!(l["bundle_sha256"], json!(bundle_sha));
+        assert_eq!(l["input_sha256"].as_str().unwrap().len(), 64);
+        assert!(l["PD"].is_f64() && l["decision"].is_string() && l["time"].is_string());
+        assert!(l["reasons"].is_array() && l["model_version"] == "path");
+    }
+    assert_eq!(per_request.len(), N);
+    assert!(ids.iter().all(|id| per_request[id] == 2));
+}
+
+/// Small deterministic generator (no extra crate).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.next() as usize % items.len()]
+    }
+}
+
+fn malformed_bodies(p: &Project, n: usize) -> Vec<String> {
+    let mut rng = Lcg(7);
+    let fields = [
+        "SK_ID_CURR",
+        "AMT_CREDIT",
+        "DAYS_BIRTH",
+        "NAME_CONTRACT_TYPE",
+        "EXT_SOURCE_1",
+        "CNT_CHILDREN",
+        "zzz",
+        "bureau",
+        "ÄÖ€𝄞",
+    ];
+    let values = [
+        json!("NaN"),
+        json!("Infinity"),
+        json!("-inf"),
+        json!(1e308),
+        json!(-1e308),
+        json!(u64::MAX),
+        json!(i64::MIN),
+        json!("9".repeat(400)),
+        json!(true),
+        json!([1, 2]),
+        json!({"a": 1}),
+        json!("ünïcødé 𝄞 \u{0}"),
+        json!(""),
+        json!(-1),
+        json!(0.5),
+        json!(null),
+    ];
+    // Never a valid AMT_CREDIT (a finite number >= 0).
+    let invalid = [
+        json!("NaN"),
+        json!("Infinity"),
+        json!("-inf"),
+        json!(-1e308),
+        json!("9".repeat(400)),
+        json!(true),
+        json!([1, 2]),
+        json!({"a": 1}),
+        json!("ünïcødé 𝄞"),
+        json!(-1),
+    ];
+    let mut bodies = vec![
+        String::new(),
+        "null".into(),
+        "[]".into(),
+        "{}".into(),
+        "\"records\"".into(),
+        "{\"records\": {}}".into(),
+        "{\"records\": []}".into(),
+        "{\"records\": [1, \"x\", null]}".into(),
+        "{\"records\": [{}]}".into(),
+        "{\"records\": [], \"threshold\": 2}".into(),
+        "{\"records\": [{\"SK_ID_CURR\": 1e999}]}".into(),
+        "{\"records\": [{\"SK_ID_CURR\": NaN}]}".into(),
+        "\u{feff}{\"records\": []}".into(),
+        format!("{}{}", "[".repeat(5000), "]".repeat(5000)),
+        format!(
+            "{{\"records\": [{}]}}",
+            "{\"a\":".repeat(300) + "1" + &"}".repeat(300)
+        ),
+        json!({"records": vec![json!({}); 10_000]}).to_string(),
+        json!({"records": &p.records[..1], "extra": 1}).to_string(),
+        json!({"records": &p.records[..1], "threshold": "0.5"}).to_string(),
+    ];
+    while bodies.len() < n {
+        let mut records: Vec<Map<String, Value>> = (0..1 + rng.next() % 3)
+            .map(|_| p.records[rng.next() as usize % p.records.len()].clone())
+            .collect();
+        for r in records.iter_mut() {
+            match rng.next() % 3 {
+                0 => {
+                    r.remove(*rng.pick(&fields));
+                    r.remove("SK_ID_CURR");
+                }
+                _ => {
+                    r.insert(rng.pick(&fields).to_string(), rng.pick(&values).clone());
+                }
+            }
+        }
+        // Make sure every body is wrong: one record always carries an invalid value.
+        records[0].insert("AMT_CREDIT".into(), rng.pick(&invalid).clone());
+        let mut text = body(&records);
+        if rng.next().is_multiple_of(5) {
+            let cut = rng.next() as usize % text.len();
+            text.truncate(text.floor_char_boundary(cut));
+        }
+        bodies.push(text);
+    }
+    bodies
+}
+
+#[test]
+fn malformed_bodies_always_get_a_4xx_with_a_message() {
+    let p = project();
+    let s = start("malformed", path_ref(), |cfg| {
+        cfg.serving.max_body_bytes = 4_000_000
+    });
+    let c = client();
+    let bodies = malformed_bodies(p, 400);
+    bounded(async {
+        for b in &bodies {
+            let (status, v) = post(&c, &s.url("/predict"), b.clone()).await;
+            assert!(
+                (400..500).contains(&status),
+                "{status} for {}: {v}",
+                &b[..b.len().min(300)]
+            );
+            assert!(
+                v["error"].as_str().is_some_and(|m| !m.is_empty()),
+                "no message for {}: {v}",
+                &b[..b.len().min(300)]
+            );
+        }
+        // Still serving.
+        let (status, _) = post(&c, &s.url("/predict"), body(&p.records[..1])).await;
+        assert_eq!(status, 200);
+    });
+    s.stop();
+}
+
+#[test]
+fn reload_swaps_in_a_new_version_under_load() {
+    let p = project();
+    let name = TrackingOptions::from_config(&p.cfg).registry.model_name;
+    let s = start("reload", ModelRef::Latest { name }, |cfg| {
+        cfg.serving.auth_token = TOKEN.into();
+        cfg.serving.request_timeout_ms = 120_000;
+    });
+    let c = client();
+    let before: Value = bounded(async {
+        serde_json::from_str(&get(&c, &s.url("/metadata"), Some(TOKEN)).await.1).unwrap()
+    });
+    // A new version is registered (another training run).
+    let trained = support::train(&p.cfg).unwrap();
+    let new_version = trained.registered_version.unwrap();
+    bounded(async {
+        let load: Vec<_> = (0..4)
+            .map(|w| {
+                let c = c.clone();
+                let url = s.url("/predict");
+                let records = body(&p.records[w * 3..w * 3 + 3]);
+                tokio::spawn(async move {
+                    for _ in 0..15 {
+                        let (status, v) = post(&c, &url, records.clone()).await;
+                        assert_eq!(status, 200, "{v}");
+                    }
+                })
+            })
+            .collect();
+        let (status, v) = post(&c, &s.url("/admin/reload"), "").await;
+        assert_eq!(status, 200, "{v}");
+        for t in load {
+            t.await.unwrap();
+        }
+    });
+    let after: Value = bounded(async {
+        serde_json::from_str(&get(&c, &s.url("/metadata"), Some(TOKEN)).await.1).unwrap()
+    });
+    s.stop();
+    assert_ne!(before["model_version"], after["model_version"]);
+    assert_eq!(after["model_version"], json!(new_version.to_string()));
+}
