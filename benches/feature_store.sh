@@ -10,7 +10,9 @@
 #   warm   build with a filled cache (the usual rebuild)
 # Targets: <= 8 s and <= 2 GB RSS (Python original: 27.6 s / 6.4 GB).
 # Environment: BENCH_RAW_DIR (default bench-data/raw), BENCH_OUT (default bench-data/feature_store),
-# CREDITRISK_BIN (default: release binary in $CARGO_TARGET_DIR).
+# CREDITRISK_BIN (default: release binary in $CARGO_TARGET_DIR, built first; a given binary is
+# run as is), CONFIG (default configs/baseline.yaml), STAGES (default "floor cold fill warm";
+# e.g. STAGES=warm re-measures the warm build alone on a filled cache).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,12 +20,15 @@ raw=$(realpath "${BENCH_RAW_DIR:-$root/bench-data/raw}")
 out=$(realpath -m "${BENCH_OUT:-$root/bench-data/feature_store}")
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/creditrisk/target}
 bin=${CREDITRISK_BIN:-$CARGO_TARGET_DIR/release/creditrisk}
+config=$(realpath "${CONFIG:-$root/configs/baseline.yaml}")
 
 if [[ ! -f "$raw/application_train.csv" ]]; then
     echo "no raw data in $raw; run: creditrisk synth --rows 307511 --seed 42 --out bench-data/raw" >&2
     exit 2
 fi
-(cd "$root" && cargo build --release --quiet)
+if [[ -z "${CREDITRISK_BIN:-}" ]]; then
+    (cd "$root" && cargo build --release --quiet)
+fi
 mkdir -p "$out"
 du -sh "$raw" | sed 's/^/raw data: /'
 
@@ -31,6 +36,7 @@ export CREDITRISK__PATHS__RAW_DIR="$raw"
 export CREDITRISK__PATHS__REPORTS_DIR="$out/reports"
 export CREDITRISK__PATHS__CACHE_DIR="$out/cache"
 export CREDITRISK__FEATURES__STORE_FILE="$out/feature_store.parquet"
+stages=" ${STAGES:-floor cold fill warm} "
 
 # Run "$@" under /usr/bin/time -v; print wall seconds and peak RSS.
 measure() {
@@ -52,13 +58,20 @@ measure() {
 
 : > "$out/summary.txt"
 # Floor: parse every typed CSV once and nothing else (hidden flag of the binary).
-measure floor "$bin" --config "$root/configs/baseline.yaml" build-feature-store --parse-only
-
-rm -rf "$out/cache"
-CREDITRISK__FEATURES__RAW_PARQUET_CACHE=false \
-    measure cold "$bin" --config "$root/configs/baseline.yaml" build-feature-store
-CREDITRISK__FEATURES__RAW_PARQUET_CACHE=true \
-    measure fill "$bin" --config "$root/configs/baseline.yaml" build-feature-store
-CREDITRISK__FEATURES__RAW_PARQUET_CACHE=true \
-    measure warm "$bin" --config "$root/configs/baseline.yaml" build-feature-store
+if [[ $stages == *" floor "* ]]; then
+    measure floor "$bin" --config "$config" build-feature-store --parse-only
+fi
+if [[ $stages == *" cold "* ]]; then
+    CREDITRISK__FEATURES__RAW_PARQUET_CACHE=false \
+        measure cold "$bin" --config "$config" build-feature-store
+fi
+if [[ $stages == *" fill "* ]]; then
+    rm -rf "$out/cache"
+    CREDITRISK__FEATURES__RAW_PARQUET_CACHE=true \
+        measure fill "$bin" --config "$config" build-feature-store
+fi
+if [[ $stages == *" warm "* ]]; then
+    CREDITRISK__FEATURES__RAW_PARQUET_CACHE=true \
+        measure warm "$bin" --config "$config" build-feature-store
+fi
 echo "summary: $out/summary.txt"

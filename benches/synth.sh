@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
 # Full-scale synthetic data benchmark: Kaggle's 307,511 train (+48,744 test) applicants, ~58 M rows.
-# Prints wall time, peak RSS, bytes and rows per file. Output goes to bench-data/ (git-ignored).
+# Prints wall time, peak RSS, bytes and rows per file. Output goes to bench-data/ (git-ignored):
+# the CSVs to $OUT (default bench-data/raw), the true PD per applicant to $TRUTH (default
+# bench-data/synth_truth.parquet; benches/train.sh reads it from there for the Bayes AUC).
+# CREDITRISK_BIN runs another binary as is (default: the release binary in $CARGO_TARGET_DIR,
+# built first); CONFIG (default configs/baseline.yaml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/creditrisk/target}"
 ROWS="${ROWS:-307511}"
 SEED="${SEED:-42}"
-OUT="${OUT:-bench-data/raw}"
+OUT="$(realpath -m "${OUT:-bench-data/raw}")"
+CONFIG="${CONFIG:-configs/baseline.yaml}"
+TRUTH="${TRUTH:-bench-data/synth_truth.parquet}"
+# Keep the truth file with the benchmark data, not in the working data/ folder.
+export CREDITRISK__PATHS__TRUTH_FILE="$(realpath -m "$TRUTH")"
 
-cargo build --release --bin creditrisk
-BIN="$CARGO_TARGET_DIR/release/creditrisk"
+[[ -n "${CREDITRISK_BIN:-}" ]] || cargo build --release --bin creditrisk
+BIN="${CREDITRISK_BIN:-$CARGO_TARGET_DIR/release/creditrisk}"
 mkdir -p "$OUT"
 LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 
-/usr/bin/time -v "$BIN" synth --rows "$ROWS" --seed "$SEED" --out "$OUT" 2>"$LOG" || { cat "$LOG" >&2; exit 1; }
+/usr/bin/time -v "$BIN" --config "$CONFIG" synth --rows "$ROWS" --seed "$SEED" --out "$OUT" 2>"$LOG" || { cat "$LOG" >&2; exit 1; }
 cat "$LOG" >&2
 
 wall=$(grep "Elapsed (wall clock)" "$LOG" | awk '{print $NF}')
@@ -31,3 +39,4 @@ for f in "$OUT"/*.csv; do
   printf '%-28s %12d rows %14d bytes\n' "$(basename "$f")" "$rows" "$bytes"
 done
 echo "total CSV bytes: $total"
+echo "truth: $CREDITRISK__PATHS__TRUTH_FILE"

@@ -4,25 +4,33 @@
 # the Bayes AUC of the same test rows (from the synthetic truth file), i.e. how far the model is
 # from the best achievable ranking. Outputs go to bench-data/ (git-ignored).
 #
-#   CREDITRISK__FEATURES__STORE_FILE=bench-data/processed/feature_store.parquet benches/train.sh
+#   CREDITRISK__FEATURES__STORE_FILE=bench-data/feature_store/feature_store.parquet benches/train.sh
 #
-# Optional: TRUTH (default data/synth_truth.parquet), OUT (default bench-data), CONFIG, and any
-# CREDITRISK__SECTION__KEY override (e.g. CREDITRISK__MODEL__LEARNER=logistic).
+# Optional: TRUTH (default bench-data/synth_truth.parquet, where benches/synth.sh writes it),
+# OUT (default bench-data), CONFIG, CREDITRISK_BIN (default: the release binary) and any
+# CREDITRISK__SECTION__KEY override (e.g. CREDITRISK__MODEL__LEARNER=logistic). `train` records
+# its run and registers a model version in the tracker: by default a folder store at $OUT/mlruns
+# (absolute path, so the repo's mlruns/ is never touched); set
+# CREDITRISK__TRACKING__URI=http://127.0.0.1:PORT for an `mlflow server` (benches/tracking.sh
+# measures both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/creditrisk/target}"
 : "${CREDITRISK__FEATURES__STORE_FILE:?set CREDITRISK__FEATURES__STORE_FILE to a full-scale feature store}"
 export CREDITRISK__FEATURES__STORE_FILE
-TRUTH="${TRUTH:-data/synth_truth.parquet}"
-OUT="${OUT:-bench-data}"
+TRUTH="${TRUTH:-bench-data/synth_truth.parquet}"
+OUT="$(realpath -m "${OUT:-bench-data}")"
 CONFIG="${CONFIG:-configs/baseline.yaml}"
 # Keep the benchmark's splits, reports and models apart from the working ones.
 export CREDITRISK__PATHS__PROCESSED_DIR="${CREDITRISK__PATHS__PROCESSED_DIR:-$OUT/processed}"
 export CREDITRISK__PATHS__REPORTS_DIR="${CREDITRISK__PATHS__REPORTS_DIR:-$OUT/reports}"
 export CREDITRISK__PATHS__MODELS_DIR="${CREDITRISK__PATHS__MODELS_DIR:-$OUT/models}"
+# Registry downloads (server backend) and the tracking store stay under $OUT as well.
+export CREDITRISK__PATHS__CACHE_DIR="${CREDITRISK__PATHS__CACHE_DIR:-$OUT/cache}"
+export CREDITRISK__TRACKING__URI="${CREDITRISK__TRACKING__URI:-$OUT/mlruns}"
 
-cargo build --release --bin creditrisk
-BIN="$CARGO_TARGET_DIR/release/creditrisk"
+[[ -n "${CREDITRISK_BIN:-}" ]] || cargo build --release --bin creditrisk
+BIN="${CREDITRISK_BIN:-$CARGO_TARGET_DIR/release/creditrisk}"
 LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 
@@ -38,6 +46,10 @@ stage() {
   # m:ss.cc or h:mm:ss → seconds
   secs=$(echo "$wall" | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f", s }')
   SUMMARY+=("$(printf '%-22s wall %8s s   peak RSS %6d MB' "$name" "$secs" $((rss_kb / 1024)))")
+  # train: the seconds spent talking to the tracker (included in its wall time).
+  local tracked
+  tracked=$(grep -o "tracking took [0-9.]* s" "$LOG" || true)
+  if [[ -n "$tracked" ]]; then SUMMARY+=("$(printf '%-22s %s' "  tracking" "$tracked")"); fi
 }
 
 stage "split-data" split-data
@@ -57,6 +69,7 @@ fi
 
 echo
 echo "store: $CREDITRISK__FEATURES__STORE_FILE"
+echo "tracking: $CREDITRISK__TRACKING__URI"
 for line in "${SUMMARY[@]}"; do echo "$line"; done
 echo "test roc_auc:   $AUC"
 echo "test ece:       $(metric ece)"
