@@ -18,7 +18,8 @@
 //!    [`registry`] (promotions), [`gates`] (validate-model, canary, auto-promote), [`predict`]
 //!    (batch-predict: streaming scoring of new applicants), [`serve`] (the HTTP API).
 //! 4. **core** — [`model`] (bundle and the one scoring core), [`experiment`] (what a run records
-//!    in the tracker), [`contracts`], [`feature_sql`], [`serving_contract`] (what a row to score
+//!    in the tracker), [`contracts`], [`feature_sql`], [`feature_engine`] (the bundle's feature SQL
+//!    planned once and run per request or chunk), [`serving_contract`] (what a row to score
 //!    must look like, from the catalog),
 //!    [`raw`], [`metrics`], [`sampling`], [`io`], [`layout`], [`progress`], [`tracking`]
 //!    (MLflow-compatible runs and registry).
@@ -32,6 +33,7 @@ pub mod error;
 // 4. core
 pub mod contracts;
 pub mod experiment;
+pub mod feature_engine;
 pub mod feature_sql;
 pub mod io;
 pub mod layout;

@@ -6,20 +6,9 @@
 //! the features with the bundle's own feature SQL (`bundle.feature_sql`, never `sql/`), score them
 //! with the one scoring core ([`model::score`]) and append the decisions to the output (Parquet,
 //! CSV or JSON lines by extension; written to a temporary file and renamed into place at the end).
-//! Within a chunk, output rows come in SK_ID_CURR order (the store SQL orders by it).
-//!
-//! Where the history features come from ([`History`]):
-//! * [`History::Dir`]: the seven history CSVs of a folder (Kaggle names); their per-table
-//!   features are computed once with the bundle's SQL, then joined to each chunk's applications.
-//! * [`History::Store`] (the default), the rule: every feature is first computed with the
-//!   bundle's SQL over the chunk's application rows and EMPTY history tables, so every row gets
-//!   the "no history" values (HAS_* = 0, counts 0, the rest NULL — exactly what the store gives
-//!   an applicant without history). Then, for applicants whose SK_ID_CURR is in the feature store
-//!   (`layout.store_file`), every history column — a store column that `application.sql` does
-//!   not produce (the store is `a.*` then the history columns) — is replaced by the store's value.
-//!   The store must have been built with the bundle's feature SQL (checked on its lineage). The
-//!   store's history columns are loaded once: bounded by the store, not by the input.
-//! * [`History::Features`]: the input already holds feature-store rows; they are scored as is.
+//! Within a chunk, output rows keep the input order, except with `--history DIR` where they come
+//! in SK_ID_CURR order. Where the history features come from: see [`History`] (the feature store
+//! by default, a folder of history CSVs, or ready feature rows).
 //!
 //! [`serving_contract`]: crate::serving_contract
 
@@ -30,21 +19,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
-use datafusion::arrow::compute::{cast, concat_batches, interleave};
-use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::file::properties::WriterProperties;
-use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
-use crate::catalog::{FEATURES, KEY_COLUMNS, RawTable};
+use crate::catalog::{FEATURES, KEY_COLUMNS};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::experiment::TrackingOptions;
-use crate::feature_sql::{STORE_SQL, SqlSet, TABLE_SQL};
+use crate::feature_engine::FeatureEngine;
+pub use crate::feature_engine::History;
 use crate::layout::Layout;
 use crate::model::{self, ID_COLUMN, ModelBundle, ScoreOptions, Scored};
 use crate::serving_contract::{self, Violation};
@@ -70,14 +59,6 @@ impl PredictOptions {
             chunk_rows: DEFAULT_CHUNK_ROWS,
         }
     }
-}
-
-/// Where history features come from (see the module documentation).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum History {
-    Store,
-    Dir(PathBuf),
-    Features,
 }
 
 /// One `batch-predict` call.
@@ -157,7 +138,7 @@ pub async fn run(
         None
     } else {
         serving_contract::check_header(&header, &source)?;
-        Some(Engine::new(&bundle, &request.history, layout).await?)
+        Some(FeatureEngine::new(&bundle, &request.history, layout).await?)
     };
 
     let k = bundle.card.reason_codes;
@@ -298,174 +279,6 @@ fn as_text(batch: &RecordBatch) -> Result<RecordBatch> {
         Arc::new(Schema::new(fields)),
         columns,
     )?)
-}
-
-/// The bundle's feature SQL on one session: history features computed once, application
-/// features per chunk (or per `serve` request). One call at a time: [`Engine::features`]
-/// re-registers the application table of its session.
-pub struct Engine {
-    ctx: SessionContext,
-    sql: SqlSet,
-    overlay: Option<StoreOverlay>,
-}
-
-impl Engine {
-    pub async fn new(bundle: &ModelBundle, history: &History, layout: &Layout) -> Result<Engine> {
-        let ctx = crate::raw::session();
-        let sql = bundle.feature_sql.clone();
-        for table in [RawTable::ApplicationTrain, RawTable::ApplicationTest] {
-            crate::raw::register_batches(&ctx, table.name(), table.arrow_schema(), vec![])?;
-        }
-        for table in RawTable::ALL.into_iter().skip(2) {
-            match history {
-                History::Dir(dir) => {
-                    let path = dir.join(table.file_name());
-                    let names = crate::raw::read_header(&path)?;
-                    let header = crate::raw::check_header(table, &names);
-                    if let crate::raw::CsvLoad::Unparseable { message, .. } =
-                        crate::raw::load_csv(&ctx, table, &path, &names, &header).await?
-                    {
-                        return Err(Error::Input(message));
-                    }
-                }
-                _ => {
-                    crate::raw::register_batches(&ctx, table.name(), table.arrow_schema(), vec![])?;
-                }
-            }
-        }
-        for file in TABLE_SQL.into_iter().skip(1) {
-            sql.materialize(&ctx, file).await?;
-        }
-        crate::raw::register_application_view(&ctx).await?;
-        let application = sql.plan(&ctx, TABLE_SQL[0]).await?;
-        let own: Vec<String> = application
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
-        let overlay = match history {
-            History::Store => Some(StoreOverlay::load(layout, &sql, &own)?),
-            _ => None,
-        };
-        Ok(Engine { ctx, sql, overlay })
-    }
-
-    /// Feature-store rows of checked application rows.
-    pub async fn features(&self, applications: RecordBatch) -> Result<RecordBatch> {
-        let ctx = &self.ctx;
-        crate::raw::register_batches(
-            ctx,
-            RawTable::ApplicationTest.name(),
-            applications.schema(),
-            vec![vec![applications]],
-        )?;
-        crate::raw::register_application_view(ctx).await?;
-        let application = TABLE_SQL[0];
-        let view = self.sql.plan(ctx, application).await?.into_view();
-        ctx.deregister_table(application.result)?;
-        ctx.register_table(application.result, view)?;
-        let store = self.sql.plan(ctx, STORE_SQL).await?;
-        let schema = Arc::new(store.schema().as_arrow().clone());
-        let batches = store
-            .collect()
-            .await
-            .map_err(|e| Error::engine(format!("feature SQL {}", STORE_SQL.file), e))?;
-        let features = concat_batches(&schema, &batches)?;
-        match &self.overlay {
-            Some(overlay) => overlay.apply(&features),
-            None => Ok(features),
-        }
-    }
-}
-
-/// The store's history columns by SK_ID_CURR.
-struct StoreOverlay {
-    rows: HashMap<i64, usize>,
-    columns: HashMap<String, ArrayRef>,
-}
-
-impl StoreOverlay {
-    /// `own`: the columns `application.sql` produces (never taken from the store).
-    fn load(layout: &Layout, sql: &SqlSet, own: &[String]) -> Result<StoreOverlay> {
-        if let Ok(text) = std::fs::read_to_string(layout.lineage_file())
-            && let Ok(lineage) = serde_json::from_str::<serde_json::Value>(&text)
-            && let Some(sha) = lineage["feature_sql_sha256"].as_str()
-            && sha != sql.sha256()
-        {
-            return Err(Error::Input(format!(
-                "the feature store {} was built with other feature SQL ({sha}) than the \
-                 model's ({}); rebuild it or pass --history DIR",
-                layout.store_file.display(),
-                sql.sha256()
-            )));
-        }
-        let store = crate::io::read_parquet(
-            &layout.store_file,
-            "run `creditrisk build-feature-store`, or pass --history DIR or --features",
-        )?;
-        let ids = store
-            .column_by_name(ID_COLUMN)
-            .ok_or_else(|| Error::Input(format!("the feature store has no {ID_COLUMN}")))?;
-        let ids = cast(ids, &DataType::Int64)?;
-        let rows = ids
-            .as_primitive::<Int64Type>()
-            .iter()
-            .enumerate()
-            .filter_map(|(i, id)| id.map(|id| (id, i)))
-            .collect();
-        let keys: Vec<&str> = KEY_COLUMNS.iter().map(|(n, _)| *n).collect();
-        let columns = store
-            .schema()
-            .fields()
-            .iter()
-            .zip(store.columns())
-            .filter(|(f, _)| !own.contains(f.name()) && !keys.contains(&f.name().as_str()))
-            .map(|(f, c)| (f.name().clone(), c.clone()))
-            .collect();
-        Ok(StoreOverlay { rows, columns })
-    }
-
-    fn apply(&self, features: &RecordBatch) -> Result<RecordBatch> {
-        let ids = frame_ids(features)?;
-        let picks: Vec<(usize, usize)> = ids
-            .iter()
-            .enumerate()
-            .map(|(r, id)| match id.and_then(|id| self.rows.get(&id)) {
-                Some(s) => (1, *s),
-                None => (0, r),
-            })
-            .collect();
-        if picks.iter().all(|(from, _)| *from == 0) {
-            return Ok(features.clone());
-        }
-        let schema = features.schema();
-        let columns: Vec<ArrayRef> = schema
-            .fields()
-            .iter()
-            .zip(features.columns())
-            .map(|(field, own)| match self.columns.get(field.name()) {
-                None => Ok(own.clone()),
-                Some(stored) => {
-                    let stored = if stored.data_type() == field.data_type() {
-                        stored.clone()
-                    } else {
-                        cast(stored, field.data_type())?
-                    };
-                    Ok(interleave(&[own.as_ref(), stored.as_ref()], &picks)?)
-                }
-            })
-            .collect::<Result<_>>()?;
-        Ok(RecordBatch::try_new(schema, columns)?)
-    }
-}
-
-fn frame_ids(batch: &RecordBatch) -> Result<Vec<Option<i64>>> {
-    let ids = batch
-        .column_by_name(ID_COLUMN)
-        .ok_or_else(|| Error::Internal(format!("feature rows without {ID_COLUMN}")))?;
-    let ids = cast(ids, &DataType::Int64)?;
-    Ok(ids.as_primitive::<Int64Type>().iter().collect())
 }
 
 /// Model identity added to every output row.

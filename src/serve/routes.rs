@@ -231,10 +231,7 @@ async fn predict(
 ) -> Result<Json<Value>, ApiError> {
     let c = checked(&state, body)?;
     let model = state.model();
-    let features = {
-        let engine = model.engine.lock().await;
-        engine.features(c.rows).await?
-    };
+    let features = model.engine.features(c.rows).await?;
     let options = ScoreOptions {
         explain: true,
         threshold: c.threshold,

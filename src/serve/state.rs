@@ -11,9 +11,9 @@ use super::metrics::Metrics;
 use crate::config::{Config, ServingConfig};
 use crate::error::Result;
 use crate::experiment::TrackingOptions;
+use crate::feature_engine::{FeatureEngine, History};
 use crate::layout::Layout;
 use crate::model::ModelBundle;
-use crate::predict::{Engine, History};
 use crate::tracking::ModelRef;
 
 /// What `serve` reads from the configuration.
@@ -53,8 +53,8 @@ pub struct Model {
     pub name: String,
     /// Registry version, or "path" for a bundle folder.
     pub version: String,
-    /// The feature SQL session (one request at a time uses it).
-    pub engine: Mutex<Engine>,
+    /// The bundle's feature SQL, planned once; requests run it concurrently.
+    pub engine: FeatureEngine,
 }
 
 impl Model {
@@ -72,12 +72,12 @@ impl Model {
             .version
             .as_ref()
             .map_or_else(|| bundle.card.name.clone(), |v| v.name.clone());
-        let engine = Engine::new(&bundle, &History::Store, layout).await?;
+        let engine = FeatureEngine::new(&bundle, &History::Store, layout).await?;
         Ok(Model {
             bundle,
             name,
             version,
-            engine: Mutex::new(engine),
+            engine,
         })
     }
 }

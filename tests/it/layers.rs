@@ -24,6 +24,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("contracts", 4),
     ("experiment", 4),
     ("feature_sql", 4),
+    ("feature_engine", 4),
     ("raw", 4),
     ("metrics", 4),
     ("sampling", 4),
