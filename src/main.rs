@@ -324,27 +324,29 @@ async fn run(cli: Cli) -> Result<(), Error> {
             );
         }
         Command::Serve { model, bind } => {
+            // One JSON object per line on stderr: start-up, every request, reloads, shutdown.
+            tracing_subscriber::fmt()
+                .json()
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .init();
             let opts = creditrisk::serve::ServeOptions::from_config(&cfg);
             let server =
                 creditrisk::serve::bind(&layout, &opts, &ModelRef::parse(&model)?, bind).await?;
             let m = server.state.model();
-            eprintln!(
-                "serving {} version {} on http://{} (audit log {}, auth {})",
-                m.name,
-                m.version,
-                server.addr,
-                opts.audit_log.display(),
-                if opts.token.is_some() {
-                    "bearer token"
-                } else {
-                    "off"
-                }
+            tracing::info!(
+                model_name = %m.name,
+                model_version = %m.version,
+                addr = %server.addr,
+                audit_log = %opts.audit_log.display(),
+                auth = opts.token.is_some(),
+                "serving"
             );
             creditrisk::serve::reload_on_sighup(server.state.clone(), |e| {
-                eprintln!("SIGHUP reload failed, keeping the current model: {e}");
+                tracing::error!(error = %e, "SIGHUP reload failed, keeping the current model");
             });
             server.run(creditrisk::serve::termination()).await?;
-            eprintln!("stopped");
+            tracing::info!("stopped");
         }
         Command::BatchPredict {
             model,

@@ -186,7 +186,12 @@ pub struct Checked {
 /// `first_row` is the 1-based data row number of its first row. The header must have passed
 /// [`check_header`].
 pub fn check_batch(text: &RecordBatch, first_row: u64) -> Result<Checked> {
-    let columns = TABLE.columns();
+    check_table(TABLE, text, first_row)
+}
+
+/// [`check_batch`] for rows of any raw table (the history rows a request may carry).
+pub fn check_table(table: RawTable, text: &RecordBatch, first_row: u64) -> Result<Checked> {
+    let columns = table.columns();
     let cells: Vec<Option<&StringArray>> = columns
         .iter()
         .map(|c| {
@@ -233,7 +238,7 @@ pub fn check_batch(text: &RecordBatch, first_row: u64) -> Result<Checked> {
     }
     let arrays: Vec<ArrayRef> = builders.into_iter().map(Builder::finish).collect();
     Ok(Checked {
-        valid: RecordBatch::try_new(schema(), arrays)?,
+        valid: RecordBatch::try_new(table.arrow_schema(), arrays)?,
         rejected_rows,
         violations,
     })

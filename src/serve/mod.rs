@@ -1,13 +1,12 @@
 //! `creditrisk serve`: the HTTP API (axum) on the one scoring core.
 //!
-//! At start-up the model reference is resolved and its bundle loaded and verified, and the
-//! bundle's feature SQL session is prepared once (history tables and their per-table features
-//! materialised; history itself comes from the feature store, as in `batch-predict`'s
-//! [`History::Store`](crate::predict::History::Store) rule). Per `/predict` request: the body is
-//! checked with the [`serving_contract`](crate::serving_contract) (422 with every problem), the
-//! application rows are featurised on that session (one request at a time: the application
-//! table and the two small per-request SQL files are re-planned for each call), scored with
-//! [`model::score`](crate::model::score), audited, and answered.
+//! At start-up the model reference is resolved, its bundle loaded and verified, and its feature
+//! SQL planned once into a [`FeatureEngine`](crate::feature_engine::FeatureEngine) (history from
+//! the feature store, or from the history arrays a record carries). Per `/predict` request: the
+//! body is checked with the [`serving_contract`](crate::serving_contract) (422 with every
+//! problem), featurised by running the prepared plans (requests run concurrently), scored with
+//! [`model::score`](crate::model::score), audited, and answered. Every request leaves one JSON
+//! log event (`tracing`: request id, route, status, latency — never applicant data).
 //!
 //! Files: [`routes`] (routes and the request-id / auth / timeout / metrics middleware),
 //! [`request`] (body parsing and checks), [`schema`] (JSON Schema and OpenAPI), [`state`]

@@ -112,25 +112,46 @@ async fn edge(State(state): State<Arc<AppState>>, mut req: Request, next: Next) 
     } else {
         req.extensions_mut().insert(RequestId(id.clone()));
         let timeout = Duration::from_millis(state.opts.serving.request_timeout_ms);
-        match tokio::time::timeout(timeout, next.run(req)).await {
-            Ok(r) => r,
-            Err(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "request timed out after {} ms (serving.request_timeout_ms)",
-                    timeout.as_millis()
-                ),
-            )
-            .into_response(),
+        let deadline = tokio::time::Instant::now() + timeout;
+        req.extensions_mut().insert(Deadline(deadline));
+        if route == "/predict" {
+            // Times itself out up to its audit write, never during it (see `predict`).
+            next.run(req).await
+        } else {
+            tokio::time::timeout_at(deadline, next.run(req))
+                .await
+                .unwrap_or_else(|_| timed_out(timeout).into_response())
         }
     };
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, v);
     }
-    state
-        .metrics
-        .request(&route, response.status().as_u16(), started.elapsed());
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    state.metrics.request(&route, status, elapsed);
+    // No applicant data: the audit log holds the decisions.
+    tracing::info!(
+        request_id = %id,
+        route = %route,
+        status,
+        latency_us = elapsed.as_micros() as u64,
+        "request"
+    );
     response
+}
+
+/// When a request must be answered by (`serving.request_timeout_ms` after it arrived).
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline(pub tokio::time::Instant);
+
+fn timed_out(timeout: Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "request timed out after {} ms (serving.request_timeout_ms)",
+            timeout.as_millis()
+        ),
+    )
 }
 
 async fn not_found() -> ApiError {
@@ -224,20 +245,35 @@ async fn validate(
     ))
 }
 
+/// Check, featurise and score before the deadline; then audit and answer. The audit write is
+/// never cut short by the timeout, so a decision is either answered and audited or neither.
 async fn predict(
     State(state): State<Arc<AppState>>,
     Extension(id): Extension<RequestId>,
+    Extension(Deadline(deadline)): Extension<Deadline>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let c = checked(&state, body)?;
     let model = state.model();
-    let features = model.engine.features(c.rows).await?;
-    let options = ScoreOptions {
-        explain: true,
-        threshold: c.threshold,
+    let work = async {
+        let c = checked(&state, body)?;
+        let features = c.features(&model.engine).await?;
+        let options = ScoreOptions {
+            explain: true,
+            threshold: c.threshold,
+        };
+        let scored = model::score(model.bundle.clone(), features.clone(), options).await?;
+        Ok::<_, ApiError>((c, features, scored))
     };
-    let scored = model::score(model.bundle.clone(), features, options).await?;
+    let timeout = Duration::from_millis(state.opts.serving.request_timeout_ms);
+    let (c, features, scored) = tokio::time::timeout_at(deadline, work)
+        .await
+        .map_err(|_| timed_out(timeout))??;
     let decisions = scored.decisions();
+    let feature_rows = if c.return_features {
+        Some(request::feature_rows(&features)?)
+    } else {
+        None
+    };
     // The feature SQL orders rows by SK_ID_CURR: map each back to its request record.
     let digests: std::collections::HashMap<i64, String> = c
         .records
@@ -258,7 +294,7 @@ async fn predict(
     let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let mut lines = String::new();
     let mut answers = Vec::with_capacity(decisions.len());
-    for d in &decisions {
+    for (i, d) in decisions.iter().enumerate() {
         let line = json!({
             "request_id": id.0,
             "time": time,
@@ -275,13 +311,17 @@ async fn predict(
         });
         lines.push_str(&line.to_string());
         lines.push('\n');
-        answers.push(json!({
+        let mut answer = json!({
             "SK_ID_CURR": d.sk_id_curr,
             "PD": d.pd,
             "decision": d.decision,
             "band": d.band,
             "reasons": d.reasons,
-        }));
+        });
+        if let Some(rows) = &feature_rows {
+            answer["features"] = rows[i].clone();
+        }
+        answers.push(answer);
     }
     state.audit.append(lines).await?;
     for d in &decisions {

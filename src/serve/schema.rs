@@ -3,15 +3,52 @@
 
 use serde_json::{Map, Value, json};
 
-use super::request::HISTORY_FIELDS;
-use crate::catalog::{DAYS_SENTINEL, Domain, Kind};
+use super::request::history_tables;
+use crate::catalog::{DAYS_SENTINEL, Domain, Kind, RawTable};
 use crate::serving_contract::{self, TABLE};
 
 /// JSON Schema of one record.
 pub fn record_schema() -> Value {
+    let (mut properties, required) = columns_schema(TABLE, &[]);
+    for (table, field) in history_tables() {
+        let (rows, required) = columns_schema(table, &["SK_ID_CURR"]);
+        properties.insert(
+            field.into(),
+            json!({
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": rows,
+                    "required": required,
+                    "additionalProperties": false,
+                },
+                "description": format!(
+                    "The applicant's {} rows (SK_ID_CURR may be left out: it is the record's).",
+                    table.name()
+                ),
+            }),
+        );
+    }
+    json!({
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": false,
+        "description": format!(
+            "One application ({} columns) with, optionally, its history rows. A record that \
+             carries any history array is scored on exactly the history it carries (an absent \
+             array: no rows of that table); a record without is scored with its history from the \
+             feature store by SK_ID_CURR (an applicant not in it has no history).",
+            TABLE.name()
+        ),
+    })
+}
+
+/// Property schemas of a table's columns, and the required ones (`optional` excepted).
+fn columns_schema(table: RawTable, optional: &[&str]) -> (Map<String, Value>, Vec<Value>) {
     let mut properties = Map::new();
     let mut required = vec![];
-    for column in TABLE.columns() {
+    for column in table.columns() {
         let mut s = Map::new();
         let kind = match column.kind {
             Kind::Int => "integer",
@@ -67,22 +104,11 @@ pub fn record_schema() -> Value {
             json!(serving_contract::allowed(&column)),
         );
         properties.insert(column.name.into(), Value::Object(s));
-        if !column.nullable {
+        if !column.nullable && !optional.contains(&column.name) {
             required.push(json!(column.name));
         }
     }
-    json!({
-        "type": "object",
-        "properties": properties,
-        "required": required,
-        "additionalProperties": false,
-        "description": format!(
-            "One application ({} columns). History ({}) comes from the feature store by \
-             SK_ID_CURR; an applicant not in it has no history.",
-            TABLE.name(),
-            HISTORY_FIELDS.join(", ")
-        ),
-    })
+    (properties, required)
 }
 
 /// JSON Schema of a `/predict` or `/validate` body.
@@ -94,6 +120,8 @@ pub fn request_schema() -> Value {
         "properties": {
             "records": {"type": "array", "minItems": 1, "items": record_schema()},
             "threshold": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+            "return_features": {"type": ["boolean", "null"],
+                "description": "answer each prediction with its feature-store row"},
         },
         "required": ["records"],
         "additionalProperties": false,

@@ -123,6 +123,7 @@ impl AppState {
         let _one = self.reloading.lock().await;
         let fresh = Arc::new(Model::load(&self.layout, &self.opts, &self.reference).await?);
         *self.model.write().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
+        tracing::info!(model_name = %fresh.name, model_version = %fresh.version, "model reloaded");
         Ok(fresh)
     }
 }

@@ -80,7 +80,7 @@ fn path_ref(t: &Trained) -> ModelRef {
     ModelRef::Path(t.model_dir.clone())
 }
 
-fn ids_and_pd(batch: &RecordBatch) -> Vec<(i64, f64)> {
+pub(crate) fn ids_and_pd(batch: &RecordBatch) -> Vec<(i64, f64)> {
     let ids = batch
         .column_by_name("SK_ID_CURR")
         .unwrap()
@@ -192,23 +192,66 @@ fn batch_predict_scores_every_good_row_and_rejects_every_bad_one() {
         fields[col(column)] = value.to_string();
         rows[row - 1] = csv::StringRecord::from(fields);
     }
+    // Rows the CSV reader cannot split into the header's columns: too few fields, too many, and
+    // not UTF-8 (patched into the bytes below).
+    let malformed = [
+        (19, "5 fields where the header has"),
+        (23, "fields where the header has"),
+        (27, "not valid UTF-8"),
+    ];
+    rows[18] = rows[18].iter().take(5).collect();
+    rows[22].push_field("extra");
+    rows[26] = rows[26]
+        .iter()
+        .map(|f| if f.is_empty() { "@@" } else { f })
+        .collect();
     let input = dir.join("applications.csv");
-    write_csv(&input, &header, &rows);
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_path(&input)
+        .unwrap();
+    w.write_record(&header).unwrap();
+    for r in &rows {
+        w.write_record(r).unwrap();
+    }
+    w.flush().unwrap();
+    let text = std::fs::read(&input).unwrap();
+    let at = text.windows(2).position(|w| w == b"@@").unwrap();
+    let patched = [&text[..at], b"\xff\xfe".as_slice(), &text[at + 2..]].concat();
+    std::fs::write(&input, patched).unwrap();
     let output = dir.join("scored.csv");
-    let s = run(t, &request(path_ref(t), &input, &output, History::Store)).unwrap();
+    let mut opts = PredictOptions::from_config(&t.cfg);
+    opts.chunk_rows = 64; // rejects in several chunks
+    let s = support::runtime()
+        .block_on(predict::run(
+            &layout,
+            &opts,
+            &request(path_ref(t), &input, &output, History::Store),
+        ))
+        .unwrap();
     assert_eq!(s.rows_read, 300);
-    assert_eq!(s.rows_rejected, 4);
-    assert_eq!(s.rows_scored, 296);
+    assert_eq!(s.rows_rejected, 7);
+    assert_eq!(s.rows_scored, 293);
     assert_eq!(s.rows_scored + s.rows_rejected, s.rows_read);
-    assert_eq!(s.problems, 4);
+    assert_eq!(s.problems, 7);
     assert_eq!(s.rejects, dir.join("scored.rejects.jsonl"));
 
-    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&s.rejects)
+    let mut lines: Vec<serde_json::Value> = std::fs::read_to_string(&s.rejects)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 4);
+    lines.sort_by_key(|l| l["row"].as_u64());
+    assert_eq!(lines.len(), 7);
+    let broken: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| malformed.iter().any(|(row, _)| l["row"] == *row as u64))
+        .collect();
+    for ((row, reason), line) in malformed.iter().zip(&broken) {
+        assert_eq!(line["row"], *row as u64, "{line}");
+        assert!(line["reason"].as_str().unwrap().contains(reason), "{line}");
+    }
+    lines.retain(|l| !malformed.iter().any(|(row, _)| l["row"] == *row as u64));
     for ((row, column, value), line) in bad.iter().zip(&lines) {
         assert_eq!(line["row"], *row as u64, "{line}");
         assert_eq!(line["column"], *column, "{line}");
@@ -237,6 +280,7 @@ fn batch_predict_scores_every_good_row_and_rejects_every_bad_one() {
         .iter()
         .enumerate()
         .filter(|(i, _)| !bad.iter().any(|(row, _, _)| row - 1 == *i))
+        .filter(|(i, _)| !malformed.iter().any(|(row, _)| row - 1 == *i))
         .map(|(_, r)| r[col("SK_ID_CURR")].parse().unwrap())
         .collect();
     got.sort_unstable();

@@ -63,13 +63,15 @@ fn project() -> &'static Project {
     })
 }
 
-/// CSV rows as JSON records typed by the catalog (numbers as JSON numbers).
+/// Application CSV rows as JSON records typed by the catalog (TARGET dropped).
 fn json_records(path: &std::path::Path) -> Vec<Map<String, Value>> {
-    let kinds: HashMap<&str, Kind> = RawTable::ApplicationTest
-        .columns()
-        .iter()
-        .map(|c| (c.name, c.kind))
-        .collect();
+    json_rows(path, RawTable::ApplicationTest)
+}
+
+/// CSV rows as JSON objects typed by `table`'s catalog columns (numbers as JSON numbers, empty
+/// cells and columns outside the table left out).
+fn json_rows(path: &std::path::Path, table: RawTable) -> Vec<Map<String, Value>> {
+    let kinds: HashMap<&str, Kind> = table.columns().iter().map(|c| (c.name, c.kind)).collect();
     let mut reader = csv::Reader::from_path(path).unwrap();
     let header = reader.headers().unwrap().clone();
     reader
@@ -310,7 +312,14 @@ fn serve_answers_every_route_with_the_right_status() {
         let mut bad = p.records[..3].to_vec();
         bad[1].insert("AMT_CREDIT".into(), json!("lots"));
         bad[2].insert("DAYS_BIRTH".into(), json!(120));
-        bad[2].insert("bureau".into(), json!([]));
+        let layout = Layout::new(&p.cfg);
+        let mut line = json_rows(&layout.raw_file(RawTable::Bureau), RawTable::Bureau)[0].clone();
+        line.insert("SK_ID_CURR".into(), json!(1));
+        line.insert("DAYS_CREDIT".into(), json!(3));
+        bad[2].insert("bureau".into(), json!([line]));
+        let month = json!({"SK_ID_BUREAU": 999_999_999, "MONTHS_BALANCE": -1, "STATUS": "0"});
+        bad[2].insert("bureau_balance".into(), json!([month]));
+        bad[2].insert("POS_CASH_balance".into(), json!({}));
         bad[2].insert("NAME_CONTRACT_TYPE".into(), json!(true));
         let (status, v) = post(&c, &s.url("/predict"), body(&bad)).await;
         assert_eq!(status, 422, "{v}");
@@ -329,7 +338,10 @@ fn serve_answers_every_route_with_the_right_status() {
         let expected: HashSet<(u64, String)> = [
             (1, "AMT_CREDIT"),
             (2, "DAYS_BIRTH"),
-            (2, "bureau"),
+            (2, "bureau[0].SK_ID_CURR"),
+            (2, "bureau[0].DAYS_CREDIT"),
+            (2, "bureau_balance[0].SK_ID_BUREAU"),
+            (2, "POS_CASH_balance"),
             (2, "NAME_CONTRACT_TYPE"),
         ]
         .into_iter()
@@ -473,6 +485,18 @@ fn concurrent_predictions_leave_one_well_formed_audit_line_each() {
     assert!(ids.iter().all(|id| per_request[id] == 2));
 }
 
+/// Await every future concurrently, answers in order.
+async fn futures_join<T: Send + 'static>(
+    work: impl Iterator<Item = impl Future<Output = T> + Send + 'static>,
+) -> Vec<T> {
+    let tasks: Vec<_> = work.map(tokio::spawn).collect();
+    let mut out = vec![];
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
 /// Small deterministic generator (no extra crate).
 struct Lcg(u64);
 
@@ -501,6 +525,8 @@ fn malformed_bodies(p: &Project, n: usize) -> Vec<String> {
         "CNT_CHILDREN",
         "zzz",
         "bureau",
+        "bureau_balance",
+        "POS_CASH_balance",
         "ÄÖ€𝄞",
     ];
     let values = [
@@ -520,6 +546,10 @@ fn malformed_bodies(p: &Project, n: usize) -> Vec<String> {
         json!(-1),
         json!(0.5),
         json!(null),
+        json!([{"SK_ID_BUREAU": "x", "DAYS_CREDIT": 5}]),
+        json!([{"SK_ID_BUREAU": 1, "MONTHS_BALANCE": 0, "STATUS": "Q"}]),
+        json!([{"SK_ID_CURR": 1}, 7, [[[[]]]]]),
+        json!([{"zzz": {"deep": [[[1]]]}}]),
     ];
     // Never a valid AMT_CREDIT (a finite number >= 0).
     let invalid = [
@@ -591,20 +621,27 @@ fn malformed_bodies_always_get_a_4xx_with_a_message() {
         cfg.serving.max_body_bytes = 4_000_000
     });
     let c = client();
-    let bodies = malformed_bodies(p, 400);
+    let bodies = malformed_bodies(p, 3000);
     bounded(async {
-        for b in &bodies {
-            let (status, v) = post(&c, &s.url("/predict"), b.clone()).await;
-            assert!(
-                (400..500).contains(&status),
-                "{status} for {}: {v}",
-                &b[..b.len().min(300)]
-            );
-            assert!(
-                v["error"].as_str().is_some_and(|m| !m.is_empty()),
-                "no message for {}: {v}",
-                &b[..b.len().min(300)]
-            );
+        // Eight at a time, as eight clients would.
+        for batch in bodies.chunks(8) {
+            let answers = batch.iter().map(|b| {
+                let (c, url) = (c.clone(), s.url("/predict"));
+                let b = b.clone();
+                async move { (post(&c, &url, b.clone()).await, b) }
+            });
+            for ((status, v), b) in futures_join(answers).await {
+                assert!(
+                    (400..500).contains(&status),
+                    "{status} for {}: {v}",
+                    &b[..b.len().min(300)]
+                );
+                assert!(
+                    v["error"].as_str().is_some_and(|m| !m.is_empty()),
+                    "no message for {}: {v}",
+                    &b[..b.len().min(300)]
+                );
+            }
         }
         // Still serving.
         let (status, _) = post(&c, &s.url("/predict"), body(&p.records[..1])).await;
@@ -654,4 +691,244 @@ fn reload_swaps_in_a_new_version_under_load() {
     s.stop();
     assert_ne!(before["model_version"], after["model_version"]);
     assert_eq!(after["model_version"], json!(new_version.to_string()));
+}
+
+/// Every applicant of the project (train and test) as a record carrying all six history arrays
+/// from the raw files (an applicant without rows in a table gets an empty array).
+fn records_with_history(layout: &Layout) -> Vec<Map<String, Value>> {
+    let rows = |table: RawTable| json_rows(&layout.raw_file(table), table);
+    let id = |row: &Map<String, Value>, column: &str| row[column].as_i64().unwrap();
+    let bureau = rows(RawTable::Bureau);
+    let line_owner: HashMap<i64, i64> = bureau
+        .iter()
+        .map(|r| (id(r, "SK_ID_BUREAU"), id(r, "SK_ID_CURR")))
+        .collect();
+    let mut history: HashMap<(i64, &str), Vec<Value>> = HashMap::new();
+    for (table, field) in serve::request::history_tables() {
+        let table_rows = if table == RawTable::Bureau {
+            bureau.clone()
+        } else {
+            rows(table)
+        };
+        for row in table_rows {
+            // Orphan balance months (no bureau line) belong to no applicant, as in the store.
+            let owner = match table {
+                RawTable::BureauBalance => line_owner.get(&id(&row, "SK_ID_BUREAU")).copied(),
+                _ => Some(id(&row, "SK_ID_CURR")),
+            };
+            if let Some(owner) = owner {
+                history
+                    .entry((owner, field))
+                    .or_default()
+                    .push(Value::Object(row));
+            }
+        }
+    }
+    let mut records = json_records(&layout.raw_file(RawTable::ApplicationTrain));
+    records.extend(json_records(&layout.raw_file(RawTable::ApplicationTest)));
+    for r in records.iter_mut() {
+        let applicant = id(r, "SK_ID_CURR");
+        for (_, field) in serve::request::history_tables() {
+            let rows = history.remove(&(applicant, field)).unwrap_or_default();
+            r.insert(field.to_string(), Value::Array(rows));
+        }
+    }
+    records
+}
+
+#[test]
+fn predict_with_history_arrays_equals_the_store_row_and_batch_predict() {
+    let p = project();
+    let layout = Layout::new(&p.cfg);
+    let records = records_with_history(&layout);
+    let s = start("history", path_ref(), |cfg| {
+        cfg.serving.max_body_bytes = 64_000_000;
+        cfg.serving.request_timeout_ms = 120_000;
+    });
+    let c = client();
+    let answered: HashMap<i64, (f64, Value)> = bounded(async {
+        let mut answered = HashMap::new();
+        for chunk in records.chunks(150) {
+            let request = json!({"records": chunk, "return_features": true}).to_string();
+            let (status, v) = post(&c, &s.url("/predict"), request).await;
+            assert_eq!(status, 200, "{v}");
+            let predictions = v["predictions"].as_array().unwrap();
+            // Answers come in request order.
+            for (record, pr) in chunk.iter().zip(predictions) {
+                assert_eq!(pr["SK_ID_CURR"], record["SK_ID_CURR"]);
+                answered.insert(
+                    pr["SK_ID_CURR"].as_i64().unwrap(),
+                    (pr["PD"].as_f64().unwrap(), pr["features"].clone()),
+                );
+            }
+        }
+        answered
+    });
+    s.stop();
+
+    // Features: equal to the store row, every column but the label and the split flag.
+    let store = io::read_parquet(&layout.store_file, "").unwrap();
+    let store_rows = serve::request::feature_rows(&store).unwrap();
+    assert_eq!(answered.len(), store_rows.len());
+    for row in &store_rows {
+        let id = row["SK_ID_CURR"].as_i64().unwrap();
+        let online = answered[&id].1.as_object().unwrap();
+        let offline = row.as_object().unwrap();
+        assert_eq!(online.len(), offline.len());
+        for (column, value) in offline {
+            if column != "TARGET" && column != "IS_TRAIN" {
+                assert_eq!(&online[column], value, "SK_ID_CURR {id}, {column}");
+            }
+        }
+        assert_eq!(answered[&id].0, p.core_pd[&id], "PD of SK_ID_CURR {id}");
+    }
+
+    // PD: equal to batch-predict's on the same rows (history from the same raw files).
+    for table in [RawTable::ApplicationTrain, RawTable::ApplicationTest] {
+        let output = p.root.join(format!("history-{}.parquet", table.name()));
+        let request = creditrisk::predict::PredictRequest {
+            model: path_ref(),
+            input: layout.raw_file(table),
+            output: output.clone(),
+            threshold: None,
+            history: creditrisk::predict::History::Dir(layout.raw_dir.clone()),
+        };
+        let opts = creditrisk::predict::PredictOptions::from_config(&p.cfg);
+        let summary = support::runtime()
+            .block_on(creditrisk::predict::run(&layout, &opts, &request))
+            .unwrap();
+        assert_eq!(summary.rows_rejected, 0);
+        let batch = io::read_parquet(&output, "").unwrap();
+        for (id, pd) in crate::predict::ids_and_pd(&batch) {
+            assert_eq!(pd, answered[&id].0, "SK_ID_CURR {id}");
+        }
+    }
+}
+
+/// The binary, killed if the test fails before it exits.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish_and_logs_json_without_applicant_data() {
+    use std::io::BufRead;
+    let p = project();
+    let configs = p.root.join("configs");
+    std::fs::create_dir_all(&configs).unwrap();
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        manifest.join("configs/baseline.yaml"),
+        configs.join("baseline.yaml"),
+    )
+    .unwrap();
+    let audit = p.root.join("audit-sigterm.jsonl");
+    let mut child = Child(
+        std::process::Command::new(env!("CARGO_BIN_EXE_creditrisk"))
+            .arg("serve")
+            .arg("--config")
+            .arg(configs.join("baseline.yaml"))
+            .arg("--model")
+            .arg(&p.model_dir)
+            .args(["--bind", "127.0.0.1:0"])
+            .envs([
+                ("CREDITRISK__PATHS__RAW_DIR", "raw"),
+                ("CREDITRISK__PATHS__PROCESSED_DIR", "processed"),
+                ("CREDITRISK__PATHS__REPORTS_DIR", "reports"),
+                ("CREDITRISK__PATHS__CACHE_DIR", "cache"),
+                (
+                    "CREDITRISK__FEATURES__STORE_FILE",
+                    "processed/feature_store.parquet",
+                ),
+                ("CREDITRISK__SERVING__AUDIT_LOG", "audit-sigterm.jsonl"),
+                ("CREDITRISK__SERVING__REQUEST_TIMEOUT_MS", "120000"),
+                ("CREDITRISK__SERVING__MAX_BODY_BYTES", "16000000"),
+                ("CREDITRISK__SERVING__AUTH_TOKEN", TOKEN),
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.0.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            let _ = lines_tx.send(line.clone());
+        }
+    });
+    let mut log = vec![];
+    let addr = loop {
+        let line = lines_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server logs its address within 60 s");
+        let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        log.push(event.clone());
+        if event["fields"]["message"] == "serving" {
+            break event["fields"]["addr"].as_str().unwrap().to_string();
+        }
+    };
+    let url = format!("http://{addr}/predict");
+    let c = client();
+    const N: usize = 6;
+    let pid = child.0.id().to_string();
+    let finished_after_term = bounded(async {
+        let mut tasks = vec![];
+        for i in 0..N {
+            let (c, url) = (c.clone(), url.clone());
+            let records = body(&p.records[i * 100..i * 100 + 900]);
+            tasks.push(tokio::spawn(async move {
+                let (status, v) = post(&c, &url, records).await;
+                assert_eq!(status, 200, "{v}");
+                assert_eq!(v["predictions"].as_array().unwrap().len(), 900);
+                std::time::Instant::now()
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let term = std::time::Instant::now();
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let mut after = 0;
+        for t in tasks {
+            if t.await.unwrap() > term {
+                after += 1;
+            }
+        }
+        after
+    });
+    assert!(
+        finished_after_term > 0,
+        "no request was still in flight at SIGTERM"
+    );
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "{status}");
+    reader.join().unwrap();
+    log.extend(
+        lines_rx
+            .try_iter()
+            .map(|l| serde_json::from_str::<Value>(&l).unwrap()),
+    );
+    let requests: Vec<&Value> = log
+        .iter()
+        .filter(|e| e["fields"]["message"] == "request")
+        .collect();
+    assert_eq!(requests.len(), N);
+    assert!(requests.iter().all(|e| e["fields"]["status"] == 200
+        && e["fields"]["route"] == "/predict"
+        && e["fields"]["request_id"].is_string()
+        && e["fields"]["latency_us"].is_u64()));
+    assert_eq!(log.last().unwrap()["fields"]["message"], "stopped");
+    // No applicant data in the log: no column name, no applicant id.
+    let text = serde_json::to_string(&log).unwrap();
+    assert!(!text.contains("SK_ID_CURR") && !text.contains("AMT_CREDIT"));
+    let audited = std::fs::read_to_string(&audit).unwrap().lines().count();
+    assert_eq!(audited, N * 900);
 }

@@ -12,23 +12,18 @@
 //!
 //! [`serving_contract`]: crate::serving_contract
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::arrow::error::ArrowError;
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::file::properties::WriterProperties;
 use serde::Serialize;
 
-use crate::catalog::{FEATURES, KEY_COLUMNS};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::experiment::TrackingOptions;
@@ -38,6 +33,9 @@ use crate::layout::Layout;
 use crate::model::{self, ID_COLUMN, ModelBundle, ScoreOptions, Scored};
 use crate::serving_contract::{self, Violation};
 use crate::tracking::ModelRef;
+use input::Input;
+
+mod input;
 
 /// Rows read, checked, featurised and scored at a time.
 pub const DEFAULT_CHUNK_ROWS: usize = 16_384;
@@ -127,17 +125,17 @@ pub async fn run(
         .map_or_else(|| bundle.card.name.clone(), |v| v.name.clone());
 
     let features_mode = request.history == History::Features;
-    let (header, batches) = open_input(&request.input, opts.chunk_rows.max(1), features_mode)?;
+    let input = Input::open(&request.input, opts.chunk_rows.max(1), features_mode)?;
     let source = request.input.display().to_string();
     let engine = if features_mode {
-        if !header.iter().any(|h| h == ID_COLUMN) {
+        if !input.header().iter().any(|h| h == ID_COLUMN) {
             return Err(Error::Input(format!(
                 "{source}: missing required column {ID_COLUMN}"
             )));
         }
         None
     } else {
-        serving_contract::check_header(&header, &source)?;
+        serving_contract::check_header(input.header(), &source)?;
         Some(FeatureEngine::new(&bundle, &request.history, layout).await?)
     };
 
@@ -157,14 +155,18 @@ pub async fn run(
     };
 
     let (mut rows_read, mut rows_scored, mut rows_rejected) = (0u64, 0u64, 0u64);
-    for batch in batches {
-        let batch = batch.map_err(|e| Error::Input(format!("{source}: {e}")))?;
-        let first_row = rows_read + 1;
-        rows_read += batch.num_rows() as u64;
+    for chunk in input {
+        let chunk = chunk?;
+        rows_read += chunk.rows.len() as u64 + chunk.malformed.len() as u64;
+        rows_rejected += chunk.malformed.len() as u64;
+        rejects.write(&chunk.malformed)?;
         let features = match &engine {
-            None => batch,
+            None => chunk.batch,
             Some(engine) => {
-                let checked = serving_contract::check_batch(&as_text(&batch)?, first_row)?;
+                let mut checked = serving_contract::check_batch(&chunk.batch, 1)?;
+                for v in checked.violations.iter_mut() {
+                    v.row = chunk.rows[(v.row - 1) as usize];
+                }
                 rows_rejected += checked.rejected_rows;
                 rejects.write(&checked.violations)?;
                 if checked.valid.num_rows() == 0 {
@@ -194,91 +196,6 @@ pub async fn run(
         rejects: rejects_file,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-type Batches = Box<dyn Iterator<Item = std::result::Result<RecordBatch, ArrowError>> + Send>;
-
-/// The header and a chunked reader of a CSV or Parquet input. Raw CSV columns are read as text
-/// (the contract parses them); feature CSVs with the store types.
-fn open_input(path: &Path, chunk: usize, features: bool) -> Result<(Vec<String>, Batches)> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    match extension(path).as_str() {
-        "csv" => {
-            let header = crate::raw::read_header(path)?;
-            let store_types: HashMap<&str, DataType> = KEY_COLUMNS
-                .iter()
-                .map(|(n, t)| (*n, t.clone()))
-                .chain(FEATURES.iter().map(|(n, t)| (*n, t.arrow_type())))
-                .collect();
-            let fields: Vec<Field> = header
-                .iter()
-                .map(|name| {
-                    let ty = match store_types.get(name.as_str()) {
-                        Some(t) if features => t.clone(),
-                        _ => DataType::Utf8,
-                    };
-                    Field::new(name, ty, true)
-                })
-                .collect();
-            let reader = datafusion::arrow::csv::ReaderBuilder::new(Arc::new(Schema::new(fields)))
-                .with_header(true)
-                .with_batch_size(chunk)
-                .build(std::io::BufReader::new(file))?;
-            Ok((header, Box::new(reader)))
-        }
-        "parquet" => {
-            let unreadable = |source| Error::Parquet {
-                path: path.display().to_string(),
-                source,
-            };
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(unreadable)?;
-            let header = builder
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect();
-            let reader = builder.with_batch_size(chunk).build().map_err(unreadable)?;
-            Ok((header, Box::new(reader)))
-        }
-        other => Err(Error::Config(format!(
-            "{}: unsupported input extension {other:?}; expected .csv or .parquet",
-            path.display()
-        ))),
-    }
-}
-
-fn extension(path: &Path) -> String {
-    path.extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default()
-}
-
-/// Every column as text (Parquet inputs are typed; the contract checks text).
-fn as_text(batch: &RecordBatch) -> Result<RecordBatch> {
-    if batch
-        .schema()
-        .fields()
-        .iter()
-        .all(|f| f.data_type() == &DataType::Utf8)
-    {
-        return Ok(batch.clone());
-    }
-    let schema = batch.schema();
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|f| Field::new(f.name(), DataType::Utf8, true))
-        .collect();
-    let columns: Vec<ArrayRef> = batch
-        .columns()
-        .iter()
-        .map(|c| cast(c, &DataType::Utf8))
-        .collect::<std::result::Result<_, _>>()?;
-    Ok(RecordBatch::try_new(
-        Arc::new(Schema::new(fields)),
-        columns,
-    )?)
 }
 
 /// Model identity added to every output row.
@@ -336,7 +253,7 @@ enum Format {
 
 impl Format {
     fn of(path: &Path) -> Result<Format> {
-        match extension(path).as_str() {
+        match input::extension(path).as_str() {
             "parquet" => Ok(Format::Parquet),
             "csv" => Ok(Format::Csv),
             "jsonl" | "ndjson" => Ok(Format::JsonLines),
