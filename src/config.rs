@@ -190,16 +190,73 @@ pub struct TestingConfig {
     pub min_metrics: BTreeMap<MetricName, f64>,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+/// `monitor-drift`, `monitor-production` and the retrain trigger. Test choice, thresholds and
+/// verdicts follow Evidently's data drift preset (see `src/monitor/`); keys added after the first
+/// release have defaults so older configs still load.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MonitoringConfig {
+    /// Dataset drift when at least this share of the features drifted.
     pub drift_share: f64,
+    /// PSI at or above which a column's (and the PD's) population shifted.
     pub psi_threshold: f64,
+    /// KS p-value at or below which a numeric column drifted (small reference).
     pub ks_p_value: f64,
+    /// Wasserstein distance / reference std at or above which a numeric column drifted.
     pub wasserstein_threshold: f64,
+    /// Jensen-Shannon distance at or above which a categorical column drifted.
     pub jensen_shannon_threshold: f64,
+    /// References with at most this many rows get the p-value tests (KS, chi-squared), larger
+    /// ones the distances (Wasserstein, Jensen-Shannon).
     pub large_sample_rows: usize,
+    /// Chi-squared p-value at or below which a categorical column drifted (small reference).
+    #[serde(default = "defaults::chi_squared_p_value")]
+    pub chi_squared_p_value: f64,
+    /// Quantile bins of the reference for PSI.
+    #[serde(default = "defaults::psi_bins")]
+    pub psi_bins: usize,
+    /// Rows drawn (seeded, without replacement) from each side before testing and scoring; at
+    /// most 10,000 so the KS p-value stays on scipy's exact path.
+    #[serde(default = "defaults::sample_rows")]
+    pub sample_rows: usize,
+    #[serde(default = "defaults::seed")]
+    pub seed: u64,
+    /// The retrain trigger fires when dataset drift holds and the drifted share is at least this.
+    #[serde(default = "defaults::retrain_drift_threshold")]
+    pub retrain_drift_threshold: f64,
+    /// Run `retrain_command` when the trigger fires.
+    #[serde(default)]
+    pub auto_retrain: bool,
+    /// Whitespace-separated command (no shell); a leading `creditrisk` is the running binary.
+    #[serde(default = "defaults::retrain_command")]
+    pub retrain_command: String,
 }
+
+/// Defaults of the monitoring keys added after the first release (Evidently's where it has one).
+mod defaults {
+    pub fn chi_squared_p_value() -> f64 {
+        0.05
+    }
+    pub fn psi_bins() -> usize {
+        10
+    }
+    pub fn sample_rows() -> usize {
+        10_000
+    }
+    pub fn seed() -> u64 {
+        42
+    }
+    pub fn retrain_drift_threshold() -> f64 {
+        0.5
+    }
+    pub fn retrain_command() -> String {
+        "creditrisk run --from train".into()
+    }
+}
+
+/// Largest `monitoring.sample_rows`: scipy's `ks_2samp` switches from its exact p-value to an
+/// asymptotic one above 10,000 rows per sample; the KS here is the exact method only.
+pub const MAX_MONITORING_SAMPLE_ROWS: usize = 10_000;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -415,6 +472,7 @@ impl Config {
         if sv.audit_log.as_os_str().is_empty() {
             return bad("serving.audit_log", "must be a file path");
         }
+        self.check_monitoring()?;
         for (i, source) in self.ingestion.sources.iter().enumerate() {
             if crate::catalog::RawTable::from_name(&source.table).is_none() {
                 return bad(
@@ -422,6 +480,64 @@ impl Config {
                     &format!("unknown table `{}`", source.table),
                 );
             }
+        }
+        Ok(())
+    }
+
+    /// The `monitoring` keys: shares and p-values in range, positive thresholds and sizes.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    fn check_monitoring(&self) -> Result<()> {
+        let m = &self.monitoring;
+        let bad = |key: &str, why: &str| {
+            Err(Error::Config(format!(
+                "{}: key `monitoring.{key}`: {why}",
+                self.source.display()
+            )))
+        };
+        let unit = |v: f64| v > 0.0 && v <= 1.0;
+        let open_unit = |v: f64| v > 0.0 && v < 1.0;
+        if !unit(m.drift_share) {
+            return bad("drift_share", "must be in (0, 1]");
+        }
+        if !unit(m.retrain_drift_threshold) {
+            return bad("retrain_drift_threshold", "must be in (0, 1]");
+        }
+        if !open_unit(m.ks_p_value) {
+            return bad("ks_p_value", "must be strictly between 0 and 1");
+        }
+        if !open_unit(m.chi_squared_p_value) {
+            return bad("chi_squared_p_value", "must be strictly between 0 and 1");
+        }
+        if !(m.psi_threshold > 0.0 && m.psi_threshold.is_finite()) {
+            return bad("psi_threshold", "must be a positive number");
+        }
+        if !(m.wasserstein_threshold > 0.0 && m.wasserstein_threshold.is_finite()) {
+            return bad("wasserstein_threshold", "must be a positive number");
+        }
+        // The Jensen-Shannon distance (natural log) lies in [0, sqrt(ln 2)].
+        if !(m.jensen_shannon_threshold > 0.0 && m.jensen_shannon_threshold < 1.0) {
+            return bad(
+                "jensen_shannon_threshold",
+                "must be strictly between 0 and 1",
+            );
+        }
+        if m.large_sample_rows == 0 {
+            return bad("large_sample_rows", "must be at least 1");
+        }
+        if m.psi_bins < 2 {
+            return bad("psi_bins", "must be at least 2");
+        }
+        if !(1..=MAX_MONITORING_SAMPLE_ROWS).contains(&m.sample_rows) {
+            return bad(
+                "sample_rows",
+                &format!(
+                    "must be between 1 and {MAX_MONITORING_SAMPLE_ROWS} (above that scipy's \
+                     ks_2samp no longer uses its exact p-value)"
+                ),
+            );
+        }
+        if m.retrain_command.split_whitespace().next().is_none() {
+            return bad("retrain_command", "must name a command");
         }
         Ok(())
     }

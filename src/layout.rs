@@ -13,6 +13,8 @@
 //! ├── reports/                         paths.reports_dir
 //! │   ├── ingestion_summary.json, data_lineage.json, registry_transition.json
 //! │   ├── post_training_validation.json, canary_report.json
+//! │   ├── drift_report.{json,html}, production_drift_report.{json,html}, retrain_trigger.json
+//! │   ├── freshness_report.json
 //! │   ├── validation/<stem>.json       contract reports (raw_<table>, feature_store, splits)
 //! │   ├── metrics.json, test_metrics.json
 //! │   ├── train_predictions.parquet, test_predictions.parquet
@@ -211,6 +213,28 @@ impl Layout {
     /// What `promote-model` / `auto-promote` did and why.
     pub fn registry_transition(&self) -> PathBuf {
         self.reports_dir.join("registry_transition.json")
+    }
+    /// `monitor-drift`: per-feature tests and the dataset verdict (JSON) and its HTML report.
+    pub fn drift_report(&self) -> PathBuf {
+        self.reports_dir.join("drift_report.json")
+    }
+    pub fn drift_report_html(&self) -> PathBuf {
+        self.reports_dir.join("drift_report.html")
+    }
+    /// `monitor-production`: a production extract against the model's training reference.
+    pub fn production_drift_report(&self) -> PathBuf {
+        self.reports_dir.join("production_drift_report.json")
+    }
+    pub fn production_drift_report_html(&self) -> PathBuf {
+        self.reports_dir.join("production_drift_report.html")
+    }
+    /// Whether `monitor-production` fired the retrain trigger, why, and what the command did.
+    pub fn retrain_trigger(&self) -> PathBuf {
+        self.reports_dir.join("retrain_trigger.json")
+    }
+    /// `check-freshness`: age of every ingested raw file.
+    pub fn freshness_report(&self) -> PathBuf {
+        self.reports_dir.join("freshness_report.json")
     }
     /// Registry versions downloaded from a tracking server, by name and version.
     pub fn model_cache_dir(&self) -> PathBuf {

@@ -16,7 +16,8 @@
 //! 2. **pipeline** — [`pipeline`]: chains stages.
 //! 3. **stages** — [`synth`], [`ingest`], [`features`], [`split`], [`train`], [`evaluate`],
 //!    [`registry`] (promotions), [`gates`] (validate-model, canary, auto-promote), [`predict`]
-//!    (batch-predict: streaming scoring of new applicants), [`serve`] (the HTTP API).
+//!    (batch-predict: streaming scoring of new applicants), [`serve`] (the HTTP API),
+//!    [`monitor`] (monitor-drift, monitor-production with the retrain trigger, check-freshness).
 //! 4. **core** — [`model`] (bundle and the one scoring core), [`experiment`] (what a run records
 //!    in the tracker), [`contracts`], [`feature_sql`], [`feature_engine`] (the bundle's feature SQL
 //!    planned once and run per request or chunk), [`serving_contract`] (what a row to score
@@ -49,6 +50,7 @@ pub mod evaluate;
 pub mod features;
 pub mod gates;
 pub mod ingest;
+pub mod monitor;
 pub mod predict;
 pub mod registry;
 pub mod serve;

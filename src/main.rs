@@ -12,6 +12,8 @@ use creditrisk::experiment::TrackingOptions;
 use creditrisk::features::{FeatureStoreOptions, FeatureStoreSummary};
 use creditrisk::gates::{self, GateOptions};
 use creditrisk::ingest::IngestOptions;
+use creditrisk::monitor::production::ProductionRequest;
+use creditrisk::monitor::{self, DriftReport, DriftRequest, MonitorOptions};
 use creditrisk::predict::{History, PredictOptions, PredictRequest};
 use creditrisk::progress::Reporter;
 use creditrisk::registry::{self, Promotion, Target};
@@ -147,6 +149,37 @@ enum Command {
         /// The input holds ready feature-store rows: score them as they are.
         #[arg(long)]
         features: bool,
+    },
+    /// Data drift (Evidently's rules) of every model feature, the PD and the label between two
+    /// sets of feature rows: `reports/drift_report.{json,html}`, logged as a monitoring run.
+    MonitorDrift {
+        /// Feature rows (Parquet or CSV); default the train split.
+        #[arg(long)]
+        reference: Option<PathBuf>,
+        /// Feature rows (Parquet or CSV); default the test split.
+        #[arg(long)]
+        current: Option<PathBuf>,
+        /// Model whose features and PD are watched; default its Production version, else the newest.
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// A production extract (raw application rows or feature rows) against the model's training
+    /// split: `reports/production_drift_report.{json,html}` and `reports/retrain_trigger.json`.
+    MonitorProduction {
+        /// Raw application rows or feature rows, `.csv` or `.parquet`.
+        #[arg(long)]
+        current: PathBuf,
+        /// Default: the Production version of `registry.model_name`, else the newest.
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// Age of every raw file in `reports/ingestion_summary.json`.
+    CheckFreshness {
+        #[arg(long)]
+        max_age_hours: f64,
+        /// Exit 1 when any file is older than the limit (or missing).
+        #[arg(long)]
+        fail_on_stale: bool,
     },
     /// The registry: `models list`, `models show REF`.
     Models {
@@ -380,6 +413,70 @@ async fn run(cli: Cli) -> Result<(), Error> {
             eprintln!("output:  {}", s.output.display());
             eprintln!("rejects: {}", s.rejects.display());
         }
+        Command::MonitorDrift {
+            reference,
+            current,
+            model,
+        } => {
+            let request = DriftRequest {
+                reference,
+                current,
+                model: model.as_deref().map(ModelRef::parse).transpose()?,
+            };
+            let r = monitor::monitor_drift(&layout, &MonitorOptions::from_config(&cfg), &request)
+                .await?;
+            print_drift(&r, &layout.drift_report(), &layout.drift_report_html());
+        }
+        Command::MonitorProduction { current, model } => {
+            let request = ProductionRequest {
+                current,
+                model: model.as_deref().map(ModelRef::parse).transpose()?,
+            };
+            let o = monitor::production::monitor_production(
+                &layout,
+                &MonitorOptions::from_config(&cfg),
+                &request,
+            )
+            .await?;
+            print_drift(
+                &o.report,
+                &layout.production_drift_report(),
+                &layout.production_drift_report_html(),
+            );
+            let t = &o.trigger;
+            eprintln!(
+                "retrain trigger {}: {}{}; {}",
+                if t.fired { "FIRED" } else { "not fired" },
+                t.reason,
+                t.command
+                    .as_ref()
+                    .map(|c| format!("; ran `{c}` (exit code {:?})", t.exit_code))
+                    .unwrap_or_default(),
+                layout.retrain_trigger().display()
+            );
+        }
+        Command::CheckFreshness {
+            max_age_hours,
+            fail_on_stale,
+        } => {
+            let r = monitor::freshness::check_freshness(&layout, max_age_hours, fail_on_stale)?;
+            for f in &r.files {
+                eprintln!(
+                    "{:<6} {:<22} {:>10}  {}",
+                    if f.stale { "STALE" } else { "fresh" },
+                    f.table,
+                    f.age_hours.map_or("–".into(), |h| format!("{h:.1} h")),
+                    f.problem.as_deref().unwrap_or(&f.path)
+                );
+            }
+            eprintln!(
+                "{} of {} files older than {} h; report: {}",
+                r.stale.len(),
+                r.files.len(),
+                r.max_age_hours,
+                layout.freshness_report().display()
+            );
+        }
         Command::Canary {
             candidate,
             production,
@@ -583,5 +680,41 @@ fn print_evaluation(s: &creditrisk::evaluate::EvalSummary) {
         "metrics: {}\nreport:  {}",
         s.metrics_file.display(),
         s.html_report.display()
+    );
+}
+
+fn print_drift(r: &DriftReport, json: &std::path::Path, html: &std::path::Path) {
+    for f in r.features.iter().filter(|f| f.drifted) {
+        eprintln!(
+            "drifted  {:<36} {:?} {} (threshold {}), PSI {:.4}",
+            f.column,
+            f.test,
+            f.p_value
+                .map(|p| format!("p {p:.4}"))
+                .or(f.statistic.map(|s| format!("{s:.4}")))
+                .unwrap_or_else(|| "∞".into()),
+            f.threshold,
+            f.psi
+        );
+    }
+    let s = &r.summary;
+    eprintln!(
+        "models:/{}/{}: {} of {} features drifted ({:.1} %), dataset drift: {}; prediction PSI {:.4}{}",
+        r.model.name,
+        r.model.version.map_or("(folder)".into(), |v| v.to_string()),
+        s.drifted,
+        s.features,
+        100.0 * s.drifted_share,
+        if s.dataset_drift { "YES" } else { "no" },
+        s.prediction_psi,
+        s.target_drift
+            .map(|t| format!(", target drift: {}", if t { "yes" } else { "no" }))
+            .unwrap_or_default()
+    );
+    eprintln!(
+        "report:  {}
+html:    {}",
+        json.display(),
+        html.display()
     );
 }

@@ -34,16 +34,23 @@ pub trait Plot {
         DB::ErrorType: 'static;
 }
 
-/// Draw `plot` to `<dir>/<stem>.png` and `<dir>/<stem>.svg` (both atomically); returns the SVG.
-pub fn render<P: Plot>(plot: &P, dir: &Path, stem: &str) -> Result<String> {
+/// Draw `plot` as SVG text of `size` pixels (for inlining into an HTML report).
+pub fn svg<P: Plot>(plot: &P, size: (u32, u32), what: &str) -> Result<String> {
     register_font();
-    let failed = |e: Box<dyn std::error::Error>| Error::Model(format!("drawing {stem}: {e}"));
+    let failed = |e: Box<dyn std::error::Error>| Error::Model(format!("drawing {what}: {e}"));
     let mut svg = String::new();
     {
-        let area = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let area = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         plot.draw(&area).map_err(failed)?;
         area.present().map_err(|e| failed(Box::new(e)))?;
     }
+    Ok(svg)
+}
+
+/// Draw `plot` to `<dir>/<stem>.png` and `<dir>/<stem>.svg` (both atomically); returns the SVG.
+pub fn render<P: Plot>(plot: &P, dir: &Path, stem: &str) -> Result<String> {
+    let failed = |e: Box<dyn std::error::Error>| Error::Model(format!("drawing {stem}: {e}"));
+    let svg = svg(plot, SIZE, stem)?;
     crate::io::write_atomic(&dir.join(format!("{stem}.svg")), svg.as_bytes())?;
     // The bitmap backend picks the format from the extension, so the temp file ends in .png.
     let tmp = tempfile::Builder::new()
@@ -78,7 +85,8 @@ fn thin(points: &[(f64, f64)], n: usize) -> Vec<(f64, f64)> {
     out
 }
 
-fn style(size: u32) -> TextStyle<'static> {
+/// Text in the shipped font at `size` pixels.
+pub fn style(size: u32) -> TextStyle<'static> {
     (FONT, size).into_font().into()
 }
 

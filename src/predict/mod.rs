@@ -33,7 +33,7 @@ use crate::layout::Layout;
 use crate::model::{self, ID_COLUMN, ModelBundle, ScoreOptions, Scored};
 use crate::serving_contract::{self, Violation};
 use crate::tracking::ModelRef;
-use input::Input;
+pub use input::Input;
 
 mod input;
 

@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("gates", 3),
     ("predict", 3),
     ("serve", 3),
+    ("monitor", 3),
     ("model", 4),
     ("contracts", 4),
     ("experiment", 4),

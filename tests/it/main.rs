@@ -6,6 +6,7 @@ mod features;
 mod layers;
 mod mlflow_pipeline;
 mod model;
+mod monitor;
 mod pipeline;
 mod predict;
 mod registry;
