@@ -16,6 +16,7 @@ pub mod drift;
 pub mod freshness;
 pub mod html;
 pub mod production;
+pub mod publish;
 pub mod report;
 pub mod stats;
 
@@ -92,10 +93,10 @@ pub async fn monitor_drift(
         &opts.monitoring,
     )
     .await?;
-    let outputs = report::Outputs {
+    let outputs = publish::Outputs {
         json: layout.drift_report(),
         html: layout.drift_report_html(),
     };
-    report::publish(&tracker, opts, &mut analysis, &outputs).await?;
+    publish::publish(&tracker, opts, &mut analysis, &outputs).await?;
     Ok(analysis.report)
 }

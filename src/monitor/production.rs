@@ -19,6 +19,7 @@ use datafusion::arrow::compute::concat_batches;
 use serde::{Deserialize, Serialize};
 
 use super::MonitorOptions;
+use super::publish;
 use super::report::{self, Dataset, DriftReport};
 use crate::error::{Error, Result};
 use crate::layout::{Layout, Split};
@@ -90,11 +91,11 @@ pub async fn monitor_production(
         &opts.monitoring,
     )
     .await?;
-    let outputs = report::Outputs {
+    let outputs = publish::Outputs {
         json: layout.production_drift_report(),
         html: layout.production_drift_report_html(),
     };
-    report::publish(&tracker, opts, &mut analysis, &outputs).await?;
+    publish::publish(&tracker, opts, &mut analysis, &outputs).await?;
     let trigger = decide(layout, opts, &analysis.report).await?;
     let path = layout.retrain_trigger();
     crate::io::write_json(&path, &trigger)?;
