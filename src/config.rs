@@ -206,10 +206,11 @@ pub struct MonitoringConfig {
     pub wasserstein_threshold: f64,
     /// Jensen-Shannon distance at or above which a categorical column drifted.
     pub jensen_shannon_threshold: f64,
-    /// References with at most this many rows get the p-value tests (KS, chi-squared), larger
-    /// ones the distances (Wasserstein, Jensen-Shannon).
+    /// Reference columns with at most this many non-NULL values get the p-value tests (KS,
+    /// chi-squared, z), larger ones the distances (Wasserstein, Jensen-Shannon).
     pub large_sample_rows: usize,
-    /// Chi-squared p-value at or below which a categorical column drifted (small reference).
+    /// Chi-squared (and two-proportion z-test) p-value at or below which a categorical column
+    /// drifted (small reference).
     #[serde(default = "defaults::chi_squared_p_value")]
     pub chi_squared_p_value: f64,
     /// Quantile bins of the reference for PSI.

@@ -1,9 +1,12 @@
-//! Column drift as Evidently's data drift preset decides it: NULLs (and ±inf) dropped first;
-//! a reference of at most `large_sample_rows` rows gets a p-value test (KS for numeric columns,
-//! chi-squared for categorical ones; drift when p ≤ the threshold), a larger one a distance
-//! (Wasserstein / reference std, Jensen-Shannon; drift when the distance ≥ the threshold); the
-//! dataset drifted when the share of drifted columns ≥ `drift_share`. PSI is reported beside
-//! every test (it does not decide a column's drift; it decides prediction drift).
+//! Column drift as Evidently's data drift preset decides it (`get_default_stattest`): NULLs (and
+//! ±inf) dropped first; a reference column of at most `large_sample_rows` values gets a p-value
+//! test, drifted when p ≤ the threshold — KS for numeric columns, chi-squared for categorical
+//! ones (the z-test of two proportions when reference and current hold at most two values) — a
+//! larger one a distance, drifted when it is ≥ the threshold — Wasserstein / reference std for
+//! numeric columns, Jensen-Shannon for categorical ones. As in Evidently, a numeric column with
+//! at most five distinct values (a flag, a small count) is tested as categorical. The dataset
+//! drifted when the share of drifted columns ≥ `drift_share`. PSI is reported beside every test
+//! (it does not decide a column's drift; it decides prediction drift).
 
 use std::collections::HashMap;
 
@@ -87,6 +90,8 @@ pub enum DriftTest {
     ChiSquared,
     /// Jensen-Shannon distance (categorical, large reference).
     JensenShannon,
+    /// Two-proportion z-test p-value (at most two values, small reference).
+    ZTest,
 }
 
 /// One column's verdict (`reports/drift_report.json` → `features[]`).
@@ -123,6 +128,17 @@ pub fn test_column(
 ) -> Result<ColumnDrift> {
     let small = reference.len() <= cfg.large_sample_rows;
     let (kind, test, tested, psi) = match (reference, current) {
+        (Values::Numeric(r), Values::Numeric(c)) if few_values(r, c) => {
+            let psi = stats::psi_numeric(r, c, cfg.psi_bins);
+            let (r, c): (Vec<String>, Vec<String>) = (
+                r.iter().map(f64::to_string).collect(),
+                c.iter().map(f64::to_string).collect(),
+            );
+            let counts =
+                CategoryCounts::of(r.iter().map(String::as_str), c.iter().map(String::as_str));
+            let (test, tested) = categorical_test(&counts, small);
+            (ColumnKind::Numeric, test, tested, psi)
+        }
         (Values::Numeric(r), Values::Numeric(c)) => {
             let psi = stats::psi_numeric(r, c, cfg.psi_bins);
             if small {
@@ -141,17 +157,8 @@ pub fn test_column(
             let counts =
                 CategoryCounts::of(r.iter().map(String::as_str), c.iter().map(String::as_str));
             let psi = stats::psi(&counts.reference, &counts.current);
-            if small {
-                let t = stats::chi_squared(&counts.reference, &counts.current);
-                (ColumnKind::Categorical, DriftTest::ChiSquared, t, psi)
-            } else {
-                let d = stats::jensen_shannon(&counts.reference, &counts.current);
-                let t = stats::Tested {
-                    statistic: d,
-                    p_value: f64::NAN,
-                };
-                (ColumnKind::Categorical, DriftTest::JensenShannon, t, psi)
-            }
+            let (test, tested) = categorical_test(&counts, small);
+            (ColumnKind::Categorical, test, tested, psi)
         }
         _ => {
             return Err(Error::Internal(format!(
@@ -161,7 +168,7 @@ pub fn test_column(
     };
     let (threshold, drifted) = match test {
         DriftTest::Ks => (cfg.ks_p_value, tested.p_value <= cfg.ks_p_value),
-        DriftTest::ChiSquared => (
+        DriftTest::ChiSquared | DriftTest::ZTest => (
             cfg.chi_squared_p_value,
             tested.p_value <= cfg.chi_squared_p_value,
         ),
@@ -190,6 +197,47 @@ pub fn test_column(
         reference_null_share: 0.0,
         current_null_share: 0.0,
     })
+}
+
+/// Evidently tests a numeric column with at most this many distinct values (both sides
+/// together) as categorical.
+const FEW_VALUES: usize = 5;
+
+fn few_values(r: &[f64], c: &[f64]) -> bool {
+    let mut seen: Vec<u64> = Vec::with_capacity(FEW_VALUES + 1);
+    for v in r.iter().chain(c) {
+        // +0.0 and −0.0 are one value.
+        let key = (v + 0.0).to_bits();
+        if !seen.contains(&key) {
+            seen.push(key);
+            if seen.len() > FEW_VALUES {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Chi-squared (z-test with at most two categories) for a small reference, Jensen-Shannon for
+/// a large one.
+fn categorical_test(counts: &CategoryCounts, small: bool) -> (DriftTest, stats::Tested) {
+    match (small, counts.categories.len() <= 2) {
+        (true, true) => (
+            DriftTest::ZTest,
+            stats::z_test(&counts.reference, &counts.current),
+        ),
+        (true, false) => (
+            DriftTest::ChiSquared,
+            stats::chi_squared(&counts.reference, &counts.current),
+        ),
+        (false, _) => (
+            DriftTest::JensenShannon,
+            stats::Tested {
+                statistic: stats::jensen_shannon(&counts.reference, &counts.current),
+                p_value: f64::NAN,
+            },
+        ),
+    }
 }
 
 /// Both sides of one tested column, kept for the plots.

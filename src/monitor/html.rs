@@ -274,11 +274,12 @@ pub fn render(report: &DriftReport, pairs: &[&ColumnPair]) -> Result<String> {
         }
     );
     h.push_str(
-        "<p class=\"note\">Evidently's data drift rules: NULLs left out; references of at most \
-         <code>monitoring.large_sample_rows</code> rows get KS (numeric) or chi-squared \
-         (categorical) p-values, drifted at p ≤ threshold; larger ones Wasserstein distance / \
-         reference std or Jensen-Shannon distance, drifted at ≥ threshold. PSI on quantile bins \
-         of the reference is shown beside every test.</p>",
+        "<p class=\"note\">Evidently's data drift rules: NULLs left out; reference columns of at \
+         most <code>monitoring.large_sample_rows</code> values get KS (numeric) or chi-squared \
+         (categorical; z-test with two values) p-values, drifted at p ≤ threshold; larger ones \
+         Wasserstein distance / reference std or Jensen-Shannon distance, drifted at ≥ \
+         threshold. Numeric columns with at most five distinct values are tested as \
+         categorical. PSI on quantile bins of the reference is shown beside every test.</p>",
     );
     h.push_str(
         "<h2>Columns</h2><table><tr><th>column</th><th>kind</th><th>test</th><th>statistic</th>\

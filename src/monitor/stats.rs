@@ -13,6 +13,8 @@
 //! * Chi-squared: scipy's `chisquare(f_obs, f_exp)` with the current counts observed and the
 //!   reference proportions × the current size expected, over the union of categories; the
 //!   survival function of χ²(k − 1) from statrs.
+//! * Z-test: Evidently's `z` test of two proportions for columns with at most two values (the
+//!   share of the first category on each side, pooled variance), p = 2·(1 − Φ(|z|)).
 //! * Jensen-Shannon: scipy's `distance.jensenshannon(p, q)` (natural log, so the distance lies in
 //!   [0, √ln 2]) on category shares, without zero filling (Evidently's `jensenshannon` test).
 //! * PSI: Σ (r − c)·ln(r / c) over bins, with Evidently's zero filling (an empty bin counts as
@@ -21,7 +23,7 @@
 
 use std::collections::BTreeMap;
 
-use statrs::distribution::{ChiSquared, ContinuousCDF};
+use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 
 /// A test statistic with its p-value.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -233,6 +235,31 @@ pub fn chi_squared(reference: &[f64], current: &[f64]) -> Tested {
     Tested { statistic, p_value }
 }
 
+/// Evidently's two-proportion z-test on two-category counts (`proportions_diff_z_test`): the share
+/// of the first category on each side, pooled; p = 2·(1 − Φ(|z|)). Both sides holding the same
+/// single category is no evidence of drift (p = 1), as in Evidently.
+pub fn z_test(reference: &[f64], current: &[f64]) -> Tested {
+    let (n1, n2) = (reference.iter().sum::<f64>(), current.iter().sum::<f64>());
+    let single = |counts: &[f64], n: f64| counts.iter().position(|c| *c == n);
+    if let (Some(a), Some(b)) = (single(reference, n1), single(current, n2))
+        && a == b
+    {
+        return Tested {
+            statistic: 0.0,
+            p_value: 1.0,
+        };
+    }
+    let (p1, p2) = (reference[0] / n1, current[0] / n2);
+    let pooled = (p1 * n1 + p2 * n2) / (n1 + n2);
+    let z = (p1 - p2) / (pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)).sqrt();
+    // N(0, 1) is a valid distribution, so the constructor cannot fail.
+    let phi = Normal::new(0.0, 1.0).map_or(f64::NAN, |n| n.cdf(z.abs()));
+    Tested {
+        statistic: z,
+        p_value: 2.0 * (1.0 - phi),
+    }
+}
+
 /// scipy `distance.jensenshannon(p, q)` (natural log): √((KL(p‖m) + KL(q‖m)) / 2) with
 /// m = (p + q)/2, after normalising p and q to sum to 1.
 pub fn jensen_shannon(p: &[f64], q: &[f64]) -> f64 {
@@ -370,6 +397,17 @@ mod tests {
         assert!(close(t.p_value, erfc), "{t:?} vs {erfc}");
         let new_category = chi_squared(&[10.0, 0.0], &[5.0, 5.0]);
         assert!(new_category.statistic.is_infinite() && new_category.p_value == 0.0);
+    }
+
+    #[test]
+    fn z_test_of_half_against_seventy_percent() {
+        // p1 = 0.5, p2 = 0.7, pooled 0.6: z = −0.2 / √(0.24 · 0.02); p = erfc(|z| / √2).
+        let t = z_test(&[50.0, 50.0], &[70.0, 30.0]);
+        let z = -0.2 / (0.24f64 * 0.02).sqrt();
+        assert!(close(t.statistic, z), "{t:?}");
+        let p = statrs::function::erf::erfc(z.abs() / 2f64.sqrt());
+        assert!((t.p_value - p).abs() < 1e-12, "{t:?} vs {p}");
+        assert_eq!(z_test(&[10.0, 0.0], &[7.0, 0.0]).p_value, 1.0);
     }
 
     #[test]
