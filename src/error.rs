@@ -50,6 +50,13 @@ pub enum Error {
     /// Model training or scoring failed.
     #[error("model error: {0}")]
     Model(String),
+    /// A stage of `creditrisk run` failed; `source` says how.
+    #[error("stage `{stage}` failed: {source}")]
+    Stage {
+        stage: String,
+        #[source]
+        source: Box<Error>,
+    },
     /// A bug or an environment failure (a worker thread died, no async runtime).
     #[error("internal error: {0}")]
     Internal(String),
@@ -114,6 +121,7 @@ impl Error {
 
     pub fn kind(&self) -> ErrorKind {
         match self {
+            Error::Stage { source, .. } => source.kind(),
             Error::Config(_) => ErrorKind::Usage,
             Error::Input(_) => ErrorKind::BadInput,
             Error::Check { .. } => ErrorKind::CheckFailed,

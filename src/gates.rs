@@ -262,6 +262,9 @@ fn finish<T: Serialize>(
     }
 }
 
+/// The canary's default tolerance on |candidate − production| of approval rate, mean PD and AUC.
+pub const DEFAULT_MAX_METRIC_DELTA: f64 = 0.05;
+
 /// One model's figures in a canary.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CanarySide {

@@ -65,6 +65,14 @@ impl IngestOptions {
     }
 }
 
+/// The files the configured sources name (unresolvable URIs left out: `run` reports them).
+pub fn source_files(layout: &Layout, opts: &IngestOptions) -> Vec<PathBuf> {
+    opts.sources
+        .iter()
+        .filter_map(|s| resolve_uri(&layout.root, &s.uri).ok())
+        .collect()
+}
+
 /// Verify all sources, copy them into the raw folder when they live elsewhere, write the summary.
 pub fn run(layout: &Layout, opts: &IngestOptions) -> Result<IngestionSummary> {
     let sources: Vec<SourceReport> = opts

@@ -6,15 +6,17 @@
 //! ├── data/raw/<kaggle name>.csv       paths.raw_dir: the eight raw extracts
 //! ├── data/cache/raw/<table>-<sha>.parquet   paths.cache_dir: typed copies keyed by CSV sha256
 //! ├── data/cache/models/<name>/<version>/    registry versions downloaded from a server
+//! ├── data/cache/file_sha256.json      sha256 of files by (path, size, mtime), for `run`
 //! ├── data/synth_truth.parquet         paths.truth_file: true PD of synthetic applicants
 //! ├── data/processed/                  paths.processed_dir
 //! │   ├── feature_store.parquet        features.store_file
 //! │   ├── train.parquet, test.parquet  stratified splits
 //! ├── reports/                         paths.reports_dir
 //! │   ├── ingestion_summary.json, data_lineage.json, registry_transition.json
-//! │   ├── post_training_validation.json, canary_report.json
+//! │   ├── post_training_validation.json, canary_report.json, deploy_manifest.json
 //! │   ├── drift_report.{json,html}, production_drift_report.{json,html}, retrain_trigger.json
 //! │   ├── freshness_report.json
+//! │   ├── .stages/<stage>.json         `creditrisk run`: fingerprint of each stage's last success
 //! │   ├── validation/<stem>.json       contract reports (raw_<table>, feature_store, splits)
 //! │   ├── metrics.json, test_metrics.json
 //! │   ├── train_predictions.parquet, test_predictions.parquet
@@ -235,6 +237,21 @@ impl Layout {
     /// `check-freshness`: age of every ingested raw file.
     pub fn freshness_report(&self) -> PathBuf {
         self.reports_dir.join("freshness_report.json")
+    }
+    /// `creditrisk deploy-manifest`: what a deployment of the model would run.
+    pub fn deploy_manifest(&self) -> PathBuf {
+        self.reports_dir.join("deploy_manifest.json")
+    }
+    /// `creditrisk run`: the fingerprint of a stage's last successful run.
+    pub fn stage_fingerprint(&self, stage: &str) -> PathBuf {
+        self.reports_dir
+            .join(".stages")
+            .join(format!("{stage}.json"))
+    }
+    /// `creditrisk run`: sha256 of files keyed by (path, size, mtime), so unchanged big files are
+    /// not read again (DVC's state database).
+    pub fn file_hash_cache(&self) -> PathBuf {
+        self.cache_dir.join("file_sha256.json")
     }
     /// Registry versions downloaded from a tracking server, by name and version.
     pub fn model_cache_dir(&self) -> PathBuf {

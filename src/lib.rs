@@ -5,7 +5,8 @@
 //! column against its contract and runs the SQL in `sql/` on DataFusion into the feature store →
 //! `split` makes stratified train/test splits → `train` fits preprocessing, learner and calibration
 //! into a verified bundle → `evaluate` scores a split into metrics, plots and an HTML report.
-//! `pipeline` chains them (`creditrisk demo`).
+//! `pipeline` chains them as a table of stages (`creditrisk run`, skipping what is unchanged;
+//! `creditrisk demo`).
 //!
 //! # Layers
 //!
@@ -13,11 +14,12 @@
 //! modules import each other (a test, `tests/it/layers.rs`, enforces both):
 //!
 //! 1. **CLI** — `main.rs`: parses arguments, owns the async runtime and the progress bars.
-//! 2. **pipeline** — [`pipeline`]: chains stages.
+//! 2. **pipeline** — [`pipeline`]: the stage table, fingerprints and the runner of `run`/`demo`.
 //! 3. **stages** — [`synth`], [`ingest`], [`features`], [`split`], [`train`], [`evaluate`],
 //!    [`registry`] (promotions), [`gates`] (validate-model, canary, auto-promote), [`predict`]
 //!    (batch-predict: streaming scoring of new applicants), [`serve`] (the HTTP API),
-//!    [`monitor`] (monitor-drift, monitor-production with the retrain trigger, check-freshness).
+//!    [`monitor`] (monitor-drift, monitor-production with the retrain trigger, check-freshness),
+//!    [`deploy`] (the deployment manifest).
 //! 4. **core** — [`model`] (bundle and the one scoring core), [`experiment`] (what a run records
 //!    in the tracker), [`contracts`], [`feature_sql`], [`feature_engine`] (the bundle's feature SQL
 //!    planned once and run per request or chunk), [`serving_contract`] (what a row to score
@@ -46,6 +48,7 @@ pub mod sampling;
 pub mod serving_contract;
 pub mod tracking;
 // 3. stages
+pub mod deploy;
 pub mod evaluate;
 pub mod features;
 pub mod gates;

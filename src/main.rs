@@ -14,6 +14,7 @@ use creditrisk::gates::{self, GateOptions};
 use creditrisk::ingest::IngestOptions;
 use creditrisk::monitor::production::ProductionRequest;
 use creditrisk::monitor::{self, DriftReport, DriftRequest, MonitorOptions};
+use creditrisk::pipeline::{Outcome, RunOptions, RunSummary};
 use creditrisk::predict::{History, PredictOptions, PredictRequest};
 use creditrisk::progress::Reporter;
 use creditrisk::registry::{self, Promotion, Target};
@@ -32,7 +33,12 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 )]
 struct Cli {
     /// Configuration file (paths inside resolve against the folder above `configs/`).
-    #[arg(long, global = true, default_value = "configs/baseline.yaml")]
+    #[arg(
+        long,
+        global = true,
+        env = "CREDITRISK_CONFIG",
+        default_value = "configs/baseline.yaml"
+    )]
     config: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -72,8 +78,28 @@ enum Command {
         #[arg(long, value_enum, default_value = "test")]
         split: SplitArg,
     },
-    /// The main job: synthesise data if `paths.raw_dir` is empty, then run every stage.
+    /// Every stage in order (ingest … auto-promote), skipping those whose inputs, config
+    /// sections, feature SQL, binary and outputs are unchanged since their last success.
+    Run {
+        /// First stage to consider (a stage name, or `evaluate` for both evaluations).
+        #[arg(long)]
+        from: Option<String>,
+        /// Last stage to consider.
+        #[arg(long)]
+        to: Option<String>,
+        /// Rerun every selected stage even when unchanged.
+        #[arg(long)]
+        force: bool,
+    },
+    /// The main job: synthesise data if `paths.raw_dir` is empty, then `run`.
     Demo,
+    /// Write reports/deploy_manifest.json: model reference and resolved version, bundle sha256,
+    /// image entrypoints, config hash, binary version.
+    DeployManifest {
+        /// Default `models:/<registry.model_name>/Production`.
+        #[arg(long, env = "CREDITRISK_MODEL")]
+        model: Option<String>,
+    },
     /// Move a registered version to a stage or point an alias at it, with governance tags.
     PromoteModel {
         #[arg(long)]
@@ -108,7 +134,7 @@ enum Command {
         /// Feature rows (Parquet); default the test split.
         #[arg(long)]
         dataset: Option<PathBuf>,
-        #[arg(long, default_value_t = 0.05)]
+        #[arg(long, default_value_t = gates::DEFAULT_MAX_METRIC_DELTA)]
         max_metric_delta: f64,
     },
     /// Promote the newest version when its validate-model and canary reports both passed.
@@ -122,7 +148,7 @@ enum Command {
     /// openapi.json, admin/reload) until SIGTERM or ctrl-c; SIGHUP reloads the model.
     Serve {
         /// `models:/<name>/<version|Stage|latest>`, `models:/<name>@<alias>` or a bundle folder.
-        #[arg(long)]
+        #[arg(long, env = "CREDITRISK_MODEL")]
         model: String,
         /// Address to listen on (port 0: any free port).
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -132,7 +158,7 @@ enum Command {
     /// rows go to `<output stem>.rejects.jsonl`.
     BatchPredict {
         /// `models:/<name>/<version|Stage|latest>`, `models:/<name>@<alias>` or a bundle folder.
-        #[arg(long)]
+        #[arg(long, env = "CREDITRISK_MODEL")]
         model: String,
         /// Raw application rows (application_test columns), `.csv` or `.parquet`.
         #[arg(long)]
@@ -329,13 +355,47 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 creditrisk::evaluate::run(&layout, &cfg.model.name, split, Some(&tracking)).await?;
             print_evaluation(&s);
         }
+        Command::Run { from, to, force } => {
+            let opts = RunOptions { from, to, force };
+            let s = creditrisk::pipeline::run(&cfg, &opts, &bars).await?;
+            print_run(&s);
+        }
         Command::Demo => {
             let s = creditrisk::pipeline::demo(&cfg, &bars).await?;
-            print_feature_store(&s.feature_store);
-            for stage in &s.stages {
-                eprintln!("{:<20} {:>7.2} s", stage.stage, stage.seconds);
+            if let Some(seconds) = s.synth_seconds {
+                eprintln!("synthesised {} applicants in {seconds:.1} s", cfg.data.synth_rows);
             }
-            print_evaluation(&s.test);
+            print_run(&s.run);
+            let m = &s.test;
+            println!(
+                "test AUC {:.4}  Gini {:.4}  KS {:.4}  ECE {:.4}  Brier {:.4} on {} rows",
+                m.roc_auc, m.gini, m.ks, m.ece, m.brier, m.rows
+            );
+            println!("reports: {}", s.reports_dir.display());
+            println!("metrics: {}", s.test_metrics_file.display());
+            println!("report:  {}", s.html_report.display());
+            println!("next:");
+            for command in &s.next_commands {
+                println!("  {command}");
+            }
+        }
+        Command::DeployManifest { model } => {
+            let reference = match model {
+                Some(text) => ModelRef::parse(&text)?,
+                None => ModelRef::Stage {
+                    name: cfg.registry.model_name.clone(),
+                    stage: creditrisk::pipeline::stages::PROMOTE_TO,
+                },
+            };
+            let m = creditrisk::deploy::manifest(&cfg, &reference).await?;
+            eprintln!(
+                "{} → version {} (bundle sha256 {}); manifest: {}",
+                m.model_reference,
+                m.resolved_version
+                    .map_or_else(|| "-".to_string(), |v| v.to_string()),
+                m.bundle_sha256,
+                m.manifest.display()
+            );
         }
         Command::ValidateModel { model } => {
             let reference = model.as_deref().map(ModelRef::parse).transpose()?;
@@ -642,6 +702,27 @@ impl Reporter for Bars {
     fn finish(&self) {
         self.bar.finish_and_clear();
     }
+}
+
+/// The closing table of `run`: one line per stage.
+fn print_run(s: &RunSummary) {
+    println!("{:<20} {:<8} {:>8}  figure", "stage", "", "seconds");
+    for stage in &s.stages {
+        let outcome = match stage.outcome {
+            Outcome::Ran => "ran",
+            Outcome::Skipped => "skipped",
+        };
+        println!(
+            "{:<20} {:<8} {:>8.2}  {}",
+            stage.stage, outcome, stage.seconds, stage.figure
+        );
+    }
+    println!(
+        "{} ran, {} skipped in {:.2} s",
+        s.ran().len(),
+        s.skipped().len(),
+        s.seconds
+    );
 }
 
 fn print_feature_store(s: &FeatureStoreSummary) {

@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("predict", 3),
     ("serve", 3),
     ("monitor", 3),
+    ("deploy", 3),
     ("model", 4),
     ("contracts", 4),
     ("experiment", 4),

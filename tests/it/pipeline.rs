@@ -37,17 +37,19 @@ fn demo_runs_every_stage_and_trees_beat_logistic_beat_application_only() {
     let cfg = config_in(dir.path(), 20_000);
 
     let demo = support::demo(&cfg).unwrap();
-    assert!(demo.synthesised);
-    let stages: Vec<&str> = demo.stages.iter().map(|s| s.stage).collect();
+    assert!(demo.synthesised());
     assert_eq!(
-        stages,
+        demo.run.ran(),
         [
-            "synth",
             "ingest",
             "build-feature-store",
             "split-data",
             "train",
-            "evaluate"
+            "evaluate-train",
+            "evaluate-test",
+            "validate-model",
+            "canary",
+            "auto-promote"
         ]
     );
     for artifact in [
@@ -64,10 +66,10 @@ fn demo_runs_every_stage_and_trees_beat_logistic_beat_application_only() {
     ] {
         assert!(dir.path().join(artifact).is_file(), "missing {artifact}");
     }
-    assert!(demo.html_report().is_file());
+    assert!(demo.html_report.is_file());
 
     // A calibrated PD: mean PD near the observed default rate, ECE small, Brier beats the base rate.
-    let m = &demo.test.metrics;
+    let m = &demo.test;
     assert!(m.roc_auc > 0.70, "test AUC {}", m.roc_auc);
     assert!(
         (m.mean_pd - m.default_rate).abs() < 0.02,
@@ -83,9 +85,12 @@ fn demo_runs_every_stage_and_trees_beat_logistic_beat_application_only() {
         m.brier_base_rate
     );
 
-    // A second demo run reuses the raw data instead of synthesising again.
+    // A second demo run reuses the raw data instead of synthesising again, and runs nothing.
     let trees = m.roc_auc;
-    assert!(!support::demo(&cfg).unwrap().synthesised);
+    let again = support::demo(&cfg).unwrap();
+    assert!(!again.synthesised());
+    assert!(again.run.ran().is_empty(), "{:?}", again.run.ran());
+    assert_eq!(again.test.roc_auc, trees);
 
     let mut logistic = cfg.clone();
     logistic.model.learner = Learner::Logistic;
