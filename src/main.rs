@@ -363,7 +363,10 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Demo => {
             let s = creditrisk::pipeline::demo(&cfg, &bars).await?;
             if let Some(seconds) = s.synth_seconds {
-                eprintln!("synthesised {} applicants in {seconds:.1} s", cfg.data.synth_rows);
+                eprintln!(
+                    "synthesised {} applicants in {seconds:.1} s",
+                    cfg.data.synth_rows
+                );
             }
             print_run(&s.run);
             let m = &s.test;

@@ -154,7 +154,11 @@ mod tests {
         std::fs::write(root.join("out/plots/a.svg"), "a").unwrap();
         std::fs::write(root.join("in.csv"), "1").unwrap();
         let mut hashes = FileHashes::load(&root.join("cache.json"));
-        let paths = [root.join("in.csv"), root.join("out"), root.join("gone.json")];
+        let paths = [
+            root.join("in.csv"),
+            root.join("out"),
+            root.join("gone.json"),
+        ];
         let before = digest_paths(root, &paths, &mut hashes).unwrap();
         assert_eq!(before["gone.json"], MISSING);
         assert!(before.contains_key("out/plots/a.svg"));
@@ -176,7 +180,10 @@ mod tests {
         std::fs::remove_file(root.join("out/plots/a.svg")).unwrap();
         std::fs::remove_file(root.join("out/plots/b.svg")).unwrap();
         let emptied = digest_paths(root, &paths, &mut hashes).unwrap();
-        assert!(fp.stale_because(&Dependencies::default(), &emptied).is_some());
+        assert!(
+            fp.stale_because(&Dependencies::default(), &emptied)
+                .is_some()
+        );
 
         let mut now = Dependencies::default();
         now.sections.insert("training".into(), "x".into());

@@ -150,11 +150,8 @@ pub async fn run(cfg: &Config, opts: &RunOptions, reporter: &dyn Reporter) -> Re
             (_, true) => Ok("--force".to_string()),
             (None, false) => Ok("no earlier successful run".to_string()),
             (Some(last), false) => {
-                let outputs = fingerprint::digest_paths(
-                    &layout.root,
-                    &(stage.outputs)(&ctx),
-                    &mut hashes,
-                )?;
+                let outputs =
+                    fingerprint::digest_paths(&layout.root, &(stage.outputs)(&ctx), &mut hashes)?;
                 last.stale_because(&depends_on, &outputs).ok_or(last)
             }
         };
@@ -177,8 +174,7 @@ pub async fn run(cfg: &Config, opts: &RunOptions, reporter: &dyn Reporter) -> Re
         hashes.save()?;
         let figure = (stage.run)(&ctx).await.map_err(|e| failed(stage, e))?;
         let seconds = clock.elapsed().as_secs_f64();
-        let outputs =
-            fingerprint::digest_paths(&layout.root, &(stage.outputs)(&ctx), &mut hashes)?;
+        let outputs = fingerprint::digest_paths(&layout.root, &(stage.outputs)(&ctx), &mut hashes)?;
         let registry = match stage.registry {
             Some(read) => Some(read(&ctx).await.map_err(|e| failed(stage, e))?),
             None => None,
@@ -196,7 +192,10 @@ pub async fn run(cfg: &Config, opts: &RunOptions, reporter: &dyn Reporter) -> Re
         }
         .save(&file)?;
         hashes.save()?;
-        reporter.note(&format!("{:<20} done in {seconds:.2} s: {figure}", stage.name));
+        reporter.note(&format!(
+            "{:<20} done in {seconds:.2} s: {figure}",
+            stage.name
+        ));
         reports.push(StageReport {
             stage: stage.name,
             outcome: Outcome::Ran,
@@ -214,7 +213,10 @@ pub async fn run(cfg: &Config, opts: &RunOptions, reporter: &dyn Reporter) -> Re
 
 /// The error of a failed stage, naming it; a failed gate keeps its report.
 fn failed(stage: &StageDef, e: Error) -> Error {
-    let message = format!("stage `{}` failed; fix it and rerun `creditrisk run`", stage.name);
+    let message = format!(
+        "stage `{}` failed; fix it and rerun `creditrisk run`",
+        stage.name
+    );
     match e {
         Error::Check { message: m, report } => Error::Check {
             message: format!("{message}: {m}"),

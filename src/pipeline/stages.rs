@@ -84,7 +84,12 @@ pub const STAGES: &[StageDef] = &[
         name: "build-feature-store",
         sections: &FeatureStoreOptions::SECTIONS,
         reads_feature_sql: true,
-        inputs: |c| RawTable::ALL.iter().map(|t| c.layout.raw_file(*t)).collect(),
+        inputs: |c| {
+            RawTable::ALL
+                .iter()
+                .map(|t| c.layout.raw_file(*t))
+                .collect()
+        },
         outputs: |c| {
             let l = c.layout;
             let mut out = vec![l.store_file.clone(), l.lineage_file()];
@@ -218,7 +223,10 @@ fn build_feature_store<'a>(c: &'a StageContext<'a>) -> StageFuture<'a> {
 fn split_data<'a>(c: &'a StageContext<'a>) -> StageFuture<'a> {
     Box::pin(async move {
         let s = crate::split::run(c.layout, &SplitOptions::from_config(c.cfg))?;
-        Ok(format!("train {} / test {} rows", s.train_rows, s.test_rows))
+        Ok(format!(
+            "train {} / test {} rows",
+            s.train_rows, s.test_rows
+        ))
     })
 }
 
@@ -228,7 +236,10 @@ fn train<'a>(c: &'a StageContext<'a>) -> StageFuture<'a> {
         let version = s
             .registered_version
             .map_or(String::new(), |v| format!(", version {v}"));
-        Ok(format!("validation AUC {:.4}{version}", s.validation.roc_auc))
+        Ok(format!(
+            "validation AUC {:.4}{version}",
+            s.validation.roc_auc
+        ))
     })
 }
 
@@ -241,7 +252,11 @@ async fn evaluate(c: &StageContext<'_>, split: Split) -> Result<String> {
 fn validate_model<'a>(c: &'a StageContext<'a>) -> StageFuture<'a> {
     Box::pin(async move {
         let v = gates::validate_model(c.layout, &GateOptions::from_config(c.cfg), None).await?;
-        Ok(format!("pass: {} gates, version {}", v.gates.len(), v.version))
+        Ok(format!(
+            "pass: {} gates, version {}",
+            v.gates.len(),
+            v.version
+        ))
     })
 }
 

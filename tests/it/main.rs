@@ -10,6 +10,7 @@ mod monitor;
 mod pipeline;
 mod predict;
 mod registry;
+mod run;
 mod scoring;
 mod serve;
 mod support;
