@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
-/// Larger than any file-system timestamp granularity we run on (ext4, xfs, tmpfs: ≤ 10 ms).
-const RACY_MARGIN: Duration = Duration::from_millis(50);
+/// At least the file-system timestamp granularity (one kernel tick: 4 ms at HZ=250, 10 ms at
+/// HZ=100): a write after the hash started then always shows a later mtime than the one hashed.
+const RACY_MARGIN: Duration = Duration::from_millis(20);
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 struct Entry {

@@ -24,7 +24,9 @@ const ALL: [&str; 9] = [
 
 /// A command in `root` with the binary on PATH and DVC quiet.
 fn command(root: &Path, program: &Path, args: &[&str]) -> Command {
-    let bin = Path::new(env!("CARGO_BIN_EXE_creditrisk")).parent().unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_creditrisk"))
+        .parent()
+        .unwrap();
     let path = format!(
         "{}:{}:{}",
         bin.display(),
@@ -95,7 +97,11 @@ fn dvc_repro_runs_the_pipeline_and_reruns_only_what_a_param_change_touches() {
     git(&["init", "-q"]);
     dvc(root, &["init", "-q"]);
     run_bounded(
-        command(root, Path::new(env!("CARGO_BIN_EXE_creditrisk")), &["synth"]),
+        command(
+            root,
+            Path::new(env!("CARGO_BIN_EXE_creditrisk")),
+            &["synth"],
+        ),
         Duration::from_secs(120),
         "creditrisk synth",
     );
@@ -120,12 +126,11 @@ fn dvc_repro_runs_the_pipeline_and_reruns_only_what_a_param_change_touches() {
 
     let shown = dvc(root, &["metrics", "show", "--json"]);
     let json_start = shown.find('{').expect("dvc metrics show prints JSON");
-    let metrics: serde_json::Value =
-        serde_json::Deserializer::from_str(&shown[json_start..])
-            .into_iter()
-            .next()
-            .unwrap()
-            .unwrap();
+    let metrics: serde_json::Value = serde_json::Deserializer::from_str(&shown[json_start..])
+        .into_iter()
+        .next()
+        .unwrap()
+        .unwrap();
     let files = &metrics[""]["data"];
     for (file, key) in [
         ("reports/test_metrics.json", "roc_auc"),

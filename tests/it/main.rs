@@ -2,6 +2,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 mod cli;
 mod contracts;
+mod dvc;
 mod features;
 mod layers;
 mod mlflow_pipeline;
