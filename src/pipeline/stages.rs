@@ -170,7 +170,7 @@ pub const STAGES: &[StageDef] = &[
             ]
         },
         outputs: |c| vec![c.layout.post_training_validation()],
-        registry: Some(|c| Box::pin(async { Ok(describe(newest(c).await?.as_ref(), false)) })),
+        registry: Some(newest_version),
         run: validate_model,
     },
     StageDef {
@@ -181,7 +181,7 @@ pub const STAGES: &[StageDef] = &[
         outputs: |c| vec![c.layout.canary_report()],
         // Keyed on the candidate only: auto-promote then makes it the production model, and a
         // canary of a version against itself says nothing.
-        registry: Some(|c| Box::pin(async { Ok(describe(newest(c).await?.as_ref(), false)) })),
+        registry: Some(newest_version),
         run: canary,
     },
     StageDef {
@@ -196,7 +196,7 @@ pub const STAGES: &[StageDef] = &[
         },
         outputs: |c| vec![c.layout.registry_transition()],
         // With the stage: the promotion it made is what its last success left behind.
-        registry: Some(|c| Box::pin(async { Ok(describe(newest(c).await?.as_ref(), true)) })),
+        registry: Some(newest_version_and_stage),
         run: auto_promote,
     },
 ];
@@ -364,6 +364,14 @@ async fn versions(c: &StageContext<'_>) -> Result<Vec<ModelVersion>> {
 /// The newest registered version of `registry.model_name`.
 async fn newest(c: &StageContext<'_>) -> Result<Option<ModelVersion>> {
     Ok(versions(c).await?.into_iter().max_by_key(|v| v.version))
+}
+
+fn newest_version<'a>(c: &'a StageContext<'a>) -> StageFuture<'a> {
+    Box::pin(async move { Ok(describe(newest(c).await?.as_ref(), false)) })
+}
+
+fn newest_version_and_stage<'a>(c: &'a StageContext<'a>) -> StageFuture<'a> {
+    Box::pin(async move { Ok(describe(newest(c).await?.as_ref(), true)) })
 }
 
 fn describe(v: Option<&ModelVersion>, with_stage: bool) -> String {
