@@ -186,16 +186,22 @@ pub async fn run(cfg: &Config, opts: &RunOptions, reporter: &dyn Reporter) -> Re
             })
         });
         let ran = (stage.run)(&ctx).await;
-        if let Some(thread) = digesting {
-            let (taken, digests) = thread
-                .join()
-                .map_err(|_| Error::Internal("the input hashing thread panicked".into()))?;
-            hashes = taken;
-            depends_on.inputs = digests?;
-        }
+        let digested = match digesting {
+            Some(thread) => {
+                let (taken, digests) = thread
+                    .join()
+                    .map_err(|_| Error::Internal("the input hashing thread panicked".into()))?;
+                hashes = taken;
+                Some(digests)
+            }
+            None => None,
+        };
         // Save what was learnt so far: a failing stage must not cost the next run its hashes.
         hashes.save()?;
         let figure = ran.map_err(|e| failed(stage, e))?;
+        if let Some(digests) = digested {
+            depends_on.inputs = digests?;
+        }
         let seconds = clock.elapsed().as_secs_f64();
         let outputs = fingerprint::digest_paths(&layout.root, &(stage.outputs)(&ctx), &mut hashes)?;
         let registry = match stage.registry {

@@ -72,9 +72,12 @@ pub const STAGES: &[StageDef] = &[
         sections: &IngestOptions::SECTIONS,
         reads_feature_sql: false,
         inputs: |c| crate::ingest::source_files(c.layout, &IngestOptions::from_config(c.cfg)),
+        // The summary, and each source's verified copy in the raw folder.
         outputs: |c| {
             let mut out = vec![c.layout.ingestion_summary()];
-            out.extend(RawTable::ALL.iter().map(|t| c.layout.raw_file(*t)));
+            let sources = &c.cfg.ingestion.sources;
+            let tables = sources.iter().filter_map(|s| RawTable::from_name(&s.table));
+            out.extend(tables.map(|t| c.layout.raw_file(t)));
             out
         },
         registry: None,
