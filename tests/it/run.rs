@@ -8,17 +8,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
-const STAGES: [&str; 9] = [
-    "ingest",
-    "build-feature-store",
-    "split-data",
-    "train",
-    "evaluate-train",
-    "evaluate-test",
-    "validate-model",
-    "canary",
-    "auto-promote",
-];
+/// The stages of `run`, in order, from its table.
+fn stages() -> Vec<&'static str> {
+    creditrisk::pipeline::STAGES
+        .iter()
+        .map(|s| s.name)
+        .collect()
+}
 
 /// A project folder with the baseline config.
 fn project() -> tempfile::TempDir {
@@ -62,16 +58,16 @@ fn table(stdout: &str) -> BTreeMap<String, String> {
         .filter_map(|l| {
             let mut words = l.split_whitespace();
             let (stage, outcome) = (words.next()?, words.next()?);
-            (STAGES.contains(&stage) && matches!(outcome, "ran" | "skipped"))
+            (stages().contains(&stage) && matches!(outcome, "ran" | "skipped"))
                 .then(|| (stage.to_string(), outcome.to_string()))
         })
         .collect()
 }
 
 fn with(table: &BTreeMap<String, String>, outcome: &str) -> Vec<String> {
-    STAGES
-        .iter()
-        .filter(|s| table.get(**s).map(String::as_str) == Some(outcome))
+    stages()
+        .into_iter()
+        .filter(|s| table.get(*s).map(String::as_str) == Some(outcome))
         .map(|s| s.to_string())
         .collect()
 }
@@ -89,7 +85,7 @@ fn run_skips_what_is_unchanged_and_reruns_what_changed() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(with(&table(&stdout), "ran"), STAGES);
+    assert_eq!(with(&table(&stdout), "ran"), stages());
     for expected in [
         "test AUC 0.",
         "reports: ",
@@ -99,7 +95,7 @@ fn run_skips_what_is_unchanged_and_reruns_what_changed() {
     ] {
         assert!(stdout.contains(expected), "no `{expected}` in:\n{stdout}");
     }
-    for stage in STAGES {
+    for stage in stages() {
         assert!(
             root.join(format!("reports/.stages/{stage}.json")).is_file(),
             "{stage}"
@@ -108,7 +104,7 @@ fn run_skips_what_is_unchanged_and_reruns_what_changed() {
 
     // Nothing changed: every stage skipped.
     let again = run(root, &["run"]);
-    assert_eq!(with(&again, "skipped"), STAGES, "{again:?}");
+    assert_eq!(with(&again, "skipped"), stages(), "{again:?}");
 
     // A new mtime with the same bytes is no change (content hashes).
     let bureau = root.join("data/raw/bureau.csv");
@@ -116,7 +112,7 @@ fn run_skips_what_is_unchanged_and_reruns_what_changed() {
     file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
         .unwrap();
     drop(file);
-    assert_eq!(with(&run(root, &["run"]), "skipped"), STAGES);
+    assert_eq!(with(&run(root, &["run"]), "skipped"), stages());
 
     // New raw bytes: ingest and the feature store rerun (and what their new outputs change).
     let test_file = root.join("data/raw/application_test.csv");
@@ -126,7 +122,7 @@ fn run_skips_what_is_unchanged_and_reruns_what_changed() {
     let changed = run(root, &["run"]);
     assert_eq!(changed["ingest"], "ran");
     assert_eq!(changed["build-feature-store"], "ran");
-    assert_eq!(with(&run(root, &["run"]), "skipped"), STAGES);
+    assert_eq!(with(&run(root, &["run"]), "skipped"), stages());
 
     // --from/--to restrict; `evaluate` names both evaluations.
     let part = run(
@@ -164,7 +160,7 @@ fn run_skips_what_is_unchanged_and_reruns_what_changed() {
     assert_eq!(rerun["train"], "skipped");
 
     // --force reruns all.
-    assert_eq!(with(&run(root, &["run", "--force"]), "ran"), STAGES);
+    assert_eq!(with(&run(root, &["run", "--force"]), "ran"), stages());
 
     // A failing gate stops the run, naming the stage; canary and auto-promote do not run.
     let out = creditrisk(
