@@ -16,6 +16,7 @@ use crate::ingest::IngestOptions;
 use crate::layout::{BundleFile, Layout, Split};
 use crate::model::ModelBundle;
 use crate::model::bundle::TrainingMetadata;
+use crate::monitor::{DriftRequest, MonitorOptions};
 use crate::progress::Reporter;
 use crate::registry::Target;
 use crate::split::SplitOptions;
@@ -65,7 +66,7 @@ const TRAIN_SECTIONS: [Section; 6] = [
 /// evaluate loads the latest bundle of `model.name` and adds its figures to the bundle's run.
 const EVALUATE_SECTIONS: [Section; 3] = [Section::Model, Section::Tracking, Section::Registry];
 
-/// The pipeline, in order. (monitor-drift goes between canary and auto-promote.)
+/// The pipeline, in order.
 pub const STAGES: &[StageDef] = &[
     StageDef {
         name: "ingest",
@@ -188,6 +189,21 @@ pub const STAGES: &[StageDef] = &[
         run: canary,
     },
     StageDef {
+        name: "monitor-drift",
+        sections: &MonitorOptions::SECTIONS,
+        reads_feature_sql: false,
+        inputs: |c| {
+            vec![
+                c.layout.split_file(Split::Train),
+                c.layout.split_file(Split::Test),
+            ]
+        },
+        outputs: |c| vec![c.layout.drift_report(), c.layout.drift_report_html()],
+        // Prediction drift scores the newest registered version.
+        registry: Some(newest_version),
+        run: monitor_drift,
+    },
+    StageDef {
         name: "auto-promote",
         sections: &GateOptions::SECTIONS,
         reads_feature_sql: false,
@@ -286,6 +302,24 @@ fn canary<'a>(c: &'a StageContext<'a>) -> StageFuture<'a> {
                 format!("{status}: largest Δ {largest:.4}")
             }
         })
+    })
+}
+
+fn monitor_drift<'a>(c: &'a StageContext<'a>) -> StageFuture<'a> {
+    Box::pin(async move {
+        let opts = MonitorOptions::from_config(c.cfg);
+        let r = crate::monitor::monitor_drift(c.layout, &opts, &DriftRequest::default()).await?;
+        let s = &r.summary;
+        Ok(format!(
+            "{}/{} drifted{}",
+            s.drifted,
+            s.features,
+            if s.dataset_drift {
+                ", dataset drift"
+            } else {
+                ""
+            }
+        ))
     })
 }
 

@@ -49,6 +49,7 @@ fn demo_runs_every_stage_and_trees_beat_logistic_beat_application_only() {
             "evaluate-test",
             "validate-model",
             "canary",
+            "monitor-drift",
             "auto-promote"
         ]
     );
