@@ -8,6 +8,9 @@
 -- REFUSED/CANCELLED/UNUSED), NULL for every sum, mean, max, min, ratio and share (left as the
 -- LEFT JOIN leaves them), and HAS_<TABLE> = 0. Bureau-balance features need no flag of their own:
 -- they are NULL when the applicant's bureau lines have no monthly status.
+-- Floating-point sums and means (SPEC leaves the order open): every per-table statement runs in
+-- one partition over its table in file order, so an applicant's rows are added up one by one in
+-- file order — the same bits on any core count, and in `serve` for a request carrying those rows.
 -- Every store column (definition, NULL meaning, unit) is described in docs/features.md: update it
 -- together with any file in this folder.
 SELECT

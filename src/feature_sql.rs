@@ -190,7 +190,9 @@ impl SqlSet {
             }
         }
         crate::raw::register_application_view(&ctx).await?;
-        let store = self.register_feature_views(&ctx).await?;
+        let store = self
+            .register_feature_views(&crate::raw::feature_session(&ctx))
+            .await?;
         let schema = std::sync::Arc::new(store.schema().as_arrow().clone());
         let batches = store.collect().await?;
         Ok(concat_batches(&schema, &batches)?)

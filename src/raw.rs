@@ -40,6 +40,25 @@ pub fn session() -> SessionContext {
     SessionContext::new_with_config(config)
 }
 
+/// A session over the same tables as `ctx` that runs every statement in one partition, reading
+/// each table in file order: the feature SQL runs here, so an applicant's sums and means are
+/// added up row by row in file order — the same bits on any core count, and the same bits as
+/// a request that carries those rows in that order. (With several partitions, partial sums of
+/// one applicant's rows would be added in an order that depends on batch boundaries.)
+pub fn feature_session(ctx: &SessionContext) -> SessionContext {
+    let config = ctx
+        .copied_config()
+        .with_target_partitions(1)
+        .with_repartition_file_scans(false)
+        .with_round_robin_repartition(false)
+        // The tables are `ctx`'s: keep its catalog (a fresh default one would replace it).
+        .with_create_default_catalog_and_schema(false);
+    let state = datafusion::execution::SessionStateBuilder::new_from_existing(ctx.state())
+        .with_config(config)
+        .build();
+    SessionContext::new_with_state(state)
+}
+
 /// Double-quoted SQL identifier.
 pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -302,7 +321,7 @@ pub async fn load_csv(
             None => return Err(Error::engine(format!("reading {}", path.display()), e)),
         },
     };
-    let rows = register_batches(ctx, table.name(), schema.clone(), parts.clone())?;
+    let rows = register_in_file_order(ctx, table.name(), schema.clone(), &parts)?;
     Ok(CsvLoad::Table {
         rows,
         schema,
@@ -339,7 +358,7 @@ pub async fn load_relaxed(
         .await?;
     let schema = Arc::new(df.schema().as_arrow().clone());
     let parts = df.collect_partitioned().await?;
-    register_batches(ctx, table.name(), schema, parts)
+    register_in_file_order(ctx, table.name(), schema, &parts)
 }
 
 /// Register the file with every column as text under `<name>__text` (for `TRY_CAST` type checks).
@@ -374,6 +393,18 @@ pub fn register_batches(
     ctx.deregister_table(name)?;
     ctx.register_table(name, Arc::new(table))?;
     Ok(rows)
+}
+
+/// A raw table read in several partitions (byte ranges, in order) as one partition in file order
+/// (see [`feature_session`]).
+fn register_in_file_order(
+    ctx: &SessionContext,
+    name: &str,
+    schema: SchemaRef,
+    parts: &[Vec<RecordBatch>],
+) -> Result<u64> {
+    let rows: Vec<RecordBatch> = parts.iter().flatten().cloned().collect();
+    register_batches(ctx, name, schema, vec![rows])
 }
 
 /// The `application` view: train ∪ test, TARGET NULL for test rows, IS_TRAIN marking the source.

@@ -215,6 +215,7 @@ async fn materialize_history(
             return Err(Error::Input(message));
         }
     }
+    let files = crate::raw::feature_session(&files);
     for file in TABLE_SQL.into_iter().skip(1) {
         let df = sql.plan(&files, file).await?;
         let schema = Arc::new(df.schema().as_arrow().clone());

@@ -247,7 +247,7 @@ pub(super) async fn run(
             let file: FeatureSql = TABLE_SQL[step.sql];
             reporter.message(&format!("{}: features", file.file));
             let t0 = Instant::now();
-            sql.materialize(&ctx, file).await?;
+            sql.materialize(&raw::feature_session(&ctx), file).await?;
             let timing = timings
                 .iter_mut()
                 .rfind(|t| step.tables.iter().any(|x| x.name() == t.table));

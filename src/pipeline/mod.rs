@@ -292,7 +292,7 @@ mod tests {
         );
         assert_eq!(
             names(Some("canary"), None).unwrap(),
-            ["canary", "auto-promote"]
+            ["canary", "monitor-drift", "auto-promote"]
         );
         assert_eq!(names(None, Some("ingest")).unwrap(), ["ingest"]);
         let err = names(Some("evaluation"), None).unwrap_err().to_string();
