@@ -70,8 +70,8 @@ curl -sf -H "Authorization: Bearer bench-token" -H 'content-type: application/js
   --data @"$BODY" "$URL" > "$OUT/answer.json" || { cat "$LOG" >&2; exit 1; }
 
 load() {
-  "$OHA" --no-tui --output-format json -m POST -H "Authorization: Bearer bench-token" \
-    -T application/json -D "$BODY" -z 120s "$@" "$URL"
+  timeout 300 "$OHA" --no-tui --output-format json -m POST -H "Authorization: Bearer bench-token" \
+    -T application/json -D "$BODY" "$@" "$URL"
 }
 load -n "$N" -c 8 > "$OUT/throughput.json"
 load -n "$R" -c 8 -q 1000 > "$OUT/latency.json"

@@ -237,6 +237,11 @@ enum SplitArg {
     Test,
 }
 
+// TreeSHAP reason codes and DataFusion allocate many small, short-lived buffers; mimalloc serves
+// them far faster than glibc's malloc under concurrent requests.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = tokio::runtime::Builder::new_multi_thread()

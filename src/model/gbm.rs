@@ -120,9 +120,13 @@ pub fn fit(
     Ok(())
 }
 
+/// Fewer rows than this are scored on the calling thread: handing a request's few rows to the
+/// thread pool costs more than it saves (`serve` scores one applicant per request).
+const PARALLEL_ROWS: usize = 256;
+
 /// Log-odds of every row.
 pub fn raw_scores(booster: &GradientBooster, x: &[f64], rows: usize, cols: usize) -> Vec<f64> {
-    booster.predict(&Matrix::new(x, rows, cols), true)
+    booster.predict(&Matrix::new(x, rows, cols), rows >= PARALLEL_ROWS)
 }
 
 /// TreeSHAP contributions, rows × (cols + 1) row-major, bias last.
@@ -130,7 +134,7 @@ pub fn contributions(booster: &GradientBooster, x: &[f64], rows: usize, cols: us
     booster.predict_contributions(
         &Matrix::new(x, rows, cols),
         ContributionsMethod::Shapley,
-        true,
+        rows >= PARALLEL_ROWS,
     )
 }
 
