@@ -892,8 +892,9 @@ fn sigterm_lets_in_flight_requests_finish_and_logs_json_without_applicant_data()
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
         let term = std::time::Instant::now();
-        let killed = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
+        // The shell's own `kill`: no procps needed.
+        let killed = std::process::Command::new("sh")
+            .args(["-c", &format!("kill -TERM {pid}")])
             .status()
             .unwrap();
         assert!(killed.success());
