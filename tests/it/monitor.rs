@@ -18,7 +18,6 @@ use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray}
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
-use crate::features::test_config;
 use crate::support;
 
 fn baseline_monitoring() -> MonitoringConfig {
@@ -270,20 +269,7 @@ struct Project {
 fn project() -> &'static Project {
     static PROJECT: OnceLock<Project> = OnceLock::new();
     PROJECT.get_or_init(|| {
-        let root = tempfile::tempdir().unwrap().keep();
-        let mut cfg = test_config(&root);
-        cfg.paths.models_dir = root.join("models");
-        let layout = Layout::new(&cfg);
-        let opts = creditrisk::synth::SynthOptions::new(
-            3000,
-            23,
-            layout.raw_dir.clone(),
-            root.join("truth.parquet"),
-        );
-        support::synth(&opts).unwrap();
-        support::build_feature_store(&cfg).unwrap();
-        support::split(&cfg).unwrap();
-        support::train(&cfg).unwrap();
+        let (root, cfg, _) = support::trained_project(3000, 23);
         write_config(&root, "monitor.yaml", &[]);
         Project { root, cfg }
     })

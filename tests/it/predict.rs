@@ -16,7 +16,6 @@ use creditrisk::{Config, Layout};
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Float64Type, Int64Type};
 
-use crate::features::test_config;
 use crate::support;
 
 /// One synthetic project (3000 applicants, store, split, trained bundle) shared by these tests.
@@ -32,20 +31,8 @@ struct Trained {
 fn trained() -> &'static Trained {
     static PROJECT: OnceLock<Trained> = OnceLock::new();
     PROJECT.get_or_init(|| {
-        let root = tempfile::tempdir().unwrap().keep();
-        let mut cfg = test_config(&root);
-        cfg.paths.models_dir = root.join("models");
+        let (root, cfg, model_dir) = support::trained_project(3000, 11);
         let layout = Layout::new(&cfg);
-        let opts = creditrisk::synth::SynthOptions::new(
-            3000,
-            11,
-            layout.raw_dir.clone(),
-            root.join("truth.parquet"),
-        );
-        support::synth(&opts).unwrap();
-        support::build_feature_store(&cfg).unwrap();
-        support::split(&cfg).unwrap();
-        let model_dir = support::train(&cfg).unwrap().model_dir;
         let bundle = Arc::new(ModelBundle::load(&model_dir).unwrap());
         let store = io::read_parquet(&layout.store_file, "").unwrap();
         let scored = bundle.score_batch(&store, ScoreOptions::default()).unwrap();

@@ -15,7 +15,6 @@ use creditrisk::tracking::ModelRef;
 use creditrisk::{Config, Layout, io};
 use serde_json::{Map, Value, json};
 
-use crate::features::test_config;
 use crate::support;
 
 const TOKEN: &str = "s3cret-token";
@@ -34,20 +33,8 @@ struct Project {
 fn project() -> &'static Project {
     static PROJECT: OnceLock<Project> = OnceLock::new();
     PROJECT.get_or_init(|| {
-        let root = tempfile::tempdir().unwrap().keep();
-        let mut cfg = test_config(&root);
-        cfg.paths.models_dir = root.join("models");
+        let (root, cfg, model_dir) = support::trained_project(1500, 5);
         let layout = Layout::new(&cfg);
-        let opts = creditrisk::synth::SynthOptions::new(
-            1500,
-            5,
-            layout.raw_dir.clone(),
-            root.join("truth.parquet"),
-        );
-        support::synth(&opts).unwrap();
-        support::build_feature_store(&cfg).unwrap();
-        support::split(&cfg).unwrap();
-        let model_dir = support::train(&cfg).unwrap().model_dir;
         let bundle = ModelBundle::load(&model_dir).unwrap();
         let store = io::read_parquet(&layout.store_file, "").unwrap();
         let scored = bundle.score_batch(&store, ScoreOptions::default()).unwrap();

@@ -62,3 +62,24 @@ pub fn evaluate(cfg: &Config, split: Split) -> Result<EvalSummary> {
 pub fn demo(cfg: &Config) -> Result<DemoSummary> {
     runtime().block_on(creditrisk::pipeline::demo(cfg, &Silent))
 }
+
+/// A synthetic project in a kept temporary folder: `rows` applicants made with `seed`, its
+/// feature store, splits and a trained, registered model. Returns the root, the config and the
+/// model's bundle folder.
+pub fn trained_project(rows: usize, seed: u64) -> (std::path::PathBuf, Config, std::path::PathBuf) {
+    let root = tempfile::tempdir().unwrap().keep();
+    let mut cfg = crate::features::test_config(&root);
+    cfg.paths.models_dir = root.join("models");
+    let layout = Layout::new(&cfg);
+    let opts = SynthOptions::new(
+        rows,
+        seed,
+        layout.raw_dir.clone(),
+        root.join("truth.parquet"),
+    );
+    synth(&opts).unwrap();
+    build_feature_store(&cfg).unwrap();
+    split(&cfg).unwrap();
+    let model_dir = train(&cfg).unwrap().model_dir;
+    (root, cfg, model_dir)
+}
