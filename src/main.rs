@@ -745,8 +745,8 @@ fn print_feature_store(s: &FeatureStoreSummary) {
         );
     }
     eprintln!(
-        "  store query {:.2} s, write {:.2} s, lineage (waiting for sha256) {:.2} s",
-        s.store_seconds, s.write_seconds, s.lineage_seconds
+        "  store query and write {:.2} s, store contracts {:.2} s, lineage (waiting for sha256) {:.2} s",
+        s.store_seconds, s.store_contracts_seconds, s.lineage_seconds
     );
 }
 

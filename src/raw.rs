@@ -21,16 +21,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::RawTable;
 use crate::error::{Error, Result};
-use crate::io::ParquetOptions;
+use crate::io::{ParquetOptions, ParquetSink};
 use crate::layout::RawCacheName;
 
 /// A session configured for the Kaggle layout: upper-case identifiers are kept as written.
+/// DataFusion's own `DATAFUSION_*` environment variables apply (e.g.
+/// `DATAFUSION_EXECUTION_TARGET_PARTITIONS`; the default is one partition per core): the
+/// feature values do not depend on them (see [`feature_session`]).
 pub fn session() -> SessionContext {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    let config = SessionConfig::new()
-        .with_target_partitions(threads)
+    // An unreadable variable is ignored rather than fatal: it only tunes speed.
+    let config = SessionConfig::from_env()
+        .unwrap_or_default()
         .set_bool("datafusion.sql_parser.enable_ident_normalization", false)
         // Keep Parquet strings as Utf8 (the catalog type), not Utf8View.
         .set_bool(
@@ -232,7 +233,9 @@ impl ParquetCache {
         !self.copies(table).is_empty()
     }
 
-    /// Store `parts` as the copy of `table` for `sha256`, removing older versions.
+    /// Store `parts` as the copy of `table` for `sha256`, removing older versions. The footer
+    /// records which float columns hold no NaN: Parquet statistics leave NaN out of MIN and MAX,
+    /// so this is what lets the contracts take a column's bounds from the statistics alone.
     pub fn store(
         &self,
         table: RawTable,
@@ -241,12 +244,12 @@ impl ParquetCache {
         parts: &[Vec<RecordBatch>],
     ) -> Result<()> {
         let file = self.file(table, sha256);
-        crate::io::write_parquet(
-            &file,
-            schema,
-            parts.iter().flatten(),
-            ParquetOptions::RAW_CACHE,
-        )?;
+        let mut sink = ParquetSink::create(&file, schema, ParquetOptions::RAW_CACHE)?;
+        for batch in parts.iter().flatten() {
+            sink.write(batch)?;
+        }
+        sink.annotate(NAN_FREE_KEY, nan_free_columns(schema, parts).join(","));
+        sink.finish()?.persist()?;
         for old in self.copies(table).into_iter().filter(|p| *p != file) {
             let _ = std::fs::remove_file(old);
         }
@@ -254,15 +257,47 @@ impl ParquetCache {
     }
 }
 
+/// Footer key of a cached copy: the float columns without NaN, comma-separated.
+const NAN_FREE_KEY: &str = "creditrisk.nan_free_columns";
+
+/// Float columns in which no (non-NULL) value is NaN.
+pub fn nan_free_columns(schema: &SchemaRef, parts: &[Vec<RecordBatch>]) -> Vec<String> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::Float64Type;
+    schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.data_type() == &DataType::Float64)
+        .filter(|(i, _)| {
+            parts.iter().flatten().all(|batch| {
+                let values = batch.column(*i).as_primitive::<Float64Type>();
+                values.iter().flatten().all(|v| !v.is_nan())
+            })
+        })
+        .map(|(_, f)| f.name().clone())
+        .collect()
+}
+
+/// A cached copy registered in place of its CSV.
+pub struct CachedCopy {
+    /// Float columns the copy records as free of NaN.
+    pub nan_free: Vec<String>,
+}
+
 /// Register a cached Parquet copy under the table's name, scanned in place (Parquet is columnar
 /// and cheap to decode, so the checks and the SQL each read only what they need, and memory stays
-/// low). `false` when the file is not a readable copy with the catalog's columns.
-pub async fn register_parquet(ctx: &SessionContext, table: RawTable, file: &Path) -> Result<bool> {
+/// low). None when the file is not a readable copy with the catalog's columns.
+pub async fn register_parquet(
+    ctx: &SessionContext,
+    table: RawTable,
+    file: &Path,
+) -> Result<Option<CachedCopy>> {
     let Ok(df) = ctx
         .read_parquet(path_str(file)?, ParquetReadOptions::default())
         .await
     else {
-        return Ok(false);
+        return Ok(None);
     };
     let expected = table.arrow_schema();
     let schema = df.schema().as_arrow();
@@ -273,11 +308,32 @@ pub async fn register_parquet(ctx: &SessionContext, table: RawTable, file: &Path
             .zip(schema.fields())
             .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
     if !same {
-        return Ok(false);
+        return Ok(None);
     }
     ctx.deregister_table(table.name())?;
     ctx.register_table(table.name(), df.into_view())?;
-    Ok(true)
+    let nan_free = crate::io::footer_value(file, NAN_FREE_KEY)
+        .map(|list| {
+            list.split(',')
+                .filter(|c| !c.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Some(CachedCopy { nan_free }))
+}
+
+/// Register a complete Parquet file (any file name) as table `name`.
+pub async fn register_parquet_file(ctx: &SessionContext, name: &str, file: &Path) -> Result<()> {
+    let extension = file
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let options = ParquetReadOptions::default().file_extension(&extension);
+    let df = ctx.read_parquet(path_str(file)?, options).await?;
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, df.into_view())?;
+    Ok(())
 }
 
 /// Parse `path` with the catalog types of the columns its header names and register the rows in

@@ -2,10 +2,12 @@
 //!
 //! A check is data: a column, a name, a group (the `validation.enforce_*` toggle that governs it)
 //! and either a SQL predicate that is true for a failing row, a key that must be unique, or a
-//! parent id set. [`run_checks`] turns a list of them into ONE aggregate query over the table
+//! parent id set. [`run_checks`] turns a list of them into one aggregate pass over the table
 //! (`SUM(CASE WHEN <failing> THEN 1 ELSE 0 END)` per check, `COUNT(col)` per column for the null
 //! profile), then fetches a few sample rows only for the checks that failed. The same runner serves
 //! raw files, the feature store and, later, serving payloads registered as small tables.
+//! (The aggregates are split in two queries: one that Parquet statistics answer without reading a
+//! value, and one for the checks that must look at every row.)
 //!
 //! Speed: evaluating one predicate per check on every row dominates the cost of a contract (tens
 //! of millions of rows, hundreds of checks). Most checks have a [`Shortcut`]: `not_null` is the
@@ -285,9 +287,10 @@ pub struct TableRun {
     pub findings: Vec<Finding>,
 }
 
-/// Run `checks` over the registered `table` in one aggregate scan (plus one query per `KnownIn`
-/// rule), profile NULLs of `profile` columns, and fetch up to `sample_rows` rows (with the
-/// `id_columns` present in the table) for each failing check.
+/// Run `checks` over the registered `table` (plus one query per `KnownIn` rule), profile NULLs of
+/// `profile` columns, and fetch up to `sample_rows` rows (with the `id_columns` present in the
+/// table) for each failing check. `nan_free` names float columns known to hold no NaN (the
+/// typed cache records them), whose bounds then need no scan.
 pub async fn run_checks(
     ctx: &SessionContext,
     table: &str,
@@ -295,6 +298,7 @@ pub async fn run_checks(
     profile: &[String],
     id_columns: &[&str],
     sample_rows: usize,
+    nan_free: &[String],
 ) -> Result<TableRun> {
     let t = ident(table);
     let schema = ctx.table(table).await?.schema().as_arrow().clone();
@@ -305,13 +309,15 @@ pub async fn run_checks(
         .collect();
     let id_columns = id_columns.as_slice();
 
-    // Pass 1: row count, NULL profile, the checks without a usable shortcut, and the bounds
-    // (MIN, MAX and, for floats, MAX(ABS) — NaN or ±inf make it non-finite) of each column a
-    // `Within` shortcut may prove.
-    let mut select = Select::default();
-    select.push("COUNT(*)".into());
+    // Pass 1, in two queries: `bounds` holds only what Parquet statistics can answer without
+    // reading a value (row count, NULL profile, MIN and MAX of each column a `Within` shortcut
+    // may prove, and — for floats that may hold NaN, which statistics leave out — MAX(ABS));
+    // `counted` the checks without a usable shortcut, which must look at every row.
+    let mut bounds_pass = Select::default();
+    let mut counted_pass = Select::default();
+    bounds_pass.push("COUNT(*)".into());
     for c in profile {
-        select.push(format!("COUNT(*) - COUNT({})", ident(c)));
+        bounds_pass.push(format!("COUNT(*) - COUNT({})", ident(c)));
     }
     let mut bounds: BTreeMap<&str, Bounds> = BTreeMap::new();
     let mut plans = vec![];
@@ -324,25 +330,36 @@ pub async fn run_checks(
             .ok()
             .filter(|ty| matches!(ty, DataType::Int64 | DataType::Float64));
         plans.push(match (&check.rule, check.shortcut, numeric) {
-            (Rule::Failing(_), Some(Shortcut::Null), _) => {
-                Plan::Counted(select.push(format!("COUNT(*) - COUNT({c})")))
-            }
+            (Rule::Failing(_), Some(Shortcut::Null), _) => Plan::Counted(Pass::Bounds(
+                bounds_pass.push(format!("COUNT(*) - COUNT({c})")),
+            )),
             (Rule::Failing(_), Some(Shortcut::Within { lo, hi }), Some(ty)) => {
-                bounds.entry(column).or_insert_with(|| Bounds {
-                    min: select.push(format!("MIN({c})")),
-                    max: select.push(format!("MAX({c})")),
-                    abs: (ty == DataType::Float64).then(|| select.push(format!("MAX(ABS({c}))"))),
+                bounds.entry(column).or_insert_with(|| {
+                    let may_hide_nan =
+                        ty == DataType::Float64 && !nan_free.iter().any(|n| n == column);
+                    Bounds {
+                        min: bounds_pass.push(format!("MIN({c})")),
+                        max: bounds_pass.push(format!("MAX({c})")),
+                        abs: may_hide_nan.then(|| bounds_pass.push(format!("MAX(ABS({c}))"))),
+                    }
                 });
                 Plan::Within { column, lo, hi }
             }
-            (Rule::Failing(sql), _, _) => Plan::Counted(select.push(count_failing(sql))),
-            (Rule::Unique, _, _) => {
-                Plan::Counted(select.push(format!("COUNT({c}) - COUNT(DISTINCT {c})")))
+            (Rule::Failing(sql), _, _) => {
+                Plan::Counted(Pass::Counted(counted_pass.push(count_failing(sql))))
             }
+            (Rule::Unique, _, _) => Plan::Counted(Pass::Counted(
+                counted_pass.push(format!("COUNT({c}) - COUNT(DISTINCT {c})")),
+            )),
             (Rule::KnownIn(_), _, _) => Plan::Orphans, // measured below, by a join
         });
     }
-    let first = select.run(ctx, &t).await?;
+    let first = bounds_pass.run(ctx, &t).await?;
+    let counted_rows = if counted_pass.is_empty() {
+        vec![]
+    } else {
+        counted_pass.run(ctx, &t).await?
+    };
     let rows = count_at(&first, 0)?;
     let mut nulls = BTreeMap::new();
     for (i, c) in profile.iter().enumerate() {
@@ -354,7 +371,7 @@ pub async fn run_checks(
     let mut counted: Vec<Option<Counted>> = vec![];
     for (plan, check) in plans.iter().zip(checks) {
         counted.push(match plan {
-            Plan::Counted(i) => Some(Counted::First(*i)),
+            Plan::Counted(pass) => Some(Counted::First(*pass)),
             Plan::Orphans => None,
             Plan::Within { column, lo, hi } => {
                 let b = &bounds[column];
@@ -378,7 +395,8 @@ pub async fn run_checks(
     let mut findings = vec![];
     for (check, counted) in checks.iter().zip(counted) {
         let (failing, total) = match (counted, &check.rule, &check.column) {
-            (Some(Counted::First(i)), _, _) => (count_at(&first, i)?, rows),
+            (Some(Counted::First(Pass::Bounds(i))), _, _) => (count_at(&first, i)?, rows),
+            (Some(Counted::First(Pass::Counted(i))), _, _) => (count_at(&counted_rows, i)?, rows),
             (Some(Counted::Second(i)), _, _) => (count_at(&second, i)?, rows),
             (Some(Counted::Zero), _, _) => (0, rows),
             (None, Rule::KnownIn(parent), Some(column)) => {
@@ -410,10 +428,17 @@ fn count_failing(sql: &str) -> String {
     format!("SUM(CASE WHEN {sql} THEN 1 ELSE 0 END)")
 }
 
+/// A value of one of the first pass's two queries.
+#[derive(Clone, Copy)]
+enum Pass {
+    Bounds(usize),
+    Counted(usize),
+}
+
 /// How one check is measured.
 enum Plan<'a> {
     /// A value of the first pass.
-    Counted(usize),
+    Counted(Pass),
     /// Proved by the bounds of `column`, else counted in the second pass.
     Within {
         column: &'a str,
@@ -424,7 +449,7 @@ enum Plan<'a> {
 }
 
 enum Counted {
-    First(usize),
+    First(Pass),
     Second(usize),
     Zero,
 }
@@ -656,7 +681,7 @@ mod tests {
         let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap();
         let ctx = crate::raw::session();
         crate::raw::register_batches(&ctx, "t", schema, vec![vec![batch]]).unwrap();
-        let run = run_checks(&ctx, "t", &[finite_check("X")], &["X".into()], &[], 10)
+        let run = run_checks(&ctx, "t", &[finite_check("X")], &["X".into()], &[], 10, &[])
             .await
             .unwrap();
         assert_eq!(run.rows, 7);

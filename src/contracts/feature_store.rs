@@ -100,7 +100,7 @@ pub async fn check_feature_store(
         }
     }
     let ids = ["SK_ID_CURR"];
-    let run = run_checks(ctx, table, &checks, &[], &ids, cfg.sample_rows).await?;
+    let run = run_checks(ctx, table, &checks, &[], &ids, cfg.sample_rows, &[]).await?;
     let mut report = ValidationReport::new("feature_store", source, run.rows);
     let record_schema =
         |report: &mut ValidationReport, check: &str, column: String, words: String, severity| {

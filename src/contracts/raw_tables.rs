@@ -80,13 +80,15 @@ fn orphan_check(link: ParentLink) -> Check {
     }
 }
 
-/// Run the raw contracts of a table loaded (typed) under its catalog name.
+/// Run the raw contracts of a table loaded (typed) under its catalog name; `nan_free` names the
+/// float columns known to hold no NaN (see [`run_checks`]).
 pub async fn check_raw_table(
     ctx: &SessionContext,
     table: RawTable,
     source: &str,
     header: &HeaderCheck,
     cfg: &ValidationConfig,
+    nan_free: &[String],
 ) -> Result<(ValidationReport, TableRun)> {
     let profile: Vec<String> = table.columns().iter().map(|c| c.name.to_string()).collect();
     let checks = if cfg.enabled {
@@ -101,6 +103,7 @@ pub async fn check_raw_table(
         &profile,
         &ID_COLUMNS,
         cfg.sample_rows,
+        nan_free,
     )
     .await?;
     let mut report = ValidationReport::new(table.name(), source, run.rows);
@@ -132,7 +135,16 @@ pub async fn check_types(
         .filter(|c| !header.missing.iter().any(|m| m == c.name))
         .filter_map(|c| type_check(c.name, c.kind))
         .collect();
-    let run = run_checks(ctx, text_table, &checks, &[], &ID_COLUMNS, cfg.sample_rows).await?;
+    let run = run_checks(
+        ctx,
+        text_table,
+        &checks,
+        &[],
+        &ID_COLUMNS,
+        cfg.sample_rows,
+        &[],
+    )
+    .await?;
     let mut report = ValidationReport::new(table.name(), source, run.rows);
     record_findings(&mut report, table, &run.findings, cfg);
     Ok(report)

@@ -1,12 +1,17 @@
 //! The build pipeline behind [`super::build_feature_store`].
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 use serde::Serialize;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use super::lineage::{self, DataLineage, SourceLineage, StoreLineage};
 use super::{FeatureStoreOptions, FeatureStoreSummary, peak_rss_mb};
@@ -17,12 +22,13 @@ use crate::contracts::feature_store::check_feature_store;
 use crate::contracts::raw_tables::{check_raw_table, check_types, register_known_ids};
 use crate::error::{Error, Result};
 use crate::feature_sql::{FeatureSql, STORE_SQL, SqlSet, TABLE_SQL};
-use crate::io::ParquetOptions;
+use crate::io::{ParquetOptions, ParquetSink};
 use crate::layout::Layout;
 use crate::progress::Reporter;
 use crate::raw::{self, CsvLoad, LoadedFrom, ParquetCache};
 
-/// Time spent on one raw table.
+/// Time spent on one raw table. Tables are checked and reduced concurrently, so the contracts
+/// and features seconds of different tables overlap (they are each task's own wall time).
 #[derive(Clone, Debug, Serialize)]
 pub struct TableTiming {
     pub table: String,
@@ -34,65 +40,60 @@ pub struct TableTiming {
     pub features_seconds: f64,
 }
 
-/// One unit of work: tables loaded together, the SQL that reduces them, what to keep afterwards.
+/// One unit of work: tables loaded together, the SQL that reduces them, the parents whose ids
+/// later tables are checked against. Its tables are dropped once its work is done.
 struct Step {
     tables: &'static [RawTable],
-    sql: usize,
-    /// Parents whose ids later tables check against.
+    /// Index into `TABLE_SQL`, and the table its time is attributed to.
+    sql: &'static [(usize, RawTable)],
     known: &'static [RawTable],
-    /// Tables dropped from memory after this step.
-    drop: &'static [RawTable],
 }
 
-const STEPS: [Step; 7] = [
+// bureau and bureau_balance form one step: bureau_balance.sql reaches applicants through bureau.
+const STEPS: [Step; 6] = [
     Step {
         tables: &[RawTable::ApplicationTrain, RawTable::ApplicationTest],
-        sql: 0,
+        sql: &[(0, RawTable::ApplicationTest)],
         known: &[RawTable::ApplicationTrain],
-        drop: &[RawTable::ApplicationTrain, RawTable::ApplicationTest],
     },
-    // bureau stays in memory for bureau_balance.sql, which reaches applicants through it.
     Step {
-        tables: &[RawTable::Bureau],
-        sql: 1,
+        tables: &[RawTable::Bureau, RawTable::BureauBalance],
+        sql: &[(1, RawTable::Bureau), (2, RawTable::BureauBalance)],
         known: &[RawTable::Bureau],
-        drop: &[],
-    },
-    Step {
-        tables: &[RawTable::BureauBalance],
-        sql: 2,
-        known: &[],
-        drop: &[RawTable::BureauBalance, RawTable::Bureau],
     },
     Step {
         tables: &[RawTable::PreviousApplication],
-        sql: 3,
+        sql: &[(3, RawTable::PreviousApplication)],
         known: &[RawTable::PreviousApplication],
-        drop: &[RawTable::PreviousApplication],
     },
     Step {
         tables: &[RawTable::InstallmentsPayments],
-        sql: 4,
+        sql: &[(4, RawTable::InstallmentsPayments)],
         known: &[],
-        drop: &[RawTable::InstallmentsPayments],
     },
     Step {
         tables: &[RawTable::CreditCardBalance],
-        sql: 5,
+        sql: &[(5, RawTable::CreditCardBalance)],
         known: &[],
-        drop: &[RawTable::CreditCardBalance],
     },
     Step {
         tables: &[RawTable::PosCashBalance],
-        sql: 6,
+        sql: &[(6, RawTable::PosCashBalance)],
         known: &[],
-        drop: &[RawTable::PosCashBalance],
     },
 ];
 
-/// sha256 of every raw file, computed on one background thread while the tables are parsed.
+/// CSV bytes whose parsed rows may sit in memory at once: the next step is parsed while earlier
+/// ones are checked and reduced only while their CSVs and its own stay under this, so peak memory
+/// stays near that of the largest table (a step over it alone still runs, by itself). Parsed rows
+/// take about 1.2 times their CSV's bytes; steps read from the Parquet cache hold no rows.
+const PARSED_BYTES_IN_MEMORY: u64 = 800_000_000;
+
+/// sha256 of every raw file, computed on one background thread while the tables are parsed;
+/// each answer is awaited only where it is needed (a cache key, the lineage).
+#[derive(Clone)]
 struct Digests {
-    results: BTreeMap<RawTable, mpsc::Receiver<Result<String>>>,
+    results: BTreeMap<RawTable, watch::Receiver<Option<std::result::Result<String, String>>>>,
 }
 
 impl Digests {
@@ -100,33 +101,47 @@ impl Digests {
         let mut senders = vec![];
         let mut results = BTreeMap::new();
         for (table, path) in files {
-            let (tx, rx) = mpsc::channel();
+            let (tx, rx) = watch::channel(None);
             senders.push((tx, path));
             results.insert(table, rx);
         }
         std::thread::spawn(move || {
             for (tx, path) in senders {
-                let _ = tx.send(raw::file_sha256(&path, memo_dir.as_deref()));
+                let digest =
+                    raw::file_sha256(&path, memo_dir.as_deref()).map_err(|e| e.to_string());
+                tx.send_replace(Some(digest));
             }
         });
         Digests { results }
     }
 
-    fn wait(&mut self, table: RawTable) -> Result<String> {
-        let rx = self.results.get(&table).expect("every raw table is hashed");
-        // Keep the answer for later callers: receive once, then re-queue a copy.
-        let answer = rx
-            .recv()
-            .map_err(|_| Error::Internal("the raw-file hashing thread stopped".into()))?;
-        let (tx, rx) = mpsc::channel();
-        let copy = match &answer {
-            Ok(sha) => Ok(sha.clone()),
-            Err(e) => Err(Error::Input(e.to_string())),
-        };
-        let _ = tx.send(copy);
-        self.results.insert(table, rx);
-        answer
+    async fn wait(&self, table: RawTable) -> Result<String> {
+        let mut rx = self
+            .results
+            .get(&table)
+            .cloned()
+            .ok_or_else(|| Error::Internal(format!("{} is not hashed", table.name())))?;
+        // A closed channel still holds the last answer; `borrow` reads it either way.
+        let _ = rx.wait_for(Option::is_some).await;
+        let answer = rx.borrow().clone();
+        match answer {
+            Some(Ok(sha)) => Ok(sha),
+            Some(Err(message)) => Err(Error::Input(message)),
+            None => Err(Error::Internal(
+                "the raw-file hashing thread stopped".into(),
+            )),
+        }
     }
+}
+
+/// What every step's task needs.
+struct Shared {
+    ctx: SessionContext,
+    sql: SqlSet,
+    layout: Layout,
+    validation: ValidationConfig,
+    cache: Option<ParquetCache>,
+    digests: Digests,
 }
 
 struct Source {
@@ -134,6 +149,16 @@ struct Source {
     path: PathBuf,
     rows: u64,
     nulls: BTreeMap<String, u64>,
+}
+
+/// What one step's task found.
+struct StepDone {
+    timings: Vec<TableTiming>,
+    sources: Vec<Source>,
+    /// Contract failures (every table is checked even when an earlier one failed).
+    failed: Vec<Error>,
+    /// CSV bytes of the tables the step held parsed in memory.
+    held_bytes: u64,
 }
 
 pub(super) async fn run(
@@ -164,121 +189,97 @@ pub(super) async fn run(
         dir: cache_dir.clone(),
     });
     let memo = cache.as_ref().map(|_| cache_dir.clone());
-    let mut digests = Digests::spawn(files.clone(), memo);
+    let digests = Digests::spawn(files.clone(), memo);
 
     reporter.start("feature store", (STEPS.len() + 2) as u64);
     let ctx = raw::session();
-    let mut timings: Vec<TableTiming> = vec![];
-    let mut sources: Vec<Source> = vec![];
-    let mut failed: Vec<Error> = vec![];
-    let mut type_reports: Vec<ValidationReport> = vec![];
-
+    let shared = Arc::new(Shared {
+        ctx: ctx.clone(),
+        sql: sql.clone(),
+        layout: layout.clone(),
+        validation: opts.validation.clone(),
+        cache: cache.clone(),
+        digests: digests.clone(),
+    });
+    let mut done: Vec<StepDone> = vec![];
+    let mut running: JoinSet<Result<StepDone>> = JoinSet::new();
+    let mut held_bytes = 0;
+    // Parse step after step on this task; each step's contracts, feature SQL and cache fill run
+    // as tasks beside the parsing of the next (and beside each other).
     for step in &STEPS {
+        let step_bytes: u64 = step
+            .tables
+            .iter()
+            .filter_map(|t| std::fs::metadata(layout.raw_file(*t)).ok())
+            .map(|m| m.len())
+            .sum();
+        while held_bytes > 0 && held_bytes + step_bytes > PARSED_BYTES_IN_MEMORY {
+            let step = next_done(&mut running).await?.expect("steps are running");
+            held_bytes -= step.held_bytes;
+            reporter.advance(1);
+            done.push(step);
+        }
+        let mut loads = vec![];
         for &table in step.tables {
             reporter.message(&format!("{}: reading", table.name()));
-            let path = layout.raw_file(table);
             let t0 = Instant::now();
-            let loaded = load(
-                &ctx,
-                table,
-                &path,
-                cache.as_ref(),
-                &mut digests,
-                &opts.validation,
-                reporter,
-            )
-            .await?;
-            let load_seconds = t0.elapsed().as_secs_f64();
+            let loaded = load(&shared, table, reporter).await?;
+            loads.push((table, loaded, t0.elapsed().as_secs_f64()));
             if table == RawTable::ApplicationTest {
                 raw::register_application_view(&ctx).await?;
-            }
-            timings.push(TableTiming {
-                table: table.name().into(),
-                rows: 0,
-                from: loaded.from,
-                load_seconds,
-                contracts_seconds: 0.0,
-                features_seconds: 0.0,
-            });
-            sources.push(Source {
-                table,
-                path,
-                rows: 0,
-                nulls: BTreeMap::new(),
-            });
-            if let Some(types) = loaded.type_report {
-                // Merged into the table's report below.
-                type_reports.push(types);
             }
         }
         for &parent in step.known {
             register_known_ids(&ctx, parent).await?;
         }
-        for &table in step.tables {
-            reporter.message(&format!("{}: contracts", table.name()));
-            let t0 = Instant::now();
-            let path = layout.raw_file(table);
-            let source = path.display().to_string();
-            let names = raw::read_header(&path)?;
-            let header = raw::check_header(table, &names);
-            let (mut report, run) =
-                check_raw_table(&ctx, table, &source, &header, &opts.validation).await?;
-            if let Some(pos) = type_reports.iter().position(|r| r.table == table.name()) {
-                merge(&mut report, type_reports.remove(pos));
-            }
-            let report_file = layout.validation_report(&format!("raw_{}", table.name()));
-            let timing = timings
-                .iter_mut()
-                .find(|t| t.table == table.name())
-                .expect("timed");
-            timing.rows = run.rows;
-            timing.contracts_seconds = t0.elapsed().as_secs_f64();
-            let src = sources
-                .iter_mut()
-                .find(|s| s.table == table)
-                .expect("listed");
-            src.rows = run.rows;
-            src.nulls = run.nulls;
-            if let Err(e) = report.write_and_check(&report_file) {
-                failed.push(e);
-            }
-        }
-        if failed.is_empty() {
-            let file: FeatureSql = TABLE_SQL[step.sql];
-            reporter.message(&format!("{}: features", file.file));
-            let t0 = Instant::now();
-            sql.materialize(&raw::feature_session(&ctx), file).await?;
-            let timing = timings
-                .iter_mut()
-                .rfind(|t| step.tables.iter().any(|x| x.name() == t.table));
-            if let Some(timing) = timing {
-                timing.features_seconds = t0.elapsed().as_secs_f64();
-            }
-        }
-        for &table in step.drop {
-            ctx.deregister_table(table.name())?;
-        }
-        if step.tables.contains(&RawTable::ApplicationTrain) {
-            ctx.deregister_table("application")?;
-        }
-        reporter.advance(1);
+        let held: u64 = loads
+            .iter()
+            .filter(|(_, l, _)| l.from != LoadedFrom::ParquetCache)
+            .filter_map(|(t, _, _)| std::fs::metadata(layout.raw_file(*t)).ok())
+            .map(|m| m.len())
+            .sum();
+        held_bytes += held;
+        running.spawn(check_and_reduce(shared.clone(), step, loads, held));
     }
+    while let Some(step) = next_done(&mut running).await? {
+        reporter.advance(1);
+        done.push(step);
+    }
+    let failed: Vec<Error> = done.iter_mut().flat_map(|d| d.failed.drain(..)).collect();
     if !failed.is_empty() {
         reporter.finish();
         return Err(raw_failure(failed));
     }
+    // Back in catalog order (steps finish in any order).
+    let order = |name: &str| RawTable::ALL.iter().position(|t| t.name() == name);
+    let mut timings: Vec<TableTiming> = done.iter_mut().flat_map(|d| d.timings.drain(..)).collect();
+    timings.sort_by_key(|t| order(&t.table));
+    let mut sources: Vec<Source> = done.iter_mut().flat_map(|d| d.sources.drain(..)).collect();
+    sources.sort_by_key(|s| order(s.table.name()));
 
+    // The store query streams into the Parquet file; its contracts then read the complete file
+    // before it is published (so memory holds the joined store once, in encoded pages).
     reporter.message(STORE_SQL.file);
     let t0 = Instant::now();
+    let engine_error = |e| Error::engine(format!("feature SQL {}", STORE_SQL.file), e);
     let df = sql.plan(&ctx, STORE_SQL).await?;
-    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-    let parts = df.collect_partitioned().await?;
-    let rows = raw::register_batches(&ctx, STORE_SQL.result, schema.clone(), parts.clone())?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let mut stream = df.execute_stream().await.map_err(engine_error)?;
+    let mut sink = ParquetSink::create(output, &schema, ParquetOptions::STORE)?;
+    let mut rows = 0;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(engine_error)?;
+        rows += batch.num_rows() as u64;
+        sink.write(&batch)?;
+    }
+    let written = sink.finish()?;
     let store_seconds = t0.elapsed().as_secs_f64();
     reporter.advance(1);
 
     reporter.message("feature store: contracts");
+    let t0 = Instant::now();
     let store_source = output.display().to_string();
+    raw::register_parquet_file(&ctx, STORE_SQL.result, written.temp_path()).await?;
     let report = check_feature_store(
         &ctx,
         STORE_SQL.result,
@@ -287,20 +288,13 @@ pub(super) async fn run(
         &opts.validation,
     )
     .await?;
+    ctx.deregister_table(STORE_SQL.result)?;
     if let Err(e) = report.write_and_check(&layout.validation_report("feature_store")) {
         reporter.finish();
         return Err(e);
     }
-
-    reporter.message("writing the store");
-    let t0 = Instant::now();
-    crate::io::write_parquet(
-        output,
-        &schema,
-        parts.iter().flatten(),
-        ParquetOptions::STORE,
-    )?;
-    let write_seconds = t0.elapsed().as_secs_f64();
+    written.persist()?;
+    let store_contracts_seconds = t0.elapsed().as_secs_f64();
 
     let t0 = Instant::now();
     let mut lineage_sources = vec![];
@@ -312,7 +306,7 @@ pub(super) async fn run(
             table: source.table.name().into(),
             path: source.path.display().to_string(),
             bytes,
-            sha256: digests.wait(source.table)?,
+            sha256: digests.wait(source.table).await?,
             rows: source.rows,
             columns: source.table.columns().len(),
             top_missing: lineage::top_missing(&source.nulls, source.rows),
@@ -338,7 +332,7 @@ pub(super) async fn run(
     reporter.advance(1);
     reporter.finish();
 
-    let summary = FeatureStoreSummary {
+    Ok(FeatureStoreSummary {
         output: output.display().to_string(),
         rows,
         columns: schema.fields().len(),
@@ -346,65 +340,254 @@ pub(super) async fn run(
         peak_rss_mb: peak_rss_mb(),
         tables: timings,
         store_seconds,
-        write_seconds,
+        store_contracts_seconds,
         lineage_seconds,
+    })
+}
+
+/// The next finished step (None when none is running); a failed task fails the build, and
+/// dropping the set then stops the others.
+async fn next_done(running: &mut JoinSet<Result<StepDone>>) -> Result<Option<StepDone>> {
+    match running.join_next().await {
+        None => Ok(None),
+        Some(Ok(step)) => step.map(Some),
+        Some(Err(e)) => Err(Error::Internal(format!(
+            "a feature-store task stopped: {e}"
+        ))),
+    }
+}
+
+/// One piece of a step's work.
+enum Piece {
+    Contracts {
+        table: RawTable,
+        rows: u64,
+        nulls: BTreeMap<String, u64>,
+        seconds: f64,
+        failure: Option<Error>,
+    },
+    Features {
+        table: RawTable,
+        seconds: f64,
+    },
+    CacheFilled,
+}
+
+/// A step's contracts, feature SQL and cache fill, concurrently; then its tables are dropped.
+/// The feature SQL runs beside the contracts (its result is simply not used when they fail):
+/// each statement runs in one partition in file order, so its bits do not depend on what runs
+/// beside it.
+async fn check_and_reduce(
+    shared: Arc<Shared>,
+    step: &'static Step,
+    loads: Vec<(RawTable, Loaded, f64)>,
+    held_bytes: u64,
+) -> Result<StepDone> {
+    let mut pieces: JoinSet<Result<Piece>> = JoinSet::new();
+    let mut timings = vec![];
+    for (table, loaded, load_seconds) in loads {
+        timings.push(TableTiming {
+            table: table.name().into(),
+            rows: 0,
+            from: loaded.from,
+            load_seconds,
+            contracts_seconds: 0.0,
+            features_seconds: 0.0,
+        });
+        if let Some(fill) = loaded.fill {
+            pieces.spawn(fill_cache(shared.clone(), table, fill));
+        }
+        pieces.spawn(contracts(
+            shared.clone(),
+            table,
+            loaded.type_report,
+            loaded.nan_free,
+        ));
+    }
+    for &(index, table) in step.sql {
+        pieces.spawn(features(shared.clone(), TABLE_SQL[index], table));
+    }
+    let mut sources = vec![];
+    let mut failed = vec![];
+    while let Some(piece) = pieces.join_next().await {
+        let piece =
+            piece.map_err(|e| Error::Internal(format!("a feature-store task stopped: {e}")))??;
+        let timing = |table: RawTable, timings: &mut Vec<TableTiming>| {
+            timings
+                .iter()
+                .position(|t| t.table == table.name())
+                .expect("every table of the step is timed")
+        };
+        match piece {
+            Piece::Contracts {
+                table,
+                rows,
+                nulls,
+                seconds,
+                failure,
+            } => {
+                let i = timing(table, &mut timings);
+                timings[i].rows = rows;
+                timings[i].contracts_seconds = seconds;
+                sources.push(Source {
+                    table,
+                    path: shared.layout.raw_file(table),
+                    rows,
+                    nulls,
+                });
+                failed.extend(failure);
+            }
+            Piece::Features { table, seconds } => {
+                let i = timing(table, &mut timings);
+                timings[i].features_seconds = seconds;
+            }
+            Piece::CacheFilled => {}
+        }
+    }
+    for &table in step.tables {
+        shared.ctx.deregister_table(table.name())?;
+    }
+    if step.tables.contains(&RawTable::ApplicationTrain) {
+        shared.ctx.deregister_table("application")?;
+    }
+    Ok(StepDone {
+        timings,
+        sources,
+        failed,
+        held_bytes,
+    })
+}
+
+async fn contracts(
+    shared: Arc<Shared>,
+    table: RawTable,
+    type_report: Option<ValidationReport>,
+    nan_free: Vec<String>,
+) -> Result<Piece> {
+    let t0 = Instant::now();
+    let path = shared.layout.raw_file(table);
+    let source = path.display().to_string();
+    let names = raw::read_header(&path)?;
+    let header = raw::check_header(table, &names);
+    let (mut report, run) = check_raw_table(
+        &shared.ctx,
+        table,
+        &source,
+        &header,
+        &shared.validation,
+        &nan_free,
+    )
+    .await?;
+    if let Some(types) = type_report {
+        merge(&mut report, types);
+    }
+    let report_file = shared
+        .layout
+        .validation_report(&format!("raw_{}", table.name()));
+    let failure = report.write_and_check(&report_file).err();
+    Ok(Piece::Contracts {
+        table,
+        rows: run.rows,
+        nulls: run.nulls,
+        seconds: t0.elapsed().as_secs_f64(),
+        failure,
+    })
+}
+
+async fn features(shared: Arc<Shared>, file: FeatureSql, table: RawTable) -> Result<Piece> {
+    let t0 = Instant::now();
+    shared
+        .sql
+        .materialize(&raw::feature_session(&shared.ctx), file)
+        .await?;
+    Ok(Piece::Features {
+        table,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// Write the typed Parquet copy of a freshly parsed table (on a blocking thread: it is CPU-bound
+/// encoding, and must not hold up the engine's workers).
+async fn fill_cache(shared: Arc<Shared>, table: RawTable, fill: CacheFill) -> Result<Piece> {
+    let Some(cache) = shared.cache.clone() else {
+        return Ok(Piece::CacheFilled);
     };
-    Ok(summary)
+    let sha = shared.digests.wait(table).await?;
+    tokio::task::spawn_blocking(move || cache.store(table, &sha, &fill.schema, &fill.parts))
+        .await
+        .map_err(|e| Error::Internal(format!("the cache writer stopped: {e}")))??;
+    Ok(Piece::CacheFilled)
+}
+
+/// Parsed batches to write to the Parquet cache.
+struct CacheFill {
+    schema: SchemaRef,
+    parts: Vec<Vec<RecordBatch>>,
 }
 
 struct Loaded {
     from: LoadedFrom,
     /// Type-contract report (source "types") when some values did not parse.
     type_report: Option<ValidationReport>,
+    /// The parsed rows, when the cache should keep a copy.
+    fill: Option<CacheFill>,
+    /// Float columns known to hold no NaN (from the cached copy).
+    nan_free: Vec<String>,
 }
 
-/// Put one raw table in memory: from the Parquet cache when it holds this file's version, else
-/// from the CSV (caching it), else — values that do not parse — from a text reading.
-async fn load(
-    ctx: &SessionContext,
-    table: RawTable,
-    path: &Path,
-    cache: Option<&ParquetCache>,
-    digests: &mut Digests,
-    validation: &ValidationConfig,
-    reporter: &dyn Reporter,
-) -> Result<Loaded> {
-    let names = raw::read_header(path)?;
+/// Put one raw table in the engine: from the Parquet cache when it holds this file's version,
+/// else from the CSV (to be cached), else — values that do not parse — from a text reading.
+async fn load(shared: &Shared, table: RawTable, reporter: &dyn Reporter) -> Result<Loaded> {
+    let ctx = &shared.ctx;
+    let path = shared.layout.raw_file(table);
+    let names = raw::read_header(&path)?;
     let header = raw::check_header(table, &names);
     // Only wait for the hash when a cached copy could match it.
-    if let Some(cache) = cache.filter(|c| c.has_any(table)) {
-        let sha = digests.wait(table)?;
+    if let Some(cache) = shared.cache.as_ref().filter(|c| c.has_any(table)) {
+        let sha = shared.digests.wait(table).await?;
         let file = cache.file(table, &sha);
-        if file.is_file() && raw::register_parquet(ctx, table, &file).await? {
+        if file.is_file()
+            && let Some(copy) = raw::register_parquet(ctx, table, &file).await?
+        {
             return Ok(Loaded {
                 from: LoadedFrom::ParquetCache,
                 type_report: None,
+                fill: None,
+                nan_free: copy.nan_free,
             });
         }
     }
-    match raw::load_csv(ctx, table, path, &names, &header).await? {
-        CsvLoad::Table { schema, parts, .. } => {
-            if let Some(cache) = cache {
-                let sha = digests.wait(table)?;
-                cache.store(table, &sha, &schema, &parts)?;
-            }
-            Ok(Loaded {
-                from: LoadedFrom::Csv,
-                type_report: None,
-            })
-        }
+    match raw::load_csv(ctx, table, &path, &names, &header).await? {
+        CsvLoad::Table { schema, parts, .. } => Ok(Loaded {
+            from: LoadedFrom::Csv,
+            type_report: None,
+            nan_free: raw::nan_free_columns(&schema, &parts),
+            fill: shared
+                .cache
+                .is_some()
+                .then_some(CacheFill { schema, parts }),
+        }),
         CsvLoad::Unparseable {
             message,
             text_table,
         } => {
             reporter.note(&message);
-            // A throwaway validation config: sample rows as configured, severities as configured.
-            let report = check_types(ctx, table, "types", &header, &text_table, validation).await?;
+            let report = check_types(
+                ctx,
+                table,
+                "types",
+                &header,
+                &text_table,
+                &shared.validation,
+            )
+            .await?;
             raw::load_relaxed(ctx, table, &text_table, &header).await?;
             ctx.deregister_table(text_table.as_str())?;
             Ok(Loaded {
                 from: LoadedFrom::CsvRelaxed,
                 type_report: Some(report),
+                fill: None,
+                nan_free: vec![],
             })
         }
     }

@@ -13,7 +13,9 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 
 pub mod parquet;
-pub use parquet::{ParquetOptions, read_parquet, write_batch, write_parquet};
+pub use parquet::{
+    ParquetOptions, ParquetSink, footer_value, read_parquet, write_batch, write_parquet,
+};
 
 /// Write `bytes` to `path` atomically (temp file in the same folder, then rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -48,14 +50,14 @@ pub fn write_atomic_with(
 }
 
 #[cfg(unix)]
-fn set_readable(file: &std::fs::File, path: &Path) -> Result<()> {
+pub(super) fn set_readable(file: &std::fs::File, path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     file.set_permissions(std::fs::Permissions::from_mode(0o644))
         .map_err(|e| Error::io(path, e))
 }
 
 #[cfg(not(unix))]
-fn set_readable(_file: &std::fs::File, _path: &Path) -> Result<()> {
+pub(super) fn set_readable(_file: &std::fs::File, _path: &Path) -> Result<()> {
     Ok(())
 }
 
