@@ -629,9 +629,11 @@ impl Config {
             if !names.insert(&s.name) {
                 return bad(&format!("segments[{i}].name"), "is used twice");
             }
-            if !s.bands.windows(2).all(|w| w[0] < w[1]) || s.bands.iter().any(|b| !b.is_finite())
-            {
-                return bad(&format!("segments[{i}].bands"), "must be increasing numbers");
+            if !s.bands.windows(2).all(|w| w[0] < w[1]) || s.bands.iter().any(|b| !b.is_finite()) {
+                return bad(
+                    &format!("segments[{i}].bands"),
+                    "must be increasing numbers",
+                );
             }
         }
         Ok(())

@@ -273,9 +273,10 @@ impl RawColumns {
         let path = self.path.clone();
         let header = self.header()?;
         let position = |name: &str| {
-            header.iter().position(|h| h == name).ok_or_else(|| {
-                Error::Input(format!("{} has no column {name}", path.display()))
-            })
+            header
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| Error::Input(format!("{} has no column {name}", path.display())))
         };
         let (id_at, at) = (position("SK_ID_CURR")?, position(column)?);
         read_pairs(&path, id_at, at)

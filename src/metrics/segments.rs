@@ -205,7 +205,10 @@ mod tests {
             &labels,
             &y,
             &pd,
-            SegmentRule { min_rows: 4, ..rule },
+            SegmentRule {
+                min_rows: 4,
+                ..rule
+            },
         );
         assert_eq!(a.most_approved.as_deref(), Some("F"));
         assert!(a.flagged.is_empty());
@@ -217,7 +220,10 @@ mod tests {
 
     #[test]
     fn periods_sort_numerically_with_their_auc() {
-        let labels: Vec<String> = ["10", "9", "10", "9"].iter().map(|s| s.to_string()).collect();
+        let labels: Vec<String> = ["10", "9", "10", "9"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let rows = period_table(&labels, &[1.0, 0.0, 0.0, 1.0], &[0.9, 0.2, 0.1, 0.3]);
         assert_eq!(rows[0].period, "9");
         assert!(close(rows[0].roc_auc.unwrap(), 1.0) && close(rows[0].mean_pd, 0.25));

@@ -98,9 +98,7 @@ pub async fn run(
     reference: &ModelRef,
 ) -> Result<ModelCardSummary> {
     let tracker = opts.tracking.tracker(layout)?;
-    let located = tracker
-        .locate(reference, &layout.model_cache_dir())
-        .await?;
+    let located = tracker.locate(reference, &layout.model_cache_dir()).await?;
     let bundle = Arc::new(ModelBundle::load(&located.dir)?);
     let mut eval_opts = opts.evaluate.clone();
     // Stability over time is part of every card: the synthetic vintage unless a column is named.
@@ -236,7 +234,10 @@ fn purpose(opts: &ModelCardOptions, bundle: &ModelBundle) -> Vec<String> {
     ];
     if !opts.tags.is_empty() {
         let tags: Vec<String> = opts.tags.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-        out.push(format!("Declared in the tracking tags: {}.", tags.join("; ")));
+        out.push(format!(
+            "Declared in the tracking tags: {}.",
+            tags.join("; ")
+        ));
     }
     out
 }
@@ -270,9 +271,13 @@ fn training_data(layout: &Layout, bundle: &ModelBundle, train_y: &[f64]) -> Trai
     }
 }
 
-/// Definition and unit of each store column from the feature dictionary's tables.
+/// The feature dictionary of the binary's release, for projects without their own `docs/`.
+const BUILTIN_DICTIONARY: &str = include_str!("../../docs/features.md");
+
+/// Definition and unit of each store column from the feature dictionary's tables (the
+/// project's `docs/features.md`, else the built-in copy).
 fn dictionary(path: &Path) -> BTreeMap<String, (String, String)> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let text = std::fs::read_to_string(path).unwrap_or_else(|_| BUILTIN_DICTIONARY.to_string());
     text.lines()
         .filter(|l| l.starts_with("| ") && !l.starts_with("| column"))
         .filter_map(|l| {
@@ -294,9 +299,10 @@ fn features(layout: &Layout, bundle: &ModelBundle) -> Vec<Feature> {
         .features
         .iter()
         .map(|f| {
-            let (definition, unit) = dict.get(&f.name).cloned().unwrap_or_else(|| {
-                ("(not in docs/features.md)".to_string(), String::new())
-            });
+            let (definition, unit) = dict
+                .get(&f.name)
+                .cloned()
+                .unwrap_or_else(|| ("(not in docs/features.md)".to_string(), String::new()));
             let statement = bundle
                 .reason_statements
                 .statements

@@ -23,6 +23,9 @@ pub const SECTIONS: [&str; 12] = [
     "Registry history",
 ];
 
+/// The card's tables are mostly text: left-aligned, long digests wrapped.
+const CARD_CSS: &str = "td,th{text-align:left;overflow-wrap:anywhere}";
+
 fn opt(v: Option<f64>) -> String {
     v.map_or("–".to_string(), |v| format!("{v:.4}"))
 }
@@ -70,14 +73,18 @@ fn table_html(h: &mut String, head: &[&str], rows: &[Vec<String>]) {
     h.push_str("</table>");
 }
 
-/// The tables of the card, shared by both renderings: (section, header, rows).
-fn tables(d: &ModelCardDoc) -> Vec<(&'static str, Vec<&'static str>, Vec<Vec<String>>)> {
+/// The tables of the card, shared by both renderings.
+/// One titled table of the card: (section, header, rows).
+type Table = (&'static str, Vec<&'static str>, Vec<Vec<String>>);
+
+fn tables(d: &ModelCardDoc) -> Vec<Table> {
     let id = &d.identity;
     let identity = vec![
         vec!["Reference".into(), id.reference.clone()],
         vec![
             "Version".into(),
-            id.version.map_or("(bundle folder)".into(), |v| v.to_string()),
+            id.version
+                .map_or("(bundle folder)".into(), |v| v.to_string()),
         ],
         vec!["Stage".into(), id.stage.clone().unwrap_or("–".into())],
         vec!["Aliases".into(), id.aliases.join(", ")],
@@ -127,9 +134,18 @@ fn tables(d: &ModelCardDoc) -> Vec<(&'static str, Vec<&'static str>, Vec<Vec<Str
             "Trees kept".into(),
             l.trees.map_or("–".into(), |t| t.to_string()),
         ],
-        vec!["Decision threshold".into(), l.decision_threshold.to_string()],
-        vec!["PD bands (upper bounds)".into(), format!("{:?}", l.pd_bands)],
-        vec!["Reason codes per decision".into(), l.reason_codes.to_string()],
+        vec![
+            "Decision threshold".into(),
+            l.decision_threshold.to_string(),
+        ],
+        vec![
+            "PD bands (upper bounds)".into(),
+            format!("{:?}", l.pd_bands),
+        ],
+        vec![
+            "Reason codes per decision".into(),
+            l.reason_codes.to_string(),
+        ],
     ];
     learner.extend(
         l.hyperparameters
@@ -140,7 +156,11 @@ fn tables(d: &ModelCardDoc) -> Vec<(&'static str, Vec<&'static str>, Vec<Vec<Str
         .monotone_constraints
         .iter()
         .map(|(f, s)| {
-            let direction = if *s > 0 { "PD rises with it" } else { "PD falls with it" };
+            let direction = if *s > 0 {
+                "PD rises with it"
+            } else {
+                "PD falls with it"
+            };
             vec![f.clone(), s.to_string(), direction.into()]
         })
         .collect();
@@ -209,10 +229,20 @@ fn tables(d: &ModelCardDoc) -> Vec<(&'static str, Vec<&'static str>, Vec<Vec<Str
         ),
         (
             "Features",
-            vec!["feature", "kind", "definition", "unit", "adverse-action statement"],
+            vec![
+                "feature",
+                "kind",
+                "definition",
+                "unit",
+                "adverse-action statement",
+            ],
             features,
         ),
-        ("Learner and hyperparameters", vec!["setting", "value"], learner),
+        (
+            "Learner and hyperparameters",
+            vec!["setting", "value"],
+            learner,
+        ),
         (
             "Monotone constraints",
             vec!["feature", "sign", "meaning"],
@@ -222,7 +252,13 @@ fn tables(d: &ModelCardDoc) -> Vec<(&'static str, Vec<&'static str>, Vec<Vec<Str
         ("Performance on test", vec!["metric", "value"], performance),
         (
             "PD bands",
-            vec!["band", "PD range", "count", "mean PD", "observed default rate"],
+            vec![
+                "band",
+                "PD range",
+                "count",
+                "mean PD",
+                "observed default rate",
+            ],
             bands,
         ),
         ("Stability", vec!["figure", "value"], stability),
@@ -239,10 +275,7 @@ fn tables(d: &ModelCardDoc) -> Vec<(&'static str, Vec<&'static str>, Vec<Vec<Str
     ]
 }
 
-fn section<'a>(
-    all: &'a [(&'static str, Vec<&'static str>, Vec<Vec<String>>)],
-    name: &str,
-) -> &'a (&'static str, Vec<&'static str>, Vec<Vec<String>>) {
+fn section<'a>(all: &'a [Table], name: &str) -> &'a Table {
     // Every name looked up is one `tables` builds.
     all.iter().find(|t| t.0 == name).unwrap_or(&all[0])
 }
@@ -255,7 +288,7 @@ pub fn html(d: &ModelCardDoc, plots: &[(&str, String)]) -> String {
     let _ = write!(
         h,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
-         <style>{CSS}</style></head><body><h1>{t}</h1><p class=\"note\">Generated {} by \
+         <style>{CSS}{CARD_CSS}</style></head><body><h1>{t}</h1><p class=\"note\">Generated {} by \
          creditrisk from the model's own artifacts.</p>",
         escape(&d.generated_at),
         t = escape(&title)
@@ -295,7 +328,8 @@ pub fn html(d: &ModelCardDoc, plots: &[(&str, String)]) -> String {
                 escape(&d.metrics_file),
                 match d.metrics_file_matches {
                     Some(true) => "equal to these figures",
-                    Some(false) => "written by another bundle or evaluation; these figures are this bundle's",
+                    Some(false) =>
+                        "written by another bundle or evaluation; these figures are this bundle's",
                     None => "absent; these figures are this bundle's",
                 }
             );
