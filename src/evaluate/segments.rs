@@ -78,8 +78,9 @@ pub fn analyse(
     for s in &governance.segments {
         let labels = labels_of(scope, s, &mut raw).map_err(|e| {
             Error::Input(format!(
-                "governance.segments `{}`: {e}; fix the column or remove the segment",
-                s.name
+                "governance.segments `{}`: {}; fix the column or remove the segment",
+                s.name,
+                message(e)
             ))
         })?;
         attributes.push(segments::segment_table(
@@ -123,8 +124,9 @@ fn stability(
         };
         let labels = labels_of(scope, &segment, raw).map_err(|e| {
             Error::Input(format!(
-                "evaluate --by {column}: {e}; name a period column (e.g. an application month) \
-                 or `--by {SYNTHETIC_VINTAGE}`"
+                "evaluate --by {column}: {}; name a period column (e.g. an application month) \
+                 or `--by {SYNTHETIC_VINTAGE}`",
+                message(e)
             ))
         })?;
         (labels, source)
@@ -141,6 +143,14 @@ fn stability(
         source,
         periods: segments::period_table(&labels, scope.y, scope.pd),
     })
+}
+
+/// The text of an input error without its kind prefix, to nest it in a more precise one.
+fn message(e: Error) -> String {
+    match e {
+        Error::Input(m) => m,
+        other => other.to_string(),
+    }
 }
 
 /// Period `V1`… of each row by the rank of its id among the rows.
@@ -164,10 +174,11 @@ fn labels_of(scope: &Scope<'_>, s: &SegmentConfig, raw: &mut RawColumns) -> Resu
     }
     let values = raw.column(&s.column).map_err(|e| {
         Error::Input(format!(
-            "column {} is neither in the {} split nor readable from {} ({e})",
+            "column {} is neither in the {} split nor readable from {} ({})",
             s.column,
             scope.split.name(),
-            raw.path.display()
+            raw.path.display(),
+            message(e)
         ))
     })?;
     scope

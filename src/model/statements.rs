@@ -125,10 +125,10 @@ impl ReasonStatements {
         };
         match self.statements.get(feature) {
             Some(s) if s.unit.is_empty() || value.is_null() || value.is_string() => {
-                format!("{} (your value: {shown})", s.text)
+                format!("{}. Your value: {shown}.", s.text)
             }
-            Some(s) => format!("{} (your value: {shown} {})", s.text, s.unit),
-            None => format!("{feature} raised the estimated risk (your value: {shown})"),
+            Some(s) => format!("{}. Your value: {shown} {}.", s.text, s.unit),
+            None => format!("{feature} raised the estimated risk. Your value: {shown}."),
         }
     }
 }
@@ -160,15 +160,15 @@ mod tests {
         let table = ReasonStatements::load_csv(&path).unwrap();
         assert_eq!(
             table.render("AGE_YEARS", &serde_json::json!(23.50001)),
-            "Your age, as a factor, raised the risk (your value: 23.5 years)"
+            "Your age, as a factor, raised the risk. Your value: 23.5 years."
         );
         assert_eq!(
             table.render("NAME_INCOME_TYPE", &serde_json::json!("Working")),
-            "Your income type raised the risk (your value: Working)"
+            "Your income type raised the risk. Your value: Working."
         );
         assert_eq!(
             table.render("AGE_YEARS", &serde_json::Value::Null),
-            "Your age, as a factor, raised the risk (your value: not provided)"
+            "Your age, as a factor, raised the risk. Your value: not provided."
         );
         let err = table
             .for_features(["AGE_YEARS", "X1", "X2"], "s.csv")
