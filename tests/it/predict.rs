@@ -322,7 +322,9 @@ fn batch_predict_writes_the_same_rows_as_csv_jsonl_and_parquet() {
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    assert_eq!(expected.len(), 4 + 3 * k + 3);
+    // id, PD, decision, band; per reason code: feature, value, contribution, statement; model
+    // name, version, bundle sha256.
+    assert_eq!(expected.len(), 4 + 4 * k + 3);
     let from_parquet = ids_and_pd(&parquet);
     assert_core_pd(t, &from_parquet, "parquet");
 
