@@ -83,9 +83,16 @@ pub fn analyse(
                 message(e)
             ))
         })?;
-        attributes.push(segments::segment_table(
-            &s.name, &s.column, &labels, scope.y, scope.pd, rule,
-        ));
+        let mut analysis =
+            segments::segment_table(&s.name, &s.column, &labels, scope.y, scope.pd, rule);
+        if !s.bands.is_empty() {
+            // Bands read youngest to oldest, not in text order ("<25" after "55–65").
+            let order = band_order(&s.bands);
+            analysis
+                .segments
+                .sort_by_key(|r| order.iter().position(|o| *o == r.value));
+        }
+        attributes.push(analysis);
     }
     let stability = match by {
         None => None,
@@ -246,6 +253,19 @@ fn band_label(v: f64, bands: &[f64]) -> String {
     }
 }
 
+/// Every band label in increasing order, then the label of NULL.
+fn band_order(bands: &[f64]) -> Vec<String> {
+    let mut out = vec![format!("<{}", plain(bands[0]))];
+    out.extend(
+        bands
+            .windows(2)
+            .map(|w| format!("{}–{}", plain(w[0]), plain(w[1]))),
+    );
+    out.push(format!("≥{}", plain(bands[bands.len() - 1])));
+    out.push(MISSING.to_string());
+    out
+}
+
 /// Integers without a decimal point (flags read `0`/`1`).
 fn plain(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
@@ -330,6 +350,7 @@ mod tests {
         assert_eq!(band_label(25.0, &bands), "25–35");
         assert_eq!(band_label(40.5, &bands), "≥35");
         assert_eq!(plain(1.0), "1");
+        assert_eq!(band_order(&bands), ["<25", "25–35", "≥35", "(missing)"]);
         assert_eq!(vintages(&[30, 10, 20, 40], 2), ["V2", "V1", "V1", "V2"]);
     }
 }
