@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # A target folder outside the clone lets a fresh clone (CI) reuse an earlier build.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/creditrisk/target}"
+# Headless Chromium renders the model card in a test; install it once (Debian package).
+scripts/chromium.sh
 cargo test --release "$@"

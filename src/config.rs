@@ -31,6 +31,10 @@ pub struct Config {
     /// `creditrisk serve` limits, auth and audit (defaults when the section is absent).
     #[serde(default)]
     pub serving: ServingConfig,
+    /// Model governance: segment and fairness analysis, adverse-action statements (defaults when
+    /// the section is absent).
+    #[serde(default)]
+    pub governance: GovernanceConfig,
     /// Folder the relative paths above resolve against (the parent of `configs/`).
     #[serde(skip)]
     pub root: PathBuf,
@@ -296,6 +300,60 @@ impl Default for ServingConfig {
     }
 }
 
+/// `evaluate`'s segment analysis and `train`'s adverse-action statements.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GovernanceConfig {
+    /// A segment whose approval rate is below this share of the most-approved segment's is
+    /// flagged (the four-fifths rule of adverse-impact analysis).
+    pub adverse_impact_ratio: f64,
+    /// Segments with fewer rows are reported but never flagged: their approval rate is noise.
+    pub min_segment_rows: usize,
+    /// The reviewed table of reason statements (CSV: feature, statement, unit), relative to the
+    /// project root; `train` copies it into the bundle.
+    pub reason_statements: PathBuf,
+    /// Periods of the synthetic vintage (`evaluate --by vintage`).
+    pub vintages: usize,
+    /// Attributes analysed per segment, model features or not.
+    pub segments: Vec<SegmentConfig>,
+}
+
+/// One analysed attribute: a split column, or a raw `application_train.csv` column joined by
+/// SK_ID_CURR (protected attributes such as CODE_GENDER are not model features).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentConfig {
+    pub name: String,
+    pub column: String,
+    /// Numeric columns: increasing cut points of the bands (`[25, 35]`: `<25`, `25–35`, `≥35`);
+    /// empty: each distinct value is a segment.
+    #[serde(default)]
+    pub bands: Vec<f64>,
+}
+
+impl Default for GovernanceConfig {
+    fn default() -> GovernanceConfig {
+        let segment = |name: &str, column: &str, bands: &[f64]| SegmentConfig {
+            name: name.into(),
+            column: column.into(),
+            bands: bands.to_vec(),
+        };
+        GovernanceConfig {
+            adverse_impact_ratio: 0.8,
+            min_segment_rows: 30,
+            reason_statements: PathBuf::from("configs/reason_statements.csv"),
+            vintages: 6,
+            segments: vec![
+                segment("age_band", "AGE_YEARS", &[25.0, 35.0, 45.0, 55.0, 65.0]),
+                segment("gender", "CODE_GENDER", &[]),
+                segment("income_type", "NAME_INCOME_TYPE", &[]),
+                segment("contract_type", "NAME_CONTRACT_TYPE", &[]),
+                segment("has_bureau_history", "HAS_BUREAU", &[]),
+            ],
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceConfig {
@@ -474,6 +532,7 @@ impl Config {
             return bad("serving.audit_log", "must be a file path");
         }
         self.check_monitoring()?;
+        self.check_governance()?;
         for (i, source) in self.ingestion.sources.iter().enumerate() {
             if crate::catalog::RawTable::from_name(&source.table).is_none() {
                 return bad(
@@ -543,6 +602,43 @@ impl Config {
         Ok(())
     }
 
+    /// The `governance` keys: a ratio in (0, 1], named segments with increasing bands.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    fn check_governance(&self) -> Result<()> {
+        let g = &self.governance;
+        let bad = |key: &str, why: &str| {
+            Err(Error::Config(format!(
+                "{}: key `governance.{key}`: {why}",
+                self.source.display()
+            )))
+        };
+        if !(g.adverse_impact_ratio > 0.0 && g.adverse_impact_ratio <= 1.0) {
+            return bad("adverse_impact_ratio", "must be in (0, 1]");
+        }
+        if g.vintages < 2 {
+            return bad("vintages", "must be at least 2");
+        }
+        if g.reason_statements.as_os_str().is_empty() {
+            return bad("reason_statements", "must be a file path");
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, s) in g.segments.iter().enumerate() {
+            if s.name.is_empty() || s.column.is_empty() {
+                return bad(&format!("segments[{i}]"), "needs a name and a column");
+            }
+            if !names.insert(&s.name) {
+                return bad(&format!("segments[{i}].name"), "is used twice");
+            }
+            if !s.bands.windows(2).all(|w| w[0] < w[1]) || s.bands.iter().any(|b| !b.is_finite()) {
+                return bad(
+                    &format!("segments[{i}].bands"),
+                    "must be increasing numbers",
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Resolve a configured path against the project root.
     pub fn resolve(&self, path: &Path) -> PathBuf {
         if path.is_absolute() {
@@ -584,6 +680,7 @@ impl Config {
             Section::Testing => serde_json::to_value(&self.testing),
             Section::Monitoring => serde_json::to_value(&self.monitoring),
             Section::Ingestion => serde_json::to_value(&self.ingestion),
+            Section::Governance => serde_json::to_value(&self.governance),
         };
         value.unwrap_or(Value::Null)
     }
@@ -623,10 +720,11 @@ pub enum Section {
     Testing,
     Monitoring,
     Ingestion,
+    Governance,
 }
 
 impl Section {
-    pub const ALL: [Section; 12] = [
+    pub const ALL: [Section; 13] = [
         Section::Paths,
         Section::Data,
         Section::Features,
@@ -639,6 +737,7 @@ impl Section {
         Section::Testing,
         Section::Monitoring,
         Section::Ingestion,
+        Section::Governance,
     ];
 
     pub fn name(self) -> &'static str {
@@ -655,6 +754,7 @@ impl Section {
             Section::Testing => "testing",
             Section::Monitoring => "monitoring",
             Section::Ingestion => "ingestion",
+            Section::Governance => "governance",
         }
     }
 }

@@ -19,6 +19,8 @@
 //! │   ├── .stages/<stage>.json         `creditrisk run`: fingerprint of each stage's last success
 //! │   ├── validation/<stem>.json       contract reports (raw_<table>, feature_store, splits)
 //! │   ├── metrics.json, test_metrics.json
+//! │   ├── segments.json, train_segments.json   segment / fairness analysis of an evaluation
+//! │   ├── model_card/<name>-v<version>.{html,md,json}   `creditrisk model-card`
 //! │   ├── train_predictions.parquet, test_predictions.parquet
 //! │   └── evaluation/, test_evaluation/   plots (PNG + SVG) and report.html
 //! ├── models/<model.name>/             paths.models_dir
@@ -61,18 +63,20 @@ pub enum BundleFile {
     Calibration,
     Model,
     ValidationMetrics,
+    ReasonStatements,
     Metadata,
     Manifest,
 }
 
 impl BundleFile {
     /// Files whose bytes depend only on config, data and seed.
-    pub const DETERMINISTIC: [BundleFile; 5] = [
+    pub const DETERMINISTIC: [BundleFile; 6] = [
         BundleFile::Learner,
         BundleFile::Preprocessing,
         BundleFile::Calibration,
         BundleFile::Model,
         BundleFile::ValidationMetrics,
+        BundleFile::ReasonStatements,
     ];
     /// Folder inside a bundle holding the feature SQL the model was trained with.
     pub const SQL_DIR: &'static str = "sql";
@@ -84,6 +88,7 @@ impl BundleFile {
             BundleFile::Calibration => "calibration.json",
             BundleFile::Model => "model.json",
             BundleFile::ValidationMetrics => "validation_metrics.json",
+            BundleFile::ReasonStatements => "reason_statements.json",
             BundleFile::Metadata => "metadata.json",
             BundleFile::Manifest => "manifest.json",
         }
@@ -189,6 +194,17 @@ impl Layout {
             Split::Train => "metrics.json",
             Split::Test => "test_metrics.json",
         })
+    }
+    /// Segment (adverse-impact) analysis and stability by period of one split's evaluation.
+    pub fn segments_file(&self, split: Split) -> PathBuf {
+        self.reports_dir.join(match split {
+            Split::Train => "train_segments.json",
+            Split::Test => "segments.json",
+        })
+    }
+    /// `creditrisk model-card`: one folder of documents per model.
+    pub fn model_card_dir(&self) -> PathBuf {
+        self.reports_dir.join("model_card")
     }
     pub fn predictions_file(&self, split: Split) -> PathBuf {
         self.reports_dir

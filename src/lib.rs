@@ -19,7 +19,8 @@
 //!    [`registry`] (promotions), [`gates`] (validate-model, canary, auto-promote), [`predict`]
 //!    (batch-predict: streaming scoring of new applicants), [`serve`] (the HTTP API),
 //!    [`monitor`] (monitor-drift, monitor-production with the retrain trigger, check-freshness),
-//!    [`deploy`] (the deployment manifest).
+//!    [`deploy`] (the deployment manifest), [`model_card`] (the governance document of a
+//!    model version).
 //! 4. **core** — [`model`] (bundle and the one scoring core), [`experiment`] (what a run records
 //!    in the tracker), [`contracts`], [`feature_sql`], [`feature_engine`] (the bundle's feature SQL
 //!    planned once and run per request or chunk), [`serving_contract`] (what a row to score
@@ -53,6 +54,7 @@ pub mod evaluate;
 pub mod features;
 pub mod gates;
 pub mod ingest;
+pub mod model_card;
 pub mod monitor;
 pub mod predict;
 pub mod registry;

@@ -8,10 +8,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use creditrisk::evaluate::EvaluateOptions;
 use creditrisk::experiment::TrackingOptions;
 use creditrisk::features::{FeatureStoreOptions, FeatureStoreSummary};
 use creditrisk::gates::{self, GateOptions};
 use creditrisk::ingest::IngestOptions;
+use creditrisk::model_card::ModelCardOptions;
 use creditrisk::monitor::production::ProductionRequest;
 use creditrisk::monitor::{self, DriftReport, DriftRequest, MonitorOptions};
 use creditrisk::pipeline::{Outcome, RunOptions, RunSummary};
@@ -77,6 +79,20 @@ enum Command {
     Evaluate {
         #[arg(long, value_enum, default_value = "test")]
         split: SplitArg,
+        /// Stability per period of this column (split or raw application column), or `vintage`
+        /// (SK_ID_CURR order in `governance.vintages` periods) when the data has no date.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// The governance document of a model version (HTML, Markdown, JSON): purpose, data,
+    /// features, learner, performance, segments, stability, limitations, gates, registry history.
+    ModelCard {
+        /// `models:/<name>/<version|Stage|latest>`, `models:/<name>@<alias>` or a bundle folder.
+        #[arg(long, env = "CREDITRISK_MODEL")]
+        model: String,
+        /// Stability per period of this column instead of the synthetic vintage.
+        #[arg(long)]
+        by: Option<String>,
     },
     /// Every stage in order (ingest … auto-promote), skipping those whose inputs, config
     /// sections, feature SQL, binary and outputs are unchanged since their last success.
@@ -350,15 +366,23 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 );
             }
         }
-        Command::Evaluate { split } => {
+        Command::Evaluate { split, by } => {
             let split = match split {
                 SplitArg::Train => Split::Train,
                 SplitArg::Test => Split::Test,
             };
-            let tracking = TrackingOptions::from_config(&cfg);
-            let s =
-                creditrisk::evaluate::run(&layout, &cfg.model.name, split, Some(&tracking)).await?;
+            let opts = EvaluateOptions {
+                by,
+                ..EvaluateOptions::from_config(&cfg)
+            };
+            let s = creditrisk::evaluate::run(&layout, &opts, split).await?;
             print_evaluation(&s);
+        }
+        Command::ModelCard { model, by } => {
+            let mut opts = ModelCardOptions::from_config(&cfg);
+            opts.evaluate.by = by;
+            let s = creditrisk::model_card::run(&layout, &opts, &ModelRef::parse(&model)?).await?;
+            eprintln!("{}", s.describe());
         }
         Command::Run { from, to, force } => {
             let opts = RunOptions { from, to, force };
@@ -766,10 +790,17 @@ fn print_evaluation(s: &creditrisk::evaluate::EvalSummary) {
         m.default_rate
     );
     eprintln!(
-        "metrics: {}\nreport:  {}",
+        "metrics: {}\nsegments: {}\nreport:  {}",
         s.metrics_file.display(),
+        s.segments_file.display(),
         s.html_report.display()
     );
+    if !s.segments.flagged.is_empty() {
+        eprintln!(
+            "segments below governance.adverse_impact_ratio: {}",
+            s.segments.flagged.join(", ")
+        );
+    }
 }
 
 fn print_drift(r: &DriftReport, json: &std::path::Path, html: &std::path::Path) {

@@ -24,6 +24,7 @@ use crate::model::calibrate::Calibrator;
 use crate::model::frame::{self, ColumnKind, FeatureSpec};
 use crate::model::preprocess::{Encoding, Preprocessor};
 use crate::model::rebalance::{self, RebalanceSummary};
+use crate::model::statements::{BUILTIN_CSV, ReasonStatements};
 use crate::model::{ID_COLUMN, TARGET_COLUMN, gbm, logistic};
 use crate::sampling::stratified_partition;
 use crate::tracking::Batch;
@@ -36,6 +37,10 @@ pub struct TrainOptions {
     pub inference: InferenceConfig,
     /// `features.exclude`: store columns never given to the model.
     pub exclude: Vec<String>,
+    /// The reviewed adverse-action statements (`governance.reason_statements`, resolved): every
+    /// model feature needs one. `None`: the default file is absent from the project, so the
+    /// table compiled into the binary is used (as the feature SQL falls back to its built-in set).
+    pub reason_statements: Option<PathBuf>,
     /// The config file, named in errors about its keys.
     pub config_file: PathBuf,
     /// Section → sha256 of the config sections read.
@@ -46,11 +51,12 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
-    pub const SECTIONS: [Section; 4] = [
+    pub const SECTIONS: [Section; 5] = [
         Section::Features,
         Section::Training,
         Section::Model,
         Section::Inference,
+        Section::Governance,
     ];
 
     pub fn from_config(cfg: &Config) -> TrainOptions {
@@ -59,6 +65,11 @@ impl TrainOptions {
             model: cfg.model.clone(),
             inference: cfg.inference.clone(),
             exclude: cfg.features.exclude.clone(),
+            reason_statements: {
+                let path = cfg.resolve(&cfg.governance.reason_statements);
+                let default = crate::config::GovernanceConfig::default().reason_statements;
+                (path.exists() || cfg.governance.reason_statements != default).then_some(path)
+            },
             config_file: cfg.source.clone(),
             config_sections: cfg.sections_record(&Self::SECTIONS),
             tracking: Some(TrackingOptions::from_config(cfg)),
@@ -192,6 +203,20 @@ fn fit(
     };
     let specs = frame::feature_specs(batch.schema().as_ref(), &cfg.exclude, &source)?;
     check_monotone_features(cfg, &specs)?;
+    // A feature without a reviewed statement would give an applicant a blank reason: refuse it
+    // before any fitting.
+    let (table, table_name) = match &cfg.reason_statements {
+        Some(path) => (
+            ReasonStatements::load_csv(path)?,
+            path.display().to_string(),
+        ),
+        None => (
+            ReasonStatements::parse_csv(BUILTIN_CSV.as_bytes(), "built-in reason statements")?,
+            "the built-in reason statements (configs/reason_statements.csv)".to_string(),
+        ),
+    };
+    let reason_statements =
+        table.for_features(specs.iter().map(|s| s.name.as_str()), &table_name)?;
     let y_all = frame::target_column(&batch, TARGET_COLUMN, &source)?;
     let labels: Vec<i64> = y_all.iter().map(|v| *v as i64).collect();
     metrics::require_both_classes(&y_all, &source)?;
@@ -353,6 +378,7 @@ fn fit(
             calibrator: &calibrator,
             validation_metrics: &validation,
             metadata: &metadata,
+            reason_statements: &reason_statements,
             feature_sql: &feature_sql,
         },
     )?;

@@ -1,8 +1,10 @@
-//! `creditrisk evaluate --split train|test`: score a split with the latest model bundle, then
-//! write metrics JSON, predictions Parquet, plots (PNG + SVG) and a self-contained HTML report.
+//! `creditrisk evaluate --split train|test [--by COLUMN]`: score a split with the latest model
+//! bundle, then write metrics JSON, predictions Parquet, plots (PNG + SVG), the segment
+//! (adverse-impact) analysis and stability by period, and a self-contained HTML report.
 
 pub mod plots;
 pub mod report_html;
+pub mod segments;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,13 +15,47 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use serde::{Deserialize, Serialize};
 
+use crate::config::{Config, GovernanceConfig};
 use crate::error::{Error, Result};
 use crate::experiment::{self, TrackingOptions};
 use crate::io;
 use crate::layout::{Layout, Split};
 use crate::metrics::{self, Metrics};
-use crate::model::{ID_COLUMN, ModelBundle, ScoreOptions, TARGET_COLUMN, frame, score};
+use crate::model::{ID_COLUMN, ModelBundle, ScoreOptions, Scored, TARGET_COLUMN, frame, score};
 use crate::tracking::Batch;
+use segments::SegmentsReport;
+
+/// What `evaluate` reads from the configuration and the command line.
+#[derive(Clone, Debug)]
+pub struct EvaluateOptions {
+    /// `model.name`: the latest bundle of this model is evaluated.
+    pub model_name: String,
+    pub governance: GovernanceConfig,
+    /// `--by COLUMN`: stability of AUC, default rate and mean PD per period.
+    pub by: Option<String>,
+    /// Where to add the figures (the bundle's run); `None` evaluates without a tracker.
+    pub tracking: Option<TrackingOptions>,
+}
+
+impl EvaluateOptions {
+    pub fn from_config(cfg: &Config) -> EvaluateOptions {
+        EvaluateOptions {
+            model_name: cfg.model.name.clone(),
+            governance: cfg.governance.clone(),
+            by: None,
+            tracking: Some(TrackingOptions::from_config(cfg)),
+        }
+    }
+}
+
+/// A split scored and measured, before anything is written (also what a model card shows).
+pub struct Assessment {
+    pub source: String,
+    pub y: Vec<f64>,
+    pub scored: Scored,
+    pub metrics: Metrics,
+    pub segments: SegmentsReport,
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EvalSummary {
@@ -30,21 +66,19 @@ pub struct EvalSummary {
     pub predictions_file: PathBuf,
     pub plots_dir: PathBuf,
     pub html_report: PathBuf,
+    pub segments: SegmentsReport,
+    pub segments_file: PathBuf,
 }
 
-/// Evaluate the latest bundle of `model_name` on a split; with `tracking`, add the metrics and
-/// reports to the run that trained the bundle.
-pub async fn run(
-    layout: &Layout,
-    model_name: &str,
-    split: Split,
-    tracking: Option<&TrackingOptions>,
-) -> Result<EvalSummary> {
-    let bundle = Arc::new(ModelBundle::load_latest(layout, model_name)?);
-    let summary = run_with_bundle(layout, split, bundle.clone()).await?;
-    if let (Some(tracking), Some(run_id)) = (tracking, &bundle.metadata.tracking_run_id) {
+/// Evaluate the latest bundle of `opts.model_name` on a split; with `opts.tracking`, add the
+/// metrics, the segment figures and the reports to the run that trained the bundle.
+pub async fn run(layout: &Layout, opts: &EvaluateOptions, split: Split) -> Result<EvalSummary> {
+    let bundle = Arc::new(ModelBundle::load_latest(layout, &opts.model_name)?);
+    let summary = run_with_bundle(layout, opts, split, bundle.clone()).await?;
+    if let (Some(tracking), Some(run_id)) = (&opts.tracking, &bundle.metadata.tracking_run_id) {
         let tracker = tracking.tracker(layout)?;
         let batch = experiment::metrics_batch(Batch::default(), split.name(), &summary.metrics);
+        let batch = segment_metrics(batch, &summary.segments);
         tracker.log_batch(run_id, &batch).await?;
         let folder = format!("evaluation/{}", split.name());
         tracker
@@ -53,16 +87,52 @@ pub async fn run(
         tracker
             .log_artifact(run_id, &summary.metrics_file, &folder)
             .await?;
+        tracker
+            .log_artifact(run_id, &summary.segments_file, &folder)
+            .await?;
     }
     Ok(summary)
 }
 
-/// Evaluate a given bundle (e.g. a registry version) on a split.
-pub async fn run_with_bundle(
+/// `<split>_segments_flagged` and, per segment, `<split>_segment.<name>.<value>.approval_rate`
+/// and `.adverse_impact_ratio` (values sanitised to MLflow's key characters).
+fn segment_metrics(batch: Batch, report: &SegmentsReport) -> Batch {
+    let split = report.split.name();
+    let key = |text: &str| -> String {
+        text.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "_-.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let mut batch = batch.metric(
+        format!("{split}_segments_flagged"),
+        report.flagged.len() as f64,
+        0,
+    );
+    for a in &report.attributes {
+        for s in &a.segments {
+            let prefix = format!("{split}_segment.{}.{}", key(&a.name), key(&s.value));
+            batch = batch.metric(format!("{prefix}.approval_rate"), s.approval_rate, 0);
+            if let Some(ratio) = s.adverse_impact_ratio {
+                batch = batch.metric(format!("{prefix}.adverse_impact_ratio"), ratio, 0);
+            }
+        }
+    }
+    batch
+}
+
+/// Score a split with a bundle and measure it: metrics, segments, periods. Writes nothing.
+pub async fn assess(
     layout: &Layout,
+    opts: &EvaluateOptions,
     split: Split,
     bundle: Arc<ModelBundle>,
-) -> Result<EvalSummary> {
+) -> Result<Assessment> {
     let data_file = layout.split_file(split);
     let source = data_file.display().to_string();
     let batch = io::read_parquet(&data_file, "run `creditrisk split-data` first")?;
@@ -70,9 +140,59 @@ pub async fn run_with_bundle(
     metrics::require_both_classes(&y, &source)?;
     // The scoring core decides, with the bundle's threshold and bands (not the current config's):
     // the report must describe the decisions this model makes when it scores.
-    let scored = score(bundle.clone(), batch, ScoreOptions::default()).await?;
+    let scored = score(bundle.clone(), batch.clone(), ScoreOptions::default()).await?;
     let m = metrics::compute(&y, &scored.pd, scored.threshold, &bundle.card.pd_bands)?;
+    let scope = segments::Scope {
+        layout,
+        split,
+        batch: &batch,
+        ids: &scored.ids,
+        y: &y,
+        pd: &scored.pd,
+        threshold: scored.threshold,
+    };
+    let (attributes, stability) = segments::analyse(&scope, &opts.governance, opts.by.as_deref())?;
+    let flagged = attributes
+        .iter()
+        .flat_map(|a| a.flagged.iter().map(move |v| format!("{}={v}", a.name)))
+        .collect();
+    let segments = SegmentsReport {
+        split,
+        model_name: bundle.card.name.clone(),
+        bundle_sha256: bundle.bundle_sha256.clone(),
+        decision_threshold: scored.threshold,
+        adverse_impact_ratio: opts.governance.adverse_impact_ratio,
+        min_segment_rows: opts.governance.min_segment_rows,
+        attributes,
+        flagged,
+        stability,
+    };
+    Ok(Assessment {
+        source,
+        y,
+        scored,
+        metrics: m,
+        segments,
+    })
+}
 
+/// Evaluate a given bundle (e.g. a registry version) on a split and write every report.
+pub async fn run_with_bundle(
+    layout: &Layout,
+    opts: &EvaluateOptions,
+    split: Split,
+    bundle: Arc<ModelBundle>,
+) -> Result<EvalSummary> {
+    let Assessment {
+        source,
+        y,
+        scored,
+        metrics: m,
+        segments,
+    } = assess(layout, opts, split, bundle.clone()).await?;
+
+    let segments_file = layout.segments_file(split);
+    io::write_json(&segments_file, &segments)?;
     let metrics_file = layout.metrics_file(split);
     io::write_json(&metrics_file, &m)?;
     let predictions_file = layout.predictions_file(split);
@@ -94,7 +214,7 @@ pub async fn run_with_bundle(
         bundle_sha256: &bundle.bundle_sha256,
     };
     let plot_refs: Vec<(&str, String)> = svgs.iter().map(|(n, s)| (*n, s.clone())).collect();
-    let html = report_html::render(&ctx, &m, &plot_refs);
+    let html = report_html::render(&ctx, &m, &segments, &plot_refs);
     let html_report = layout.evaluation_report(split);
     io::write_atomic(&html_report, html.as_bytes())?;
     Ok(EvalSummary {
@@ -105,10 +225,13 @@ pub async fn run_with_bundle(
         predictions_file,
         plots_dir,
         html_report,
+        segments,
+        segments_file,
     })
 }
 
-fn draw_plots(
+/// The evaluation plots as SVG text (written beside as PNG and SVG).
+pub fn draw_plots(
     dir: &Path,
     y: &[f64],
     pd: &[f64],
@@ -168,7 +291,7 @@ fn draw_plots(
 }
 
 /// SK_ID_CURR, y_true, PD, decision, band: the scoring core's columns plus the label.
-fn predictions_batch(scored: &crate::model::Scored, y: &[f64]) -> Result<RecordBatch> {
+fn predictions_batch(scored: &Scored, y: &[f64]) -> Result<RecordBatch> {
     let core = scored.to_record_batch(0)?;
     let mut fields: Vec<Field> = core
         .schema()

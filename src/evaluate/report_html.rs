@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::segments::{SegmentsReport, Stability};
 use crate::metrics::Metrics;
 
 /// What the report is about, besides the metrics.
@@ -15,21 +16,27 @@ pub struct ReportContext<'a> {
     pub bundle_sha256: &'a str,
 }
 
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
-const CSS: &str = "body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;\
+pub const CSS: &str = "body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;\
 max-width:1340px;color:#222}h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}\
 table{border-collapse:collapse;margin:.5rem 0}td,th{padding:.3rem .8rem;border-bottom:1px solid #eee;text-align:right}\
 th{background:#f6f6f6}td:first-child,th:first-child{text-align:left}.meta td{text-align:left}\
-.plots{display:flex;flex-wrap:wrap;gap:1rem}.plots figure{margin:0}.note{color:#666;font-size:.9rem}";
+.plots{display:flex;flex-wrap:wrap;gap:1rem}.plots figure{margin:0}.note{color:#666;font-size:.9rem}\
+.flag{color:#b00020;font-weight:bold}";
 
 /// Render the report. `plots` are (title, SVG text) pairs.
-pub fn render(ctx: &ReportContext, m: &Metrics, plots: &[(&str, String)]) -> String {
+pub fn render(
+    ctx: &ReportContext,
+    m: &Metrics,
+    segments: &SegmentsReport,
+    plots: &[(&str, String)],
+) -> String {
     let mut h = String::new();
     let title = format!("creditrisk evaluation — {} split", ctx.split);
     let _ = write!(
@@ -96,7 +103,6 @@ pub fn render(ctx: &ReportContext, m: &Metrics, plots: &[(&str, String)]) -> Str
         "<h2>PD bands</h2><table><tr><th>band</th><th>PD range</th><th>count</th><th>share</th>\
          <th>mean PD</th><th>observed default rate</th></tr>",
     );
-    let opt = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.4}"));
     for b in &m.pd_bands {
         let _ = write!(
             h,
@@ -110,7 +116,9 @@ pub fn render(ctx: &ReportContext, m: &Metrics, plots: &[(&str, String)]) -> Str
             opt(b.observed_default_rate)
         );
     }
-    h.push_str("</table><h2>Plots</h2><div class=\"plots\">");
+    h.push_str("</table>");
+    h.push_str(&segments_html(segments));
+    h.push_str("<h2>Plots</h2><div class=\"plots\">");
     for (name, svg) in plots {
         let _ = write!(
             h,
@@ -123,8 +131,97 @@ pub fn render(ctx: &ReportContext, m: &Metrics, plots: &[(&str, String)]) -> Str
     h
 }
 
+fn opt(v: Option<f64>) -> String {
+    v.map_or("–".to_string(), |v| format!("{v:.4}"))
+}
+
+/// The segment tables and the period table under their headings (the evaluation report).
+fn segments_html(r: &SegmentsReport) -> String {
+    let mut h = String::from("<h2>Segments and adverse impact</h2>");
+    h.push_str(&attributes_html(r));
+    if let Some(st) = &r.stability {
+        let _ = write!(h, "<h2>Stability by {}</h2>", escape(&st.column));
+        h.push_str(&periods_html(st));
+    }
+    h
+}
+
+/// One table per analysed attribute, flagged adverse-impact ratios marked; shared by the
+/// evaluation report and the model card.
+pub fn attributes_html(r: &SegmentsReport) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<p class=\"note\">Per segment on the {} split: approval at PD &lt; {}; the \
+         adverse-impact ratio is the approval rate over the most-approved segment's, flagged \
+         below {} (segments under {} rows are not judged). Protected attributes are analysed \
+         here although the model does not use them.</p>",
+        r.split.name(),
+        r.decision_threshold,
+        r.adverse_impact_ratio,
+        r.min_segment_rows
+    );
+    for a in &r.attributes {
+        let _ = write!(
+            h,
+            "<h3>{} (<code>{}</code>)</h3><table><tr><th>segment</th><th>rows</th>\
+             <th>default rate</th><th>mean PD</th><th>AUC</th><th>ECE</th><th>approval rate</th>\
+             <th>adverse-impact ratio</th><th>flag</th></tr>",
+            escape(&a.name),
+            escape(&a.column)
+        );
+        for s in &a.segments {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{}</td><td>{:.4}</td>\
+                 <td>{:.4}</td><td>{}</td><td>{}</td></tr>",
+                escape(&s.value),
+                s.rows,
+                s.default_rate,
+                s.mean_pd,
+                opt(s.roc_auc),
+                s.ece,
+                s.approval_rate,
+                opt(s.adverse_impact_ratio),
+                if s.flagged {
+                    "<span class=\"flag\">below ratio</span>"
+                } else {
+                    ""
+                }
+            );
+        }
+        h.push_str("</table>");
+    }
+    h
+}
+
+/// AUC, default rate and mean PD per period.
+pub fn periods_html(st: &Stability) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<p class=\"note\">Periods of <code>{}</code> from {}.</p><table><tr><th>period</th>\
+         <th>rows</th><th>default rate</th><th>mean PD</th><th>AUC</th></tr>",
+        escape(&st.column),
+        escape(&st.source)
+    );
+    for p in &st.periods {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{}</td></tr>",
+            escape(&p.period),
+            p.rows,
+            p.default_rate,
+            p.mean_pd,
+            opt(p.roc_auc)
+        );
+    }
+    h.push_str("</table>");
+    h
+}
+
 /// Inline SVG must not carry an XML declaration.
-fn strip_xml_header(svg: &str) -> &str {
+pub fn strip_xml_header(svg: &str) -> &str {
     match svg.find("<svg") {
         Some(i) => &svg[i..],
         None => svg,

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod bands;
+pub mod segments;
 
 pub use crate::config::MetricName;
 use crate::error::{Error, Result};

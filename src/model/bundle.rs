@@ -4,7 +4,8 @@
 //!
 //! Files (named by [`BundleFile`]): `learner.json` (forust JSON or logistic coefficients),
 //! `preprocessing.json`, `calibration.json`, `model.json` (name, input schema, feature list,
-//! threshold, bands), `validation_metrics.json`, `metadata.json` (lineage and timestamps),
+//! threshold, bands), `validation_metrics.json`, `reason_statements.json` (the adverse-action
+//! sentence of every feature), `metadata.json` (lineage and timestamps),
 //! `sql/*.sql` (the feature SQL the model was trained with: scoring uses this copy, never the
 //! project's `sql/`) and `manifest.json`. Everything except `metadata.json` and `manifest.json` is
 //! byte-for-byte deterministic for a given config, data and seed.
@@ -23,6 +24,7 @@ use super::gbm;
 use super::logistic::LogisticModel;
 use super::preprocess::Preprocessor;
 use super::rebalance::RebalanceSummary;
+use super::statements::ReasonStatements;
 use crate::config::Learner;
 use crate::error::{Error, Result};
 use crate::feature_sql::SqlSet;
@@ -34,6 +36,7 @@ const PREPROCESSING_FILE: &str = BundleFile::Preprocessing.name();
 const CALIBRATION_FILE: &str = BundleFile::Calibration.name();
 const MODEL_FILE: &str = BundleFile::Model.name();
 const METRICS_FILE: &str = BundleFile::ValidationMetrics.name();
+const STATEMENTS_FILE: &str = BundleFile::ReasonStatements.name();
 const METADATA_FILE: &str = BundleFile::Metadata.name();
 const MANIFEST_FILE: &str = BundleFile::Manifest.name();
 
@@ -108,6 +111,8 @@ pub struct ModelBundle {
     pub calibrator: Calibrator,
     pub validation_metrics: Metrics,
     pub metadata: TrainingMetadata,
+    /// The reviewed adverse-action statement of every model feature.
+    pub reason_statements: ReasonStatements,
     /// The feature SQL the model was trained with.
     pub feature_sql: SqlSet,
     /// sha256 of `manifest.json`: one digest that pins every file of the bundle.
@@ -138,6 +143,7 @@ pub struct BundleParts<'a> {
     pub calibrator: &'a Calibrator,
     pub validation_metrics: &'a Metrics,
     pub metadata: &'a TrainingMetadata,
+    pub reason_statements: &'a ReasonStatements,
     pub feature_sql: &'a SqlSet,
 }
 
@@ -166,6 +172,10 @@ impl ModelBundle {
             (
                 METRICS_FILE.into(),
                 json_bytes(parts.validation_metrics, "the validation metrics")?,
+            ),
+            (
+                STATEMENTS_FILE.into(),
+                json_bytes(parts.reason_statements, "the reason statements")?,
             ),
             (
                 METADATA_FILE.into(),
@@ -326,6 +336,8 @@ impl ModelBundle {
                 .map_err(|e| parse_err(METRICS_FILE, &e))?,
             metadata: serde_json::from_slice(&contents[METADATA_FILE])
                 .map_err(|e| parse_err(METADATA_FILE, &e))?,
+            reason_statements: serde_json::from_slice(&contents[STATEMENTS_FILE])
+                .map_err(|e| parse_err(STATEMENTS_FILE, &e))?,
             card,
             learner,
             feature_sql,

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::frame::FeatureFrame;
+use super::statements::ReasonStatements;
 
 /// Approve below the decision threshold, decline at or above it.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -40,6 +41,8 @@ pub struct Reason {
     /// Contribution to the log-odds of the uncalibrated score (calibration is monotone, so the
     /// order of reasons is the same on the PD scale).
     pub contribution: f64,
+    /// The reviewed plain-language statement with the value and its unit (adverse-action text).
+    pub statement: String,
 }
 
 /// The scored decision for one applicant.
@@ -63,13 +66,15 @@ pub fn per_feature(contrib_row: &[f64], feature_of: &[usize], n_features: usize)
     out
 }
 
-/// The `k` features with the largest positive contributions, largest first (ties by name).
+/// The `k` features with the largest positive contributions, largest first (ties by name), each
+/// with its statement.
 pub fn reason_codes(
     contributions: &[f64],
     names: &[String],
     frame: &FeatureFrame,
     row: usize,
     k: usize,
+    statements: &ReasonStatements,
 ) -> Vec<Reason> {
     let mut order: Vec<usize> = (0..contributions.len())
         .filter(|&f| contributions[f] > 0.0)
@@ -82,10 +87,14 @@ pub fn reason_codes(
     order
         .into_iter()
         .take(k)
-        .map(|f| Reason {
-            feature: names[f].clone(),
-            value: frame.columns[f].json_value(row),
-            contribution: contributions[f],
+        .map(|f| {
+            let value = frame.columns[f].json_value(row);
+            Reason {
+                statement: statements.render(&names[f], &value),
+                feature: names[f].clone(),
+                value,
+                contribution: contributions[f],
+            }
         })
         .collect()
 }
@@ -109,7 +118,7 @@ mod tests {
         let contrib = per_feature(&[0.2, -0.5, 0.1, 0.4, 9.0], &[0, 1, 2, 1], 3);
         assert_eq!(contrib.len(), 3);
         assert!((contrib[1] - (-0.1)).abs() < 1e-12);
-        let reasons = reason_codes(&contrib, &names, &frame, 0, 4);
+        let reasons = reason_codes(&contrib, &names, &frame, 0, 4, &ReasonStatements::default());
         let got: Vec<&str> = reasons.iter().map(|r| r.feature.as_str()).collect();
         assert_eq!(got, ["A", "C"]);
         assert_eq!(reasons[1].value, serde_json::json!(3.0));

@@ -14,6 +14,7 @@ pub mod logistic;
 pub mod preprocess;
 pub mod rebalance;
 pub mod score;
+pub mod statements;
 
 pub use bundle::ModelBundle;
 pub use explain::{Decision, Outcome, Reason};

@@ -106,7 +106,14 @@ impl ModelBundle {
             .map(|r| {
                 let row = &contributions[r * (cols + 1)..(r + 1) * (cols + 1)];
                 let per_feature = explain::per_feature(row, &feature_of, names.len());
-                explain::reason_codes(&per_feature, &names, frame, r, self.card.reason_codes)
+                explain::reason_codes(
+                    &per_feature,
+                    &names,
+                    frame,
+                    r,
+                    self.card.reason_codes,
+                    &self.reason_statements,
+                )
             })
             .collect()
     }
@@ -130,8 +137,9 @@ impl Scored {
             .collect()
     }
 
-    /// SK_ID_CURR, PD, decision, band, then `reason_<k>`, `reason_<k>_value` (JSON text) and
-    /// `reason_<k>_contribution` for k = 1..=`reason_columns` (NULL where a row has fewer).
+    /// SK_ID_CURR, PD, decision, band, then `reason_<k>`, `reason_<k>_value` (JSON text),
+    /// `reason_<k>_contribution` and `reason_<k>_statement` (the adverse-action sentence) for
+    /// k = 1..=`reason_columns` (NULL where a row has fewer).
     pub fn to_record_batch(&self, reason_columns: usize) -> Result<RecordBatch> {
         let mut fields = vec![
             Field::new(ID_COLUMN, DataType::Int64, false),
@@ -171,6 +179,14 @@ impl Scored {
             )));
             columns.push(Arc::new(Float64Array::from_iter(
                 self.reasons.iter().map(|r| nth(r).map(|x| x.contribution)),
+            )));
+            fields.push(Field::new(
+                format!("reason_{n}_statement"),
+                DataType::Utf8,
+                true,
+            ));
+            columns.push(Arc::new(StringArray::from_iter(
+                self.reasons.iter().map(|r| nth(r).map(|x| x.statement)),
             )));
         }
         Ok(RecordBatch::try_new(

@@ -55,16 +55,23 @@ pub struct StageDef {
 
 /// train reads the store's columns (features), the learner settings, the decision threshold, and
 /// records and registers the run (tracking, registry).
-const TRAIN_SECTIONS: [Section; 6] = [
+const TRAIN_SECTIONS: [Section; 7] = [
     Section::Features,
     Section::Training,
     Section::Model,
     Section::Inference,
     Section::Tracking,
     Section::Registry,
+    Section::Governance,
 ];
-/// evaluate loads the latest bundle of `model.name` and adds its figures to the bundle's run.
-const EVALUATE_SECTIONS: [Section; 3] = [Section::Model, Section::Tracking, Section::Registry];
+/// evaluate loads the latest bundle of `model.name` and adds its figures to the bundle's run;
+/// `governance` names its segments.
+const EVALUATE_SECTIONS: [Section; 4] = [
+    Section::Model,
+    Section::Tracking,
+    Section::Registry,
+    Section::Governance,
+];
 
 /// The pipeline, in order.
 pub const STAGES: &[StageDef] = &[
@@ -136,6 +143,8 @@ pub const STAGES: &[StageDef] = &[
                 l.lineage_file(),
                 l.validation_report("feature_store"),
                 l.validation_report("splits"),
+                // The reviewed statements are copied into the bundle.
+                c.cfg.resolve(&c.cfg.governance.reason_statements),
             ]
         },
         outputs: latest_bundle,
@@ -263,9 +272,13 @@ fn train<'a>(c: &'a StageContext<'a>) -> StageFuture<'a> {
 }
 
 async fn evaluate(c: &StageContext<'_>, split: Split) -> Result<String> {
-    let tracking = TrackingOptions::from_config(c.cfg);
-    let s = crate::evaluate::run(c.layout, &c.cfg.model.name, split, Some(&tracking)).await?;
-    Ok(format!("AUC {:.4}", s.metrics.roc_auc))
+    let opts = crate::evaluate::EvaluateOptions::from_config(c.cfg);
+    let s = crate::evaluate::run(c.layout, &opts, split).await?;
+    let flagged = match s.segments.flagged.len() {
+        0 => String::new(),
+        n => format!(", {n} segment(s) below the adverse-impact ratio"),
+    };
+    Ok(format!("AUC {:.4}{flagged}", s.metrics.roc_auc))
 }
 
 fn validate_model<'a>(c: &'a StageContext<'a>) -> StageFuture<'a> {
@@ -360,6 +373,7 @@ fn evaluate_outputs(c: &StageContext<'_>, split: Split) -> Vec<PathBuf> {
         l.metrics_file(split),
         l.predictions_file(split),
         l.evaluation_dir(split),
+        l.segments_file(split),
     ]
 }
 

@@ -155,7 +155,9 @@ pub fn openapi() -> Value {
                 "200": ok("every record passes the serving contract"),
                 "400": error, "401": error, "413": error, "422": error, "503": error}}},
             "/predict": {"post": {"requestBody": body, "responses": {
-                "200": ok("one prediction per record: SK_ID_CURR, PD, decision, band, reasons"),
+                "200": ok("one prediction per record: SK_ID_CURR, PD, decision, band, reasons \
+                    (each: feature, value, contribution and statement, the reviewed \
+                    adverse-action sentence with the value and its unit)"),
                 "400": error, "401": error, "413": error, "422": error, "503": error}}},
             "/admin/reload": {"post": {"responses": {
                 "200": ok("the model reference was re-resolved and swapped in"),

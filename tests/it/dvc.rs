@@ -70,6 +70,11 @@ fn dvc_repro_runs_the_pipeline_and_reruns_only_what_a_param_change_touches() {
     std::fs::copy(repo.join("dvc.yaml"), root.join("dvc.yaml")).unwrap();
     let config = root.join("configs/baseline.yaml");
     std::fs::copy(repo.join("configs/baseline.yaml"), &config).unwrap();
+    std::fs::copy(
+        repo.join("configs/reason_statements.csv"),
+        root.join("configs/reason_statements.csv"),
+    )
+    .unwrap();
     edit(&config, "synth_rows: 20000", "synth_rows: 3000");
     for entry in std::fs::read_dir(repo.join("sql")).unwrap() {
         let path = entry.unwrap().path();

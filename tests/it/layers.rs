@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("serve", 3),
     ("monitor", 3),
     ("deploy", 3),
+    ("model_card", 3),
     ("model", 4),
     ("contracts", 4),
     ("experiment", 4),

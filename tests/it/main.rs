@@ -4,6 +4,7 @@ mod cli;
 mod contracts;
 mod dvc;
 mod features;
+mod governance;
 mod layers;
 mod mlflow_pipeline;
 mod model;

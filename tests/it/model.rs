@@ -33,6 +33,19 @@ fn config(root: &Path) -> Config {
     cfg.paths.models_dir = root.join("models");
     cfg.features.store_file = root.join("processed/feature_store.parquet");
     cfg.model.monotone_constraints.clear();
+    // The synthetic features need their reviewed adverse-action statements like any feature.
+    let statements = root.join("reason_statements.csv");
+    let mut table = String::from("feature,statement,unit\n");
+    for f in ["X1", "X2", "NOISE", "CAT", "CONSTANT"] {
+        table.push_str(&format!(
+            "{f},Test feature {f} raised the estimated risk,\n"
+        ));
+    }
+    std::fs::create_dir_all(root).unwrap();
+    std::fs::write(&statements, table).unwrap();
+    cfg.governance.reason_statements = statements;
+    // Its store has none of the default segment columns (and there is no raw file to join).
+    cfg.governance.segments.clear();
     cfg
 }
 

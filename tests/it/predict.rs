@@ -13,7 +13,7 @@ use creditrisk::model::{ModelBundle, ScoreOptions};
 use creditrisk::predict::{self, History, PredictOptions, PredictRequest, PredictSummary};
 use creditrisk::tracking::ModelRef;
 use creditrisk::{Config, Layout};
-use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Float64Type, Int64Type};
 
 use crate::support;
@@ -135,6 +135,24 @@ fn batch_predict_gives_the_scoring_core_pd_of_every_store_row() {
     let k = t.bundle.card.reason_codes;
     assert!(batch.column_by_name(&format!("reason_{k}")).is_some());
     assert!(batch.column_by_name("model_version").is_some());
+    // Every reason code has its statement beside it, from the bundle's reviewed table.
+    for n in 1..=k {
+        let codes = batch
+            .column_by_name(&format!("reason_{n}"))
+            .unwrap()
+            .as_string::<i32>();
+        let texts = batch
+            .column_by_name(&format!("reason_{n}_statement"))
+            .unwrap()
+            .as_string::<i32>();
+        for r in 0..batch.num_rows() {
+            assert_eq!(codes.is_null(r), texts.is_null(r), "row {r}, reason {n}");
+            if !codes.is_null(r) {
+                let text = &t.bundle.reason_statements.statements[codes.value(r)].text;
+                assert!(texts.value(r).starts_with(text.as_str()), "row {r}");
+            }
+        }
+    }
     assert!(std::fs::read_to_string(&s.rejects).unwrap().is_empty());
 
     // History from the raw history files.
@@ -304,7 +322,9 @@ fn batch_predict_writes_the_same_rows_as_csv_jsonl_and_parquet() {
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    assert_eq!(expected.len(), 4 + 3 * k + 3);
+    // id, PD, decision, band; per reason code: feature, value, contribution, statement; model
+    // name, version, bundle sha256.
+    assert_eq!(expected.len(), 4 + 4 * k + 3);
     let from_parquet = ids_and_pd(&parquet);
     assert_core_pd(t, &from_parquet, "parquet");
 

@@ -265,6 +265,13 @@ fn serve_answers_every_route_with_the_right_status() {
                 pr["reasons"].as_array().unwrap().len(),
                 bundle.card.reason_codes
             );
+            // Every reason code carries its reviewed adverse-action statement.
+            for reason in pr["reasons"].as_array().unwrap() {
+                let feature = reason["feature"].as_str().unwrap();
+                let text = &bundle.reason_statements.statements[feature].text;
+                let statement = reason["statement"].as_str().unwrap();
+                assert!(statement.starts_with(text.as_str()), "{reason}");
+            }
         }
         let r = c.get(s.url("/health")).send().await.unwrap();
         assert!(!r.headers()["x-request-id"].is_empty());

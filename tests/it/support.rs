@@ -4,7 +4,6 @@
 use std::sync::OnceLock;
 
 use creditrisk::evaluate::EvalSummary;
-use creditrisk::experiment::TrackingOptions;
 use creditrisk::features::{FeatureStoreOptions, FeatureStoreSummary};
 use creditrisk::pipeline::DemoSummary;
 use creditrisk::progress::Silent;
@@ -53,9 +52,8 @@ pub fn train(cfg: &Config) -> Result<TrainSummary> {
 pub fn evaluate(cfg: &Config, split: Split) -> Result<EvalSummary> {
     runtime().block_on(creditrisk::evaluate::run(
         &layout(cfg),
-        &cfg.model.name,
+        &creditrisk::evaluate::EvaluateOptions::from_config(cfg),
         split,
-        Some(&TrackingOptions::from_config(cfg)),
     ))
 }
 
