@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::lineage::{self, DataLineage, SourceLineage, StoreLineage};
 use super::{FeatureStoreOptions, FeatureStoreSummary, peak_rss_mb};
 use crate::catalog::RawTable;
+use crate::cluster::Engine;
 use crate::config::{ValidationConfig, combine_hashes};
 use crate::contracts::ValidationReport;
 use crate::contracts::feature_store::check_feature_store;
@@ -21,6 +22,7 @@ use crate::io::ParquetOptions;
 use crate::layout::Layout;
 use crate::progress::Reporter;
 use crate::raw::{self, CsvLoad, LoadedFrom, ParquetCache};
+use crate::storage::{self, Storage};
 
 /// Time spent on one raw table.
 #[derive(Clone, Debug, Serialize)]
@@ -96,7 +98,7 @@ struct Digests {
 }
 
 impl Digests {
-    fn spawn(files: Vec<(RawTable, PathBuf)>, memo_dir: Option<PathBuf>) -> Digests {
+    fn spawn(files: Vec<(RawTable, PathBuf)>, memo_dir: Option<PathBuf>, storage: Storage) -> Digests {
         let mut senders = vec![];
         let mut results = BTreeMap::new();
         for (table, path) in files {
@@ -106,7 +108,11 @@ impl Digests {
         }
         std::thread::spawn(move || {
             for (tx, path) in senders {
-                let _ = tx.send(raw::file_sha256(&path, memo_dir.as_deref()));
+                let sha = match storage::remote(&path) {
+                    Some(uri) => storage::block_on(storage.sha256(uri)),
+                    None => raw::file_sha256(&path, memo_dir.as_deref()),
+                };
+                let _ = tx.send(sha);
             }
         });
         Digests { results }
@@ -142,17 +148,24 @@ pub(super) async fn run(
     reporter: &dyn Reporter,
 ) -> Result<FeatureStoreSummary> {
     let started = Instant::now();
+    let engine = Engine::parse(opts.engine.as_deref(), "features.engine")?;
     let output = layout.store_file.as_path();
     let sql = SqlSet::load(&layout.sql_dir)?;
     let files: Vec<(RawTable, PathBuf)> = RawTable::ALL
         .iter()
         .map(|t| (*t, layout.raw_file(*t)))
         .collect();
-    let absent: Vec<String> = files
-        .iter()
-        .filter(|(_, p)| !p.is_file())
-        .map(|(_, p)| p.display().to_string())
-        .collect();
+    let mut absent: Vec<String> = vec![];
+    for (_, p) in &files {
+        match storage::remote(p) {
+            // A missing object or refused credentials: the store's own error, naming the URI.
+            Some(uri) => {
+                opts.storage.size(uri).await?;
+            }
+            None if !p.is_file() => absent.push(p.display().to_string()),
+            None => {}
+        }
+    }
     if !absent.is_empty() {
         return Err(Error::Input(format!(
             "raw files missing: {} (run `creditrisk synth` or `creditrisk ingest`, or set paths.raw_dir)",
@@ -164,10 +177,14 @@ pub(super) async fn run(
         dir: cache_dir.clone(),
     });
     let memo = cache.as_ref().map(|_| cache_dir.clone());
-    let mut digests = Digests::spawn(files.clone(), memo);
+    let mut digests = Digests::spawn(files.clone(), memo, opts.storage.clone());
 
     reporter.start("feature store", (STEPS.len() + 2) as u64);
-    let ctx = raw::session();
+    let spill = Spill::new(&engine, &cache_dir)?;
+    let ctx = session(&engine, &opts.storage, spill.as_ref()).await?;
+    if let Some(uri) = storage::remote(&layout.raw_dir) {
+        opts.storage.register(&ctx, uri)?;
+    }
     let mut timings: Vec<TableTiming> = vec![];
     let mut sources: Vec<Source> = vec![];
     let mut failed: Vec<Error> = vec![];
@@ -178,16 +195,22 @@ pub(super) async fn run(
             reporter.message(&format!("{}: reading", table.name()));
             let path = layout.raw_file(table);
             let t0 = Instant::now();
-            let loaded = load(
-                &ctx,
-                table,
-                &path,
-                cache.as_ref(),
-                &mut digests,
-                &opts.validation,
-                reporter,
-            )
-            .await?;
+            let loaded = match engine {
+                Engine::Local => {
+                    load(
+                        &ctx,
+                        table,
+                        &path,
+                        cache.as_ref(),
+                        &mut digests,
+                        &opts.validation,
+                        reporter,
+                        &opts.storage,
+                    )
+                    .await?
+                }
+                Engine::Ballista { .. } => load_listing(&ctx, table, &path, &opts.storage).await?,
+            };
             let load_seconds = t0.elapsed().as_secs_f64();
             if table == RawTable::ApplicationTest {
                 raw::register_application_view(&ctx).await?;
@@ -219,7 +242,7 @@ pub(super) async fn run(
             let t0 = Instant::now();
             let path = layout.raw_file(table);
             let source = path.display().to_string();
-            let names = raw::read_header(&path)?;
+            let names = read_header(&opts.storage, &path).await?;
             let header = raw::check_header(table, &names);
             let (mut report, run) =
                 check_raw_table(&ctx, table, &source, &header, &opts.validation).await?;
@@ -247,7 +270,12 @@ pub(super) async fn run(
             let file: FeatureSql = TABLE_SQL[step.sql];
             reporter.message(&format!("{}: features", file.file));
             let t0 = Instant::now();
-            sql.materialize(&raw::feature_session(&ctx), file).await?;
+            // Locally one partition in file order (raw::feature_session); a cluster partitions.
+            let features_ctx = match engine {
+                Engine::Local => raw::feature_session(&ctx),
+                Engine::Ballista { .. } => ctx.clone(),
+            };
+            sql.materialize(&features_ctx, file).await?;
             let timing = timings
                 .iter_mut()
                 .rfind(|t| step.tables.iter().any(|x| x.name() == t.table));
@@ -305,9 +333,12 @@ pub(super) async fn run(
     let t0 = Instant::now();
     let mut lineage_sources = vec![];
     for source in &sources {
-        let bytes = std::fs::metadata(&source.path)
-            .map_err(|e| Error::io(&source.path, e))?
-            .len();
+        let bytes = match storage::remote(&source.path) {
+            Some(uri) => opts.storage.size(uri).await?,
+            None => std::fs::metadata(&source.path)
+                .map_err(|e| Error::io(&source.path, e))?
+                .len(),
+        };
         lineage_sources.push(SourceLineage {
             table: source.table.name().into(),
             path: source.path.display().to_string(),
@@ -337,6 +368,7 @@ pub(super) async fn run(
     let lineage_seconds = t0.elapsed().as_secs_f64();
     reporter.advance(1);
     reporter.finish();
+    drop(spill);
 
     let summary = FeatureStoreSummary {
         output: output.display().to_string(),
@@ -360,6 +392,7 @@ struct Loaded {
 
 /// Put one raw table in memory: from the Parquet cache when it holds this file's version, else
 /// from the CSV (caching it), else — values that do not parse — from a text reading.
+#[allow(clippy::too_many_arguments)]
 async fn load(
     ctx: &SessionContext,
     table: RawTable,
@@ -368,8 +401,9 @@ async fn load(
     digests: &mut Digests,
     validation: &ValidationConfig,
     reporter: &dyn Reporter,
+    storage: &Storage,
 ) -> Result<Loaded> {
-    let names = raw::read_header(path)?;
+    let names = read_header(storage, path).await?;
     let header = raw::check_header(table, &names);
     // Only wait for the hash when a cached copy could match it.
     if let Some(cache) = cache.filter(|c| c.has_any(table)) {
@@ -438,5 +472,95 @@ fn raw_failure(failed: Vec<Error>) -> Error {
     Error::Check {
         message: format!("raw data contracts failed: {}", messages.join(" | ")),
         report,
+    }
+}
+
+/// The header of a raw file, local or in an object store.
+async fn read_header(storage: &Storage, path: &Path) -> Result<Vec<String>> {
+    match storage::remote(path) {
+        Some(uri) => storage.read_header(uri).await,
+        None => raw::read_header(path),
+    }
+}
+
+/// The session the build runs on: DataFusion here, or a Ballista cluster whose in-between
+/// tables are Parquet files in `spill` (a cluster cannot be sent in-memory tables).
+async fn session(engine: &Engine, storage: &Storage, spill: Option<&Spill>) -> Result<SessionContext> {
+    match (engine, spill) {
+        (Engine::Ballista { host, port }, Some(spill)) => {
+            let files = storage::FileTables {
+                dir: spill.dir.clone(),
+            };
+            let config = raw::session().copied_config().with_extension(std::sync::Arc::new(files));
+            crate::cluster::remote_session(host, *port, config, storage).await
+        }
+        _ => Ok(raw::session()),
+    }
+}
+
+/// A raw CSV as a file-backed table the cluster reads itself (no in-memory copy, no Parquet
+/// cache: the cache is local to this machine). The cluster reads the catalog's layout only.
+async fn load_listing(
+    ctx: &SessionContext,
+    table: RawTable,
+    path: &Path,
+    storage: &Storage,
+) -> Result<Loaded> {
+    let names = read_header(storage, path).await?;
+    if !raw::check_header(table, &names).matches_catalog() {
+        return Err(Error::Input(format!(
+            "{}: the header differs from the catalog's {} columns; the Ballista engine reads \
+             the catalog layout only (run `creditrisk ingest` for the first difference, or build \
+             locally with --engine local)",
+            path.display(),
+            table.name()
+        )));
+    }
+    let location = match storage::remote(path) {
+        Some(uri) => uri.to_string(),
+        None => std::path::absolute(path)
+            .map_err(|e| Error::io(path, e))?
+            .display()
+            .to_string(),
+    };
+    let schema = table.arrow_schema();
+    let options = datafusion::prelude::CsvReadOptions::new()
+        .has_header(true)
+        .schema(&schema);
+    ctx.deregister_table(table.name())?;
+    ctx.register_csv(table.name(), &location, options)
+        .await
+        .map_err(|e| Error::engine(format!("registering {location} on the cluster"), e))?;
+    Ok(Loaded {
+        from: LoadedFrom::Csv,
+        type_report: None,
+    })
+}
+
+/// The folder of a cluster build's in-between tables, removed when the build ends (also on
+/// error). It lives under `paths.cache_dir`, which every executor must see at the same path.
+struct Spill {
+    dir: PathBuf,
+}
+
+impl Spill {
+    fn new(engine: &Engine, cache_dir: &Path) -> Result<Option<Spill>> {
+        if *engine == Engine::Local {
+            return Ok(None);
+        }
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.f");
+        let dir = std::path::absolute(cache_dir.join("ballista").join(format!(
+            "build-{stamp}-{}",
+            std::process::id()
+        )))
+        .map_err(|e| Error::io(cache_dir, e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(Some(Spill { dir }))
+    }
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
