@@ -64,8 +64,13 @@ pub struct SchedulerOptions {
     pub port: u16,
     /// The host executors and clients reach this scheduler at (default: `bind_host`).
     pub external_host: Option<String>,
+    /// An executor silent this long is dead: its tasks are retried on the others.
+    pub executor_timeout_seconds: u64,
     pub storage: Storage,
 }
+
+/// How often executors report to the scheduler; well under any sensible executor timeout.
+const HEARTBEAT_SECONDS: u64 = 3;
 
 /// `creditrisk cluster executor`.
 #[derive(Clone, Debug)]
@@ -118,6 +123,9 @@ pub async fn run_scheduler(opts: &SchedulerOptions) -> Result<()> {
             .external_host
             .clone()
             .unwrap_or_else(|| opts.bind_host.clone()),
+        executor_timeout_seconds: opts.executor_timeout_seconds.max(2 * HEARTBEAT_SECONDS),
+        expire_dead_executor_interval_seconds: HEARTBEAT_SECONDS,
+        no_executors_grace_period_seconds: opts.executor_timeout_seconds,
         ..SchedulerConfig::default()
     }
     .with_override_session_builder(Arc::new(move |config| state_with_stores(config, &storage)));
@@ -143,6 +151,7 @@ pub async fn run_executor(opts: &ExecutorOptions) -> Result<()> {
         // Wait for a scheduler that is still starting instead of failing at once.
         scheduler_connect_timeout_seconds: 30,
         work_dir: work_dir.clone(),
+        executor_heartbeat_interval_seconds: HEARTBEAT_SECONDS,
         ..ExecutorProcessConfig::default()
     };
     if let Some(tasks) = opts.concurrent_tasks {

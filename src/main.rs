@@ -251,6 +251,9 @@ enum ClusterCommand {
         /// Host name clients and executors use for this machine (default: --bind-host).
         #[arg(long)]
         external_host: Option<String>,
+        /// An executor silent this long is declared dead and its tasks run elsewhere.
+        #[arg(long, default_value_t = 30)]
+        executor_timeout_seconds: u64,
         /// S3-compatible server for s3:// tables (as `paths.endpoint`).
         #[arg(long)]
         endpoint: Option<String>,
@@ -877,6 +880,7 @@ async fn cluster(command: ClusterCommand) -> Result<(), Error> {
             bind_host,
             port,
             external_host,
+            executor_timeout_seconds,
             endpoint,
         } => {
             eprintln!("ballista scheduler listening on {bind_host}:{port}");
@@ -884,6 +888,7 @@ async fn cluster(command: ClusterCommand) -> Result<(), Error> {
                 bind_host,
                 port,
                 external_host,
+                executor_timeout_seconds,
                 storage: Storage::new(endpoint),
             })
             .await
