@@ -4,7 +4,8 @@
 # records the pin. Needs node >= 20 and npm.
 #
 #   AZURITE=$(scripts/azurite.sh | tail -1)
-#   "$AZURITE" --blobHost 127.0.0.1 --blobPort 10000 --location DIR --skipApiVersionCheck
+#   "$AZURITE" --blobHost 127.0.0.1 --blobPort 10000 --location DIR --skipApiVersionCheck \
+#     --disableTelemetry
 #
 # The executable's path is the last line on stdout; npm's chatter goes to stderr.
 set -euo pipefail

@@ -45,7 +45,10 @@ impl Engine {
             ))
         };
         let rest = text.strip_prefix("ballista://").ok_or_else(bad)?;
-        let (host, port) = rest.trim_end_matches('/').rsplit_once(':').ok_or_else(bad)?;
+        let (host, port) = rest
+            .trim_end_matches('/')
+            .rsplit_once(':')
+            .ok_or_else(bad)?;
         let port: u16 = port.parse().map_err(|_| bad())?;
         if host.is_empty() {
             return Err(bad());
@@ -211,7 +214,12 @@ mod tests {
                 port: 50050
             }
         );
-        for bad in ["spark://h:1", "ballista://h", "ballista://:1", "ballista://h:x"] {
+        for bad in [
+            "spark://h:1",
+            "ballista://h",
+            "ballista://:1",
+            "ballista://h:x",
+        ] {
             let e = Engine::parse(Some(bad), "features.engine").unwrap_err();
             assert!(e.to_string().contains("features.engine"), "{e}");
         }

@@ -229,7 +229,11 @@ fn check_header(path: &Path, table: RawTable) -> std::result::Result<(), String>
 }
 
 /// [`check_header`] on a header already read (`path` names the file or object).
-fn compare_header(path: &Path, found: &[String], table: RawTable) -> std::result::Result<(), String> {
+fn compare_header(
+    path: &Path,
+    found: &[String],
+    table: RawTable,
+) -> std::result::Result<(), String> {
     let expected: Vec<&str> = table.columns().iter().map(|c| c.name).collect();
     for (i, want) in expected.iter().enumerate() {
         match found.get(i) {

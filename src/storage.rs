@@ -273,14 +273,21 @@ pub fn describe(uri: &str, e: object_store::Error) -> Error {
                  and that the bucket or container exists)"
             ));
         }
-        object_store::Error::Unauthenticated { .. } | object_store::Error::PermissionDenied { .. } => {
-            "the credentials were refused"
-        }
+        object_store::Error::Unauthenticated { .. }
+        | object_store::Error::PermissionDenied { .. } => "the credentials were refused",
         _ => {
             let text = e.to_string();
-            if ["403", "401", "Forbidden", "AuthorizationFailure", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AuthenticationFailed"]
-                .iter()
-                .any(|s| text.contains(s))
+            if [
+                "403",
+                "401",
+                "Forbidden",
+                "AuthorizationFailure",
+                "InvalidAccessKeyId",
+                "SignatureDoesNotMatch",
+                "AuthenticationFailed",
+            ]
+            .iter()
+            .any(|s| text.contains(s))
             {
                 "the credentials were refused"
             } else {
@@ -357,8 +364,8 @@ impl FileTables {
             .to_str()
             .ok_or_else(|| Error::Input(format!("{}: path is not UTF-8", file.display())))?;
         let url = ListingTableUrl::parse(text)?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet");
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
             .with_schema(schema);
@@ -377,7 +384,11 @@ struct EnvRegistry {
 }
 
 impl ObjectStoreRegistry for EnvRegistry {
-    fn register_store(&self, url: &Url, store: Arc<dyn ObjectStore>) -> Option<Arc<dyn ObjectStore>> {
+    fn register_store(
+        &self,
+        url: &Url,
+        store: Arc<dyn ObjectStore>,
+    ) -> Option<Arc<dyn ObjectStore>> {
         self.known.register_store(url, store)
     }
 

@@ -98,7 +98,11 @@ struct Digests {
 }
 
 impl Digests {
-    fn spawn(files: Vec<(RawTable, PathBuf)>, memo_dir: Option<PathBuf>, storage: Storage) -> Digests {
+    fn spawn(
+        files: Vec<(RawTable, PathBuf)>,
+        memo_dir: Option<PathBuf>,
+        storage: Storage,
+    ) -> Digests {
         let mut senders = vec![];
         let mut results = BTreeMap::new();
         for (table, path) in files {
@@ -180,7 +184,7 @@ pub(super) async fn run(
     let mut digests = Digests::spawn(files.clone(), memo, opts.storage.clone());
 
     reporter.start("feature store", (STEPS.len() + 2) as u64);
-    let spill = Spill::new(&engine, &cache_dir)?;
+    let spill = Spill::new(&engine, &layout.cache_dir)?;
     let ctx = session(&engine, &opts.storage, spill.as_ref()).await?;
     if let Some(uri) = storage::remote(&layout.raw_dir) {
         opts.storage.register(&ctx, uri)?;
@@ -485,13 +489,19 @@ async fn read_header(storage: &Storage, path: &Path) -> Result<Vec<String>> {
 
 /// The session the build runs on: DataFusion here, or a Ballista cluster whose in-between
 /// tables are Parquet files in `spill` (a cluster cannot be sent in-memory tables).
-async fn session(engine: &Engine, storage: &Storage, spill: Option<&Spill>) -> Result<SessionContext> {
+async fn session(
+    engine: &Engine,
+    storage: &Storage,
+    spill: Option<&Spill>,
+) -> Result<SessionContext> {
     match (engine, spill) {
         (Engine::Ballista { host, port }, Some(spill)) => {
             let files = storage::FileTables {
                 dir: spill.dir.clone(),
             };
-            let config = raw::session().copied_config().with_extension(std::sync::Arc::new(files));
+            let config = raw::session()
+                .copied_config()
+                .with_extension(std::sync::Arc::new(files));
             crate::cluster::remote_session(host, *port, config, storage).await
         }
         _ => Ok(raw::session()),
@@ -549,10 +559,11 @@ impl Spill {
             return Ok(None);
         }
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.f");
-        let dir = std::path::absolute(cache_dir.join("ballista").join(format!(
-            "build-{stamp}-{}",
-            std::process::id()
-        )))
+        let dir = std::path::absolute(
+            cache_dir
+                .join("ballista")
+                .join(format!("build-{stamp}-{}", std::process::id())),
+        )
         .map_err(|e| Error::io(cache_dir, e))?;
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         Ok(Some(Spill { dir }))

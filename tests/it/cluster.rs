@@ -145,7 +145,10 @@ fn assert_equivalent(local: &RecordBatch, cluster: &RecordBatch) {
             assert_eq!(x.as_ref(), y.as_ref(), "column {}", field.name());
             continue;
         }
-        let (x, y) = (x.as_primitive::<Float64Type>(), y.as_primitive::<Float64Type>());
+        let (x, y) = (
+            x.as_primitive::<Float64Type>(),
+            y.as_primitive::<Float64Type>(),
+        );
         for row in 0..x.len() {
             assert_eq!(x.is_null(row), y.is_null(row), "{} row {row}", field.name());
             if x.is_null(row) {

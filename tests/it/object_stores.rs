@@ -26,7 +26,11 @@ pub(crate) fn fixture() -> &'static Fixture {
         let local_store = root.join("data/processed/local.parquet");
         let out = cli(
             &root,
-            &["build-feature-store", "--output", "data/processed/local.parquet"],
+            &[
+                "build-feature-store",
+                "--output",
+                "data/processed/local.parquet",
+            ],
             &[],
         );
         assert!(out.status.success(), "local build: {}", stderr(&out));
@@ -86,7 +90,10 @@ pub(crate) fn cli(root: &Path, args: &[&str], env: &[(&str, String)]) -> Output 
         if let Some(status) = group.child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "creditrisk {args:?}: no result in 300 s");
+        assert!(
+            Instant::now() < deadline,
+            "creditrisk {args:?}: no result in 300 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     Output {
@@ -122,7 +129,10 @@ fn wait_for_port(port: u16, group: &mut Group, log: &Path, what: &str) {
             let text = std::fs::read_to_string(log).unwrap_or_default();
             panic!("{what} exited ({status}):\n{text}");
         }
-        assert!(Instant::now() < deadline, "{what} not listening within 90 s");
+        assert!(
+            Instant::now() < deadline,
+            "{what} not listening within 90 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -144,7 +154,12 @@ pub(crate) fn start_moto() -> Server {
         .stderr(std::fs::File::create(dir.path().join("moto.err")).unwrap())
         .stdin(Stdio::null());
     let mut group = Group::spawn(cmd);
-    wait_for_port(port, &mut group, &dir.path().join("moto.err"), "moto_server");
+    wait_for_port(
+        port,
+        &mut group,
+        &dir.path().join("moto.err"),
+        "moto_server",
+    );
     Server {
         port,
         _group: group,
@@ -161,7 +176,12 @@ fn azurite() -> &'static Path {
             Duration::from_secs(600),
             "scripts/azurite.sh",
         );
-        PathBuf::from(out.lines().last().expect("azurite.sh prints its path").trim())
+        PathBuf::from(
+            out.lines()
+                .last()
+                .expect("azurite.sh prints its path")
+                .trim(),
+        )
     })
 }
 
@@ -173,7 +193,7 @@ pub(crate) fn start_azurite() -> Server {
     cmd.args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
         .arg("--location")
         .arg(dir.path().join("data"))
-        .args(["--skipApiVersionCheck", "--silent"])
+        .args(["--skipApiVersionCheck", "--silent", "--disableTelemetry"])
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::fs::File::create(dir.path().join("azurite.err")).unwrap())
         .stdin(Stdio::null());
@@ -250,7 +270,10 @@ pub(crate) fn s3_env() -> Vec<(&'static str, String)> {
 fn azure_env(port: u16) -> Vec<(&'static str, String)> {
     vec![
         ("AZURE_STORAGE_USE_EMULATOR", "true".into()),
-        ("AZURITE_BLOB_STORAGE_URL", format!("http://127.0.0.1:{port}")),
+        (
+            "AZURITE_BLOB_STORAGE_URL",
+            format!("http://127.0.0.1:{port}"),
+        ),
     ]
 }
 
@@ -285,7 +308,11 @@ fn remote_round_trip(base: &str, endpoint: Option<&str>, env: &[(&str, String)])
     }
     let out = cli(
         &root,
-        &["build-feature-store", "--output", "data/processed/remote.parquet"],
+        &[
+            "build-feature-store",
+            "--output",
+            "data/processed/remote.parquet",
+        ],
         env,
     );
     assert!(out.status.success(), "build: {}", stderr(&out));
@@ -307,10 +334,8 @@ fn remote_round_trip(base: &str, endpoint: Option<&str>, env: &[(&str, String)])
     // A missing object: ingest and build both name it.
     let missing = format!("{base}/nope/bureau.csv");
     let gone = project(|t| {
-        remote_config(base, endpoint)(t).replace(
-            &format!("uri: {bureau} }}"),
-            &format!("uri: {missing} }}"),
-        )
+        remote_config(base, endpoint)(t)
+            .replace(&format!("uri: {bureau} }}"), &format!("uri: {missing} }}"))
     });
     let out = cli(&gone, &["ingest"], env);
     assert_error(&out, &[&missing, "not found"]);
@@ -340,7 +365,10 @@ fn azurite_gives_the_local_feature_store_and_refuses_bad_credentials() {
     // A wrong account key: Azurite checks the shared-key signature.
     let root = project(remote_config("az://creditrisk/raw", None));
     let mut bad = env.clone();
-    bad.push(("AZURE_STORAGE_ACCOUNT_KEY", "d3Jvbmcta2V5LWZvci10aGUtdGVzdA==".into()));
+    bad.push((
+        "AZURE_STORAGE_ACCOUNT_KEY",
+        "d3Jvbmcta2V5LWZvci10aGUtdGVzdA==".into(),
+    ));
     let out = cli(&root, &["ingest"], &bad);
     assert_error(&out, &["az://creditrisk/raw/", "credentials were refused"]);
     let out = cli(&root, &["build-feature-store"], &bad);
