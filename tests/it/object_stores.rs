@@ -61,11 +61,9 @@ pub(crate) fn remote_config(base: &str, endpoint: Option<&str>) -> impl Fn(Strin
     let base = base.to_string();
     let endpoint = endpoint.map(str::to_string);
     move |text: String| {
-        let mut raw = format!("raw_dir: {base}");
-        if let Some(e) = &endpoint {
-            raw.push_str(&format!("\n  endpoint: {e}"));
-        }
-        text.replace("raw_dir: data/raw", &raw)
+        let endpoint = format!("endpoint: \"{}\"", endpoint.as_deref().unwrap_or(""));
+        text.replace("raw_dir: data/raw", &format!("raw_dir: {base}"))
+            .replace("endpoint: \"\"", &endpoint)
             .replace("uri: data/raw/", &format!("uri: {base}/"))
     }
 }
@@ -325,7 +323,7 @@ fn remote_round_trip(base: &str, endpoint: Option<&str>, env: &[(&str, String)])
     let pinned = project(|t| {
         remote_config(base, endpoint)(t).replace(
             &format!("uri: {bureau} }}"),
-            &format!("uri: {bureau}, sha256: {} }}", "0".repeat(64)),
+            &format!("uri: {bureau}, sha256: \"{}\" }}", "0".repeat(64)),
         )
     });
     let out = cli(&pinned, &["ingest"], env);
