@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates (once) a Python virtualenv outside the clone with pinned MLflow and DVC, which the
 # MLflow-interop tests use (`mlflow server`, the Python client reading runs and the registry
-# back) and the DVC pipeline check uses. Fast when already installed: a marker file records the
+# back) and the DVC pipeline check uses; and moto (an S3-compatible server, `moto_server`) with
+# boto3 and azure-storage-blob, which the object-store tests use to create buckets/containers. Fast when already installed: a marker file records the
 # pins, and pip runs only when it differs.
 #
 #   PYENV=$(scripts/python-env.sh | tail -1)
@@ -17,11 +18,13 @@ set -euo pipefail
 # MLFLOW_ALLOW_FILE_STORE=true to use a file: store (refused without it in 3.17).
 MLFLOW_VERSION=3.17.2
 DVC_VERSION=3.67.1
+MOTO_VERSION=5.2.5
+AZURE_BLOB_VERSION=12.31.1
 
 PYENV="${CREDITRISK_PYENV:-$HOME/.cache/creditrisk/pyenv}"
 PYTHON="${PYTHON:-python3}"
 MARKER="$PYENV/.creditrisk-pins"
-WANT="mlflow==$MLFLOW_VERSION dvc==$DVC_VERSION"
+WANT="mlflow==$MLFLOW_VERSION dvc==$DVC_VERSION moto[server]==$MOTO_VERSION azure-storage-blob==$AZURE_BLOB_VERSION"
 
 if [[ -x "$PYENV/bin/python" && -f "$MARKER" && "$(cat "$MARKER")" == "$WANT" ]]; then
   echo "$PYENV"
@@ -39,7 +42,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 # shellcheck disable=SC2086
 "$PYENV/bin/python" -m pip install --quiet $WANT >&2
 # Check the tools start before recording the pins.
-"$PYENV/bin/python" -c 'import mlflow, dvc' >&2
+"$PYENV/bin/python" -c 'import mlflow, dvc, moto, boto3, azure.storage.blob' >&2
+"$PYENV/bin/moto_server" --help >/dev/null
 "$PYENV/bin/mlflow" --version >&2
 "$PYENV/bin/dvc" --version >&2
 echo "$WANT" >"$MARKER"

@@ -53,6 +53,10 @@ pub struct PathsConfig {
     pub sql_dir: PathBuf,
     pub truth_file: PathBuf,
     pub cache_dir: PathBuf,
+    /// Base URL of an S3-compatible server for `s3://` URIs (raw_dir, ingestion sources), e.g.
+    /// `http://127.0.0.1:9000`; credentials come from each cloud's environment variables.
+    #[serde(default)]
+    pub endpoint: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -68,6 +72,10 @@ pub struct FeaturesConfig {
     pub store_file: PathBuf,
     pub raw_parquet_cache: bool,
     pub exclude: Vec<String>,
+    /// Where the raw contracts and feature SQL run: `local` (default) or `ballista://HOST:PORT`
+    /// (a Ballista scheduler; `build-feature-store --engine` overrides it).
+    #[serde(default)]
+    pub engine: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -359,7 +367,8 @@ impl Default for GovernanceConfig {
 pub struct SourceConfig {
     /// Catalog table name (`bureau`, `pos_cash_balance`, ...).
     pub table: String,
-    /// Local path (relative to the project root) or `file://` URL.
+    /// Local path (relative to the project root), `file://` URL, or an object-store URI
+    /// (`s3://`, `az://`/`abfs://`, `gs://`, `http(s)://`).
     pub uri: String,
     #[serde(default)]
     pub md5: Option<String>,

@@ -12,6 +12,7 @@ use crate::config::{Config, Section, SourceConfig};
 use crate::error::{Error, Result};
 use crate::io::{FileDigest, digest_file, write_json};
 use crate::layout::Layout;
+use crate::storage::{self, Storage};
 
 /// md5 of the original Kaggle files (Home Credit Default Risk), to recognise the real data.
 const KAGGLE_MD5: &[(&str, &str)] = &[
@@ -53,6 +54,8 @@ pub struct IngestionSummary {
 #[derive(Clone, Debug)]
 pub struct IngestOptions {
     pub sources: Vec<SourceConfig>,
+    /// How object-store sources are reached (`paths.endpoint` + the environment).
+    pub storage: Storage,
 }
 
 impl IngestOptions {
@@ -61,6 +64,7 @@ impl IngestOptions {
     pub fn from_config(cfg: &Config) -> IngestOptions {
         IngestOptions {
             sources: cfg.ingestion.sources.clone(),
+            storage: Storage::new(cfg.paths.endpoint.clone()),
         }
     }
 }
@@ -78,7 +82,10 @@ pub fn run(layout: &Layout, opts: &IngestOptions) -> Result<IngestionSummary> {
     let sources: Vec<SourceReport> = opts
         .sources
         .iter()
-        .map(|s| verify_source(layout, s))
+        .map(|s| match storage::is_remote(&s.uri) {
+            true => verify_remote(layout, &opts.storage, s),
+            false => verify_source(layout, s),
+        })
         .collect();
     let report = layout.ingestion_summary();
     let passed = sources.iter().all(|s| s.problems.is_empty());
@@ -150,6 +157,15 @@ fn verify_source(layout: &Layout, source: &SourceConfig) -> SourceReport {
     if let Err(problem) = check_header(&path, table) {
         report.problems.push(problem);
     }
+    let target = layout.raw_file(table);
+    if storage::remote(&target).is_some() && report.problems.is_empty() {
+        report.problems.push(format!(
+            "{}: paths.raw_dir is an object store: upload the file to {} (ingest reads stores, \
+             it does not write them)",
+            path.display(),
+            target.display()
+        ));
+    }
     if report.problems.is_empty() {
         let target = layout.raw_file(table);
         match bring_into_raw_dir(&path, &target) {
@@ -209,6 +225,15 @@ fn check_digests(report: &mut SourceReport, source: &SourceConfig, path: &Path, 
 /// differing column. Ingest is strict: the file must be exactly Kaggle's layout.
 fn check_header(path: &Path, table: RawTable) -> std::result::Result<(), String> {
     let found = crate::raw::read_header(path).map_err(|e| e.to_string())?;
+    compare_header(path, &found, table)
+}
+
+/// [`check_header`] on a header already read (`path` names the file or object).
+fn compare_header(
+    path: &Path,
+    found: &[String],
+    table: RawTable,
+) -> std::result::Result<(), String> {
     let expected: Vec<&str> = table.columns().iter().map(|c| c.name).collect();
     for (i, want) in expected.iter().enumerate() {
         match found.get(i) {
@@ -272,4 +297,81 @@ fn bring_into_raw_dir(source: &Path, target: &Path) -> Result<()> {
         let mut input = std::fs::File::open(source)?;
         std::io::copy(&mut input, out).map(|_| ())
     })
+}
+
+/// An object-store source, streamed once: size, rows, md5, sha256 and the header from the same
+/// pass. When `paths.raw_dir` is local the bytes are saved there in that pass (a temp file,
+/// renamed only when every check passed); when it is a store, the object must already be the one
+/// `raw_dir` names and nothing is written.
+fn verify_remote(layout: &Layout, storage: &Storage, source: &SourceConfig) -> SourceReport {
+    let uri = source.uri.as_str();
+    let mut report = SourceReport {
+        table: source.table.clone(),
+        uri: uri.to_string(),
+        path: uri.to_string(),
+        bytes: 0,
+        rows: 0,
+        md5: String::new(),
+        sha256: String::new(),
+        status: "failed".into(),
+        kaggle_original: false,
+        problems: vec![],
+    };
+    let Some(table) = RawTable::from_name(&source.table) else {
+        report.problems.push(format!(
+            "unknown table `{}` in ingestion.sources",
+            source.table
+        ));
+        return report;
+    };
+    let target = layout.raw_file(table);
+    let label = Path::new(uri);
+    let check = |report: &mut SourceReport, digest: &FileDigest, head: &[u8]| {
+        fill_digest(report, digest);
+        report.kaggle_original = KAGGLE_MD5
+            .iter()
+            .any(|(t, md5)| *t == table.name() && *md5 == digest.md5);
+        check_digests(report, source, label, digest);
+        let header = storage::parse_header(uri, head).map_err(|e| e.to_string());
+        if let Err(problem) = header.and_then(|found| compare_header(label, &found, table)) {
+            report.problems.push(problem);
+        }
+    };
+    if let Some(raw_uri) = storage::remote(&target) {
+        if raw_uri != uri {
+            report.problems.push(format!(
+                "{uri}: paths.raw_dir is an object store, so table {} is read from {raw_uri}; \
+                 point ingestion.sources at that object (ingest does not copy between stores)",
+                table.name()
+            ));
+        }
+        match storage::block_on(storage.digest(uri, storage::HEADER_BYTES, None)) {
+            Ok((digest, head)) => check(&mut report, &digest, &head),
+            Err(e) => report.problems.push(e.to_string()),
+        }
+    } else {
+        let mut failure = None;
+        let saved = crate::io::write_atomic_with(&target, |file| {
+            let sink: &mut (dyn std::io::Write + Send) = file;
+            match storage::block_on(storage.digest(uri, storage::HEADER_BYTES, Some(sink))) {
+                Ok((digest, head)) => check(&mut report, &digest, &head),
+                Err(e) => failure = Some(e.to_string()),
+            }
+            match failure.is_none() && report.problems.is_empty() {
+                true => Ok(()),
+                // Dropping the temp file: a failed object never lands in the raw folder.
+                false => Err(std::io::Error::other("verification failed")),
+            }
+        });
+        report.problems.extend(failure);
+        match saved {
+            Ok(()) => report.path = target.display().to_string(),
+            Err(e) if report.problems.is_empty() => report.problems.push(e.to_string()),
+            Err(_) => {}
+        }
+    }
+    if report.problems.is_empty() {
+        report.status = "ok".into();
+    }
+    report
 }

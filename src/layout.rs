@@ -148,7 +148,11 @@ impl Layout {
         let remote = uri.starts_with("http://") || uri.starts_with("https://");
         Layout {
             root: cfg.root.clone(),
-            raw_dir: cfg.resolve(&cfg.paths.raw_dir),
+            // An object-store URI stays as written (a remote `raw_file` is then the object's URI).
+            raw_dir: match crate::storage::remote(&cfg.paths.raw_dir) {
+                Some(_) => cfg.paths.raw_dir.clone(),
+                None => cfg.resolve(&cfg.paths.raw_dir),
+            },
             cache_dir: cfg.resolve(&cfg.paths.cache_dir),
             processed_dir: cfg.resolve(&cfg.paths.processed_dir),
             store_file: cfg.resolve(&cfg.features.store_file),

@@ -20,13 +20,15 @@
 //!    (batch-predict: streaming scoring of new applicants), [`serve`] (the HTTP API),
 //!    [`monitor`] (monitor-drift, monitor-production with the retrain trigger, check-freshness),
 //!    [`deploy`] (the deployment manifest), [`model_card`] (the governance document of a
-//!    model version).
+//!    model version), [`cluster`] (Ballista scheduler and executor processes, and the session
+//!    that sends the feature SQL to them).
 //! 4. **core** — [`model`] (bundle and the one scoring core), [`experiment`] (what a run records
 //!    in the tracker), [`contracts`], [`feature_sql`], [`feature_engine`] (the bundle's feature SQL
 //!    planned once and run per request or chunk), [`serving_contract`] (what a row to score
 //!    must look like, from the catalog),
 //!    [`raw`], [`metrics`], [`sampling`], [`io`], [`layout`], [`progress`], [`tracking`]
-//!    (MLflow-compatible runs and registry).
+//!    (MLflow-compatible runs and registry), [`storage`] (raw data in S3, Azure Blob, GCS or
+//!    over HTTP, through `object_store`).
 //! 5. **catalog/config** — [`catalog`] (raw tables and the feature-store schema), [`config`],
 //!    [`error`].
 
@@ -47,8 +49,10 @@ pub mod progress;
 pub mod raw;
 pub mod sampling;
 pub mod serving_contract;
+pub mod storage;
 pub mod tracking;
 // 3. stages
+pub mod cluster;
 pub mod deploy;
 pub mod evaluate;
 pub mod features;

@@ -70,6 +70,10 @@ enum Command {
         /// Benchmark floor: only parse every raw CSV once with the catalog schema, then exit.
         #[arg(long, hide = true)]
         parse_only: bool,
+        /// `local` or `ballista://HOST:PORT` (a `creditrisk cluster scheduler`); default
+        /// `features.engine`.
+        #[arg(long)]
+        engine: Option<String>,
     },
     /// Stratified, seeded train/test split of the labelled applicants, with leakage checks.
     SplitData,
@@ -223,6 +227,11 @@ enum Command {
         #[arg(long)]
         fail_on_stale: bool,
     },
+    /// A Ballista cluster from this binary: `cluster scheduler`, `cluster executor`.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// The registry: `models list`, `models show REF`.
     Models {
         #[command(subcommand)]
@@ -247,6 +256,52 @@ enum ModelsCommand {
     Show { reference: String },
 }
 
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Ballista's scheduler: plans jobs and hands tasks to executors (no config file needed).
+    Scheduler {
+        #[arg(long, default_value = "127.0.0.1")]
+        bind_host: String,
+        #[arg(long, default_value_t = 50050)]
+        port: u16,
+        /// Host name clients and executors use for this machine (default: --bind-host).
+        #[arg(long)]
+        external_host: Option<String>,
+        /// An executor silent this long is declared dead and its tasks run elsewhere.
+        #[arg(long, default_value_t = 30)]
+        executor_timeout_seconds: u64,
+        /// S3-compatible server for s3:// tables (as `paths.endpoint`).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Ballista's executor: runs tasks for the scheduler at --scheduler-host:--scheduler-port.
+    Executor {
+        #[arg(long, default_value = "127.0.0.1")]
+        bind_host: String,
+        /// Flight port (task results, shuffle data).
+        #[arg(long, default_value_t = 50051)]
+        port: u16,
+        #[arg(long, default_value_t = 50052)]
+        grpc_port: u16,
+        /// Host name the scheduler and other executors use for this machine.
+        #[arg(long)]
+        external_host: Option<String>,
+        #[arg(long, default_value = "127.0.0.1")]
+        scheduler_host: String,
+        #[arg(long, default_value_t = 50050)]
+        scheduler_port: u16,
+        /// Shuffle files and spills (default: a temporary folder).
+        #[arg(long)]
+        work_dir: Option<String>,
+        /// Tasks run at once (default: the machine's cores).
+        #[arg(long)]
+        concurrent_tasks: Option<usize>,
+        /// S3-compatible server for s3:// tables (as `paths.endpoint`).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum SplitArg {
     Train,
@@ -260,7 +315,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let outcome = tokio::runtime::Builder::new_multi_thread()
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if matches!(cli.command, Command::Cluster { .. }) {
+        // Ballista's own binaries use 32 MB stacks: deep plans are (de)serialised recursively.
+        runtime.thread_stack_size(32 << 20);
+    }
+    let outcome = runtime
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
@@ -275,6 +335,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Error> {
+    // Cluster processes run on machines that need no project checkout or config file.
+    if let Command::Cluster { command } = cli.command {
+        return cluster(command).await;
+    }
     let cfg = Config::load(&cli.config)?;
     let layout = Layout::new(&cfg);
     let bars = Bars::new();
@@ -319,17 +383,16 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 eprintln!("{table:<22} {rows:>11} rows parsed in {seconds:.2} s");
             }
         }
-        Command::BuildFeatureStore { output, .. } => {
+        Command::BuildFeatureStore { output, engine, .. } => {
             let layout = match output {
                 Some(path) => layout.with_store_file(path),
                 None => layout,
             };
-            let s = creditrisk::features::build_feature_store(
-                &layout,
-                &FeatureStoreOptions::from_config(&cfg),
-                &bars,
-            )
-            .await?;
+            let mut opts = FeatureStoreOptions::from_config(&cfg);
+            if engine.is_some() {
+                opts.engine = engine;
+            }
+            let s = creditrisk::features::build_feature_store(&layout, &opts, &bars).await?;
             print_feature_store(&s);
         }
         Command::SplitData => {
@@ -629,6 +692,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 t.report.display()
             );
         }
+        Command::Cluster { .. } => unreachable!("handled before the config is loaded"),
         Command::Models { command } => {
             let tracking = TrackingOptions::from_config(&cfg);
             let tracker = tracking.tracker(&layout)?;
@@ -837,4 +901,56 @@ html:    {}",
         json.display(),
         html.display()
     );
+}
+
+async fn cluster(command: ClusterCommand) -> Result<(), Error> {
+    use creditrisk::cluster::{ExecutorOptions, SchedulerOptions};
+    use creditrisk::storage::Storage;
+    match command {
+        ClusterCommand::Scheduler {
+            bind_host,
+            port,
+            external_host,
+            executor_timeout_seconds,
+            endpoint,
+        } => {
+            eprintln!("ballista scheduler listening on {bind_host}:{port}");
+            creditrisk::cluster::run_scheduler(&SchedulerOptions {
+                bind_host,
+                port,
+                external_host,
+                executor_timeout_seconds,
+                storage: Storage::new(endpoint),
+            })
+            .await
+        }
+        ClusterCommand::Executor {
+            bind_host,
+            port,
+            grpc_port,
+            external_host,
+            scheduler_host,
+            scheduler_port,
+            work_dir,
+            concurrent_tasks,
+            endpoint,
+        } => {
+            eprintln!(
+                "ballista executor on {bind_host}:{port} (grpc {grpc_port}), scheduler \
+                 {scheduler_host}:{scheduler_port}"
+            );
+            creditrisk::cluster::run_executor(&ExecutorOptions {
+                bind_host,
+                port,
+                grpc_port,
+                external_host,
+                scheduler_host,
+                scheduler_port,
+                work_dir,
+                concurrent_tasks,
+                storage: Storage::new(endpoint),
+            })
+            .await
+        }
+    }
 }

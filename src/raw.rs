@@ -439,6 +439,10 @@ pub fn register_batches(
     schema: SchemaRef,
     parts: Vec<Vec<RecordBatch>>,
 ) -> Result<u64> {
+    // A distributed engine cannot be sent in-memory tables: file-backed there (crate::storage).
+    if let Some(files) = crate::storage::file_tables(ctx) {
+        return files.register(ctx, name, schema, &parts);
+    }
     let rows = parts.iter().flatten().map(|b| b.num_rows() as u64).sum();
     let parts = if parts.is_empty() {
         vec![vec![]]

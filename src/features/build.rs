@@ -1,7 +1,7 @@
 //! The build pipeline behind [`super::build_feature_store`].
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use super::lineage::{self, DataLineage, SourceLineage, StoreLineage};
 use super::{FeatureStoreOptions, FeatureStoreSummary, peak_rss_mb};
 use crate::catalog::RawTable;
+use crate::cluster::Engine;
 use crate::config::{ValidationConfig, combine_hashes};
 use crate::contracts::ValidationReport;
 use crate::contracts::feature_store::check_feature_store;
@@ -26,6 +27,7 @@ use crate::io::{ParquetOptions, ParquetSink};
 use crate::layout::Layout;
 use crate::progress::Reporter;
 use crate::raw::{self, CsvLoad, LoadedFrom, ParquetCache};
+use crate::storage::{self, Storage};
 
 /// Time spent on one raw table. Tables are checked and reduced concurrently, so the contracts
 /// and features seconds of different tables overlap (they are each task's own wall time).
@@ -97,7 +99,11 @@ struct Digests {
 }
 
 impl Digests {
-    fn spawn(files: Vec<(RawTable, PathBuf)>, memo_dir: Option<PathBuf>) -> Digests {
+    fn spawn(
+        files: Vec<(RawTable, PathBuf)>,
+        memo_dir: Option<PathBuf>,
+        storage: Storage,
+    ) -> Digests {
         let mut senders = vec![];
         let mut results = BTreeMap::new();
         for (table, path) in files {
@@ -107,8 +113,11 @@ impl Digests {
         }
         std::thread::spawn(move || {
             for (tx, path) in senders {
-                let digest =
-                    raw::file_sha256(&path, memo_dir.as_deref()).map_err(|e| e.to_string());
+                let digest = match storage::remote(&path) {
+                    Some(uri) => storage::block_on(storage.sha256(uri)),
+                    None => raw::file_sha256(&path, memo_dir.as_deref()),
+                };
+                let digest = digest.map_err(|e| e.to_string());
                 tx.send_replace(Some(digest));
             }
         });
@@ -137,6 +146,8 @@ impl Digests {
 /// What every step's task needs.
 struct Shared {
     ctx: SessionContext,
+    engine: Engine,
+    storage: Storage,
     sql: SqlSet,
     layout: Layout,
     validation: ValidationConfig,
@@ -167,17 +178,24 @@ pub(super) async fn run(
     reporter: &dyn Reporter,
 ) -> Result<FeatureStoreSummary> {
     let started = Instant::now();
+    let engine = Engine::parse(opts.engine.as_deref(), "features.engine")?;
     let output = layout.store_file.as_path();
     let sql = SqlSet::load(&layout.sql_dir)?;
     let files: Vec<(RawTable, PathBuf)> = RawTable::ALL
         .iter()
         .map(|t| (*t, layout.raw_file(*t)))
         .collect();
-    let absent: Vec<String> = files
-        .iter()
-        .filter(|(_, p)| !p.is_file())
-        .map(|(_, p)| p.display().to_string())
-        .collect();
+    let mut absent: Vec<String> = vec![];
+    for (_, p) in &files {
+        match storage::remote(p) {
+            // A missing object or refused credentials: the store's own error, naming the URI.
+            Some(uri) => {
+                opts.storage.size(uri).await?;
+            }
+            None if !p.is_file() => absent.push(p.display().to_string()),
+            None => {}
+        }
+    }
     if !absent.is_empty() {
         return Err(Error::Input(format!(
             "raw files missing: {} (run `creditrisk synth` or `creditrisk ingest`, or set paths.raw_dir)",
@@ -189,12 +207,18 @@ pub(super) async fn run(
         dir: cache_dir.clone(),
     });
     let memo = cache.as_ref().map(|_| cache_dir.clone());
-    let digests = Digests::spawn(files.clone(), memo);
+    let digests = Digests::spawn(files.clone(), memo, opts.storage.clone());
 
     reporter.start("feature store", (STEPS.len() + 2) as u64);
-    let ctx = raw::session();
+    let spill = Spill::new(&engine, &layout.cache_dir)?;
+    let ctx = session(&engine, &opts.storage, spill.as_ref()).await?;
+    if let Some(uri) = storage::remote(&layout.raw_dir) {
+        opts.storage.register(&ctx, uri)?;
+    }
     let shared = Arc::new(Shared {
         ctx: ctx.clone(),
+        engine: engine.clone(),
+        storage: opts.storage.clone(),
         sql: sql.clone(),
         layout: layout.clone(),
         validation: opts.validation.clone(),
@@ -279,16 +303,17 @@ pub(super) async fn run(
     reporter.message("feature store: contracts");
     let t0 = Instant::now();
     let store_source = output.display().to_string();
-    raw::register_parquet_file(&ctx, STORE_SQL.result, written.temp_path()).await?;
+    // Checked here, whatever the engine: the file is local until it is published.
+    let check_ctx = raw::session();
+    raw::register_parquet_file(&check_ctx, STORE_SQL.result, written.temp_path()).await?;
     let report = check_feature_store(
-        &ctx,
+        &check_ctx,
         STORE_SQL.result,
         &schema,
         &store_source,
         &opts.validation,
     )
     .await?;
-    ctx.deregister_table(STORE_SQL.result)?;
     if let Err(e) = report.write_and_check(&layout.validation_report("feature_store")) {
         reporter.finish();
         return Err(e);
@@ -299,9 +324,12 @@ pub(super) async fn run(
     let t0 = Instant::now();
     let mut lineage_sources = vec![];
     for source in &sources {
-        let bytes = std::fs::metadata(&source.path)
-            .map_err(|e| Error::io(&source.path, e))?
-            .len();
+        let bytes = match storage::remote(&source.path) {
+            Some(uri) => opts.storage.size(uri).await?,
+            None => std::fs::metadata(&source.path)
+                .map_err(|e| Error::io(&source.path, e))?
+                .len(),
+        };
         lineage_sources.push(SourceLineage {
             table: source.table.name().into(),
             path: source.path.display().to_string(),
@@ -331,6 +359,7 @@ pub(super) async fn run(
     let lineage_seconds = t0.elapsed().as_secs_f64();
     reporter.advance(1);
     reporter.finish();
+    drop(spill);
 
     Ok(FeatureStoreSummary {
         output: output.display().to_string(),
@@ -467,7 +496,7 @@ async fn contracts(
     let t0 = Instant::now();
     let path = shared.layout.raw_file(table);
     let source = path.display().to_string();
-    let names = raw::read_header(&path)?;
+    let names = read_header(&shared.storage, &path).await?;
     let header = raw::check_header(table, &names);
     let (mut report, run) = check_raw_table(
         &shared.ctx,
@@ -496,10 +525,12 @@ async fn contracts(
 
 async fn features(shared: Arc<Shared>, file: FeatureSql, table: RawTable) -> Result<Piece> {
     let t0 = Instant::now();
-    shared
-        .sql
-        .materialize(&raw::feature_session(&shared.ctx), file)
-        .await?;
+    // Locally one partition in file order (raw::feature_session); a cluster partitions.
+    let ctx = match shared.engine {
+        Engine::Local => raw::feature_session(&shared.ctx),
+        Engine::Ballista { .. } => shared.ctx.clone(),
+    };
+    shared.sql.materialize(&ctx, file).await?;
     Ok(Piece::Features {
         table,
         seconds: t0.elapsed().as_secs_f64(),
@@ -540,7 +571,10 @@ struct Loaded {
 async fn load(shared: &Shared, table: RawTable, reporter: &dyn Reporter) -> Result<Loaded> {
     let ctx = &shared.ctx;
     let path = shared.layout.raw_file(table);
-    let names = raw::read_header(&path)?;
+    if let Engine::Ballista { .. } = shared.engine {
+        return load_listing(ctx, table, &path, &shared.storage).await;
+    }
+    let names = read_header(&shared.storage, &path).await?;
     let header = raw::check_header(table, &names);
     // Only wait for the hash when a cached copy could match it.
     if let Some(cache) = shared.cache.as_ref().filter(|c| c.has_any(table)) {
@@ -621,5 +655,104 @@ fn raw_failure(failed: Vec<Error>) -> Error {
     Error::Check {
         message: format!("raw data contracts failed: {}", messages.join(" | ")),
         report,
+    }
+}
+
+/// The header of a raw file, local or in an object store.
+async fn read_header(storage: &Storage, path: &Path) -> Result<Vec<String>> {
+    match storage::remote(path) {
+        Some(uri) => storage.read_header(uri).await,
+        None => raw::read_header(path),
+    }
+}
+
+/// The session the build runs on: DataFusion here, or a Ballista cluster whose in-between
+/// tables are Parquet files in `spill` (a cluster cannot be sent in-memory tables).
+async fn session(
+    engine: &Engine,
+    storage: &Storage,
+    spill: Option<&Spill>,
+) -> Result<SessionContext> {
+    match (engine, spill) {
+        (Engine::Ballista { host, port }, Some(spill)) => {
+            let files = storage::FileTables {
+                dir: spill.dir.clone(),
+            };
+            let config = raw::session()
+                .copied_config()
+                .with_extension(std::sync::Arc::new(files));
+            crate::cluster::remote_session(host, *port, config, storage).await
+        }
+        _ => Ok(raw::session()),
+    }
+}
+
+/// A raw CSV as a file-backed table the cluster reads itself (no in-memory copy, no Parquet
+/// cache: the cache is local to this machine). The cluster reads the catalog's layout only.
+async fn load_listing(
+    ctx: &SessionContext,
+    table: RawTable,
+    path: &Path,
+    storage: &Storage,
+) -> Result<Loaded> {
+    let names = read_header(storage, path).await?;
+    if !raw::check_header(table, &names).matches_catalog() {
+        return Err(Error::Input(format!(
+            "{}: the header differs from the catalog's {} columns; the Ballista engine reads \
+             the catalog layout only (run `creditrisk ingest` for the first difference, or build \
+             locally with --engine local)",
+            path.display(),
+            table.name()
+        )));
+    }
+    let location = match storage::remote(path) {
+        Some(uri) => uri.to_string(),
+        None => std::path::absolute(path)
+            .map_err(|e| Error::io(path, e))?
+            .display()
+            .to_string(),
+    };
+    let schema = table.arrow_schema();
+    let options = datafusion::prelude::CsvReadOptions::new()
+        .has_header(true)
+        .schema(&schema);
+    ctx.deregister_table(table.name())?;
+    ctx.register_csv(table.name(), &location, options)
+        .await
+        .map_err(|e| Error::engine(format!("registering {location} on the cluster"), e))?;
+    Ok(Loaded {
+        from: LoadedFrom::Csv,
+        type_report: None,
+        fill: None,
+        nan_free: vec![],
+    })
+}
+
+/// The folder of a cluster build's in-between tables, removed when the build ends (also on
+/// error). It lives under `paths.cache_dir`, which every executor must see at the same path.
+struct Spill {
+    dir: PathBuf,
+}
+
+impl Spill {
+    fn new(engine: &Engine, cache_dir: &Path) -> Result<Option<Spill>> {
+        if *engine == Engine::Local {
+            return Ok(None);
+        }
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.f");
+        let dir = std::path::absolute(
+            cache_dir
+                .join("ballista")
+                .join(format!("build-{stamp}-{}", std::process::id())),
+        )
+        .map_err(|e| Error::io(cache_dir, e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(Some(Spill { dir }))
+    }
+}
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

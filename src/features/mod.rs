@@ -27,6 +27,10 @@ pub struct FeatureStoreOptions {
     pub validation: ValidationConfig,
     /// Hashes of the config sections read, for the lineage.
     pub config_sections: BTreeMap<String, String>,
+    /// `features.engine`: `local` / unset, or `ballista://HOST:PORT` (`--engine` overrides it).
+    pub engine: Option<String>,
+    /// How object-store raw files are reached (`paths.endpoint` + the environment).
+    pub storage: crate::storage::Storage,
 }
 
 impl FeatureStoreOptions {
@@ -37,6 +41,8 @@ impl FeatureStoreOptions {
             raw_parquet_cache: cfg.features.raw_parquet_cache,
             validation: cfg.validation.clone(),
             config_sections: cfg.sections_record(&Self::SECTIONS),
+            engine: cfg.features.engine.clone(),
+            storage: crate::storage::Storage::new(cfg.paths.endpoint.clone()),
         }
     }
 }

@@ -85,7 +85,9 @@ pub const STAGES: &[StageDef] = &[
             let mut out = vec![c.layout.ingestion_summary()];
             let sources = &c.cfg.ingestion.sources;
             let tables = sources.iter().filter_map(|s| RawTable::from_name(&s.table));
-            out.extend(tables.map(|t| c.layout.raw_file(t)));
+            // Objects in a store are not fingerprinted (no local file to hash): `--force`.
+            let local = tables.map(|t| c.layout.raw_file(t));
+            out.extend(local.filter(|p| crate::storage::remote(p).is_none()));
             out
         },
         registry: None,
@@ -99,6 +101,7 @@ pub const STAGES: &[StageDef] = &[
             RawTable::ALL
                 .iter()
                 .map(|t| c.layout.raw_file(*t))
+                .filter(|p| crate::storage::remote(p).is_none())
                 .collect()
         },
         outputs: |c| {

@@ -1,6 +1,7 @@
 //! The one integration-test binary (each test binary links DataFusion, so there is only one).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 mod cli;
+mod cluster;
 mod contracts;
 mod dvc;
 mod features;
@@ -9,6 +10,7 @@ mod layers;
 mod mlflow_pipeline;
 mod model;
 mod monitor;
+mod object_stores;
 mod pipeline;
 mod predict;
 mod registry;

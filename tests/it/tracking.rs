@@ -18,12 +18,12 @@ use serde_json::Value;
 
 /// Kills a child's whole process group when dropped (also while a failed test unwinds): `mlflow
 /// server` runs a uvicorn child that a plain kill would orphan.
-struct Group {
-    child: Child,
+pub(crate) struct Group {
+    pub(crate) child: Child,
 }
 
 impl Group {
-    fn spawn(mut cmd: Command) -> Group {
+    pub(crate) fn spawn(mut cmd: Command) -> Group {
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
         Group {
@@ -31,7 +31,7 @@ impl Group {
         }
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let pgid = format!("-{}", self.child.id());
         for signal in ["-TERM", "-KILL"] {
             let _ = Command::new("kill")
@@ -119,7 +119,7 @@ pub(crate) fn python(script: &str, args: &[&str]) -> Value {
         .unwrap_or_else(|e| panic!("python printed no JSON ({e}):\n{out}\n{err}"))
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
