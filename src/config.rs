@@ -76,6 +76,14 @@ pub struct FeaturesConfig {
     /// (a Ballista scheduler; `build-feature-store --engine` overrides it).
     #[serde(default)]
     pub engine: Option<String>,
+    /// A cluster build that has not finished after this long fails (nothing is written): Ballista
+    /// may wait for ever on a job whose executor died holding its shuffle data.
+    #[serde(default = "default_cluster_timeout")]
+    pub cluster_timeout_seconds: u64,
+}
+
+fn default_cluster_timeout() -> u64 {
+    3600
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]

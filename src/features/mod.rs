@@ -29,6 +29,8 @@ pub struct FeatureStoreOptions {
     pub config_sections: BTreeMap<String, String>,
     /// `features.engine`: `local` / unset, or `ballista://HOST:PORT` (`--engine` overrides it).
     pub engine: Option<String>,
+    /// `features.cluster_timeout_seconds`.
+    pub cluster_timeout_seconds: u64,
     /// How object-store raw files are reached (`paths.endpoint` + the environment).
     pub storage: crate::storage::Storage,
 }
@@ -42,6 +44,7 @@ impl FeatureStoreOptions {
             validation: cfg.validation.clone(),
             config_sections: cfg.sections_record(&Self::SECTIONS),
             engine: cfg.features.engine.clone(),
+            cluster_timeout_seconds: cfg.features.cluster_timeout_seconds,
             storage: crate::storage::Storage::new(cfg.paths.endpoint.clone()),
         }
     }
@@ -71,7 +74,22 @@ pub async fn build_feature_store(
     opts: &FeatureStoreOptions,
     reporter: &dyn crate::progress::Reporter,
 ) -> crate::Result<FeatureStoreSummary> {
-    build::run(layout, opts, reporter).await
+    let engine = opts.engine.as_deref().filter(|e| *e != "local");
+    let Some(engine) = engine else {
+        return build::run(layout, opts, reporter).await;
+    };
+    let limit = std::time::Duration::from_secs(opts.cluster_timeout_seconds);
+    // Dropping the build on time-out removes its temp store file and in-between tables.
+    tokio::time::timeout(limit, build::run(layout, opts, reporter))
+        .await
+        .unwrap_or_else(|_| {
+            Err(crate::Error::Input(format!(
+                "the feature store build on {engine} did not finish in {} s \
+                 (features.cluster_timeout_seconds); no store was written. Check that every \
+                 executor is alive (`creditrisk cluster executor` logs) and run it again",
+                opts.cluster_timeout_seconds
+            )))
+        })
 }
 
 /// The parsing floor: parse every typed raw CSV of `raw_dir` once (`COUNT` of every column, so

@@ -202,6 +202,15 @@ fn killing_an_executor_mid_build_never_leaves_a_partial_store() {
     let data = fixture();
     let mut cluster = start_cluster(2);
     let root = cluster_project();
+    // A job whose executor died with its shuffle data may never finish on Ballista: the build's
+    // own time-out must then fail it cleanly.
+    let config = root.join("configs/baseline.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replace(
+        "cluster_timeout_seconds: 3600",
+        "cluster_timeout_seconds: 60",
+    );
+    std::fs::write(&config, text).unwrap();
     let output = root.join("data/processed/killed.parquet");
     let dir = tempfile::tempdir().unwrap();
     let mut build = spawn(
