@@ -43,6 +43,24 @@ pub struct SourceReport {
     pub problems: Vec<String>,
 }
 
+impl SourceReport {
+    /// A report that fails until every check has passed.
+    fn failed(source: &SourceConfig, path: &str) -> SourceReport {
+        SourceReport {
+            table: source.table.clone(),
+            uri: source.uri.clone(),
+            path: path.to_string(),
+            bytes: 0,
+            rows: 0,
+            md5: String::new(),
+            sha256: String::new(),
+            status: "failed".into(),
+            kaggle_original: false,
+            problems: vec![],
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct IngestionSummary {
     pub sources: Vec<SourceReport>,
@@ -107,18 +125,7 @@ pub fn run(layout: &Layout, opts: &IngestOptions) -> Result<IngestionSummary> {
 }
 
 fn verify_source(layout: &Layout, source: &SourceConfig) -> SourceReport {
-    let mut report = SourceReport {
-        table: source.table.clone(),
-        uri: source.uri.clone(),
-        path: String::new(),
-        bytes: 0,
-        rows: 0,
-        md5: String::new(),
-        sha256: String::new(),
-        status: "failed".into(),
-        kaggle_original: false,
-        problems: vec![],
-    };
+    let mut report = SourceReport::failed(source, "");
     // Config::check already rejected unknown tables; stay total anyway.
     let Some(table) = RawTable::from_name(&source.table) else {
         report.problems.push(format!(
@@ -305,18 +312,7 @@ fn bring_into_raw_dir(source: &Path, target: &Path) -> Result<()> {
 /// `raw_dir` names and nothing is written.
 fn verify_remote(layout: &Layout, storage: &Storage, source: &SourceConfig) -> SourceReport {
     let uri = source.uri.as_str();
-    let mut report = SourceReport {
-        table: source.table.clone(),
-        uri: uri.to_string(),
-        path: uri.to_string(),
-        bytes: 0,
-        rows: 0,
-        md5: String::new(),
-        sha256: String::new(),
-        status: "failed".into(),
-        kaggle_original: false,
-        problems: vec![],
-    };
+    let mut report = SourceReport::failed(source, uri);
     let Some(table) = RawTable::from_name(&source.table) else {
         report.problems.push(format!(
             "unknown table `{}` in ingestion.sources",

@@ -231,14 +231,11 @@ pub(super) async fn run(
     // Parse step after step on this task; each step's contracts, feature SQL and cache fill run
     // as tasks beside the parsing of the next (and beside each other).
     for step in &STEPS {
-        let step_bytes: u64 = step
-            .tables
-            .iter()
-            .filter_map(|t| std::fs::metadata(layout.raw_file(*t)).ok())
-            .map(|m| m.len())
-            .sum();
+        let step_bytes = csv_bytes(layout, step.tables.iter().copied());
         while held_bytes > 0 && held_bytes + step_bytes > PARSED_BYTES_IN_MEMORY {
-            let step = next_done(&mut running).await?.expect("steps are running");
+            let Some(step) = next_done(&mut running).await? else {
+                break;
+            };
             held_bytes -= step.held_bytes;
             reporter.advance(1);
             done.push(step);
@@ -256,12 +253,10 @@ pub(super) async fn run(
         for &parent in step.known {
             register_known_ids(&ctx, parent).await?;
         }
-        let held: u64 = loads
+        let parsed = loads
             .iter()
-            .filter(|(_, l, _)| l.from != LoadedFrom::ParquetCache)
-            .filter_map(|(t, _, _)| std::fs::metadata(layout.raw_file(*t)).ok())
-            .map(|m| m.len())
-            .sum();
+            .filter(|(_, l, _)| l.from != LoadedFrom::ParquetCache);
+        let held = csv_bytes(layout, parsed.map(|(t, _, _)| *t));
         held_bytes += held;
         running.spawn(check_and_reduce(shared.clone(), step, loads, held));
     }
@@ -372,6 +367,14 @@ pub(super) async fn run(
         store_contracts_seconds,
         lineage_seconds,
     })
+}
+
+/// Bytes of the raw files of `tables` (0 for objects in a store: they are not held whole).
+fn csv_bytes(layout: &Layout, tables: impl Iterator<Item = RawTable>) -> u64 {
+    tables
+        .filter_map(|t| std::fs::metadata(layout.raw_file(t)).ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 /// The next finished step (None when none is running); a failed task fails the build, and
