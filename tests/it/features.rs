@@ -685,7 +685,10 @@ fn store_is_bit_identical_across_builds_and_the_cache() {
     let (first, _) = build(false, 1);
     for partitions in [2, 8, 2, 8, 2] {
         let (bytes, _) = build(false, partitions);
-        assert!(bytes == first, "cold rebuild at {partitions} partitions differs");
+        assert!(
+            bytes == first,
+            "cold rebuild at {partitions} partitions differs"
+        );
     }
     let (filled, log) = build(true, 2);
     assert!(
@@ -698,7 +701,10 @@ fn store_is_bit_identical_across_builds_and_the_cache() {
             log.contains("(ParquetCache)") && !log.contains("(Csv)"),
             "{log}"
         );
-        assert!(bytes == first, "warm build at {partitions} partitions differs");
+        assert!(
+            bytes == first,
+            "warm build at {partitions} partitions differs"
+        );
     }
     // No temp file is left beside the store.
     let leftovers: Vec<_> = std::fs::read_dir(store.parent().unwrap())
