@@ -8,10 +8,13 @@
 #   cold   build without the Parquet cache (parse CSVs, contracts, SQL, write the store)
 #   fill   build with an empty cache (cold + writing the typed Parquet copies)
 #   warm   build with a filled cache (the usual rebuild)
-# Targets: <= 8 s and <= 2 GB RSS (Python original: 27.6 s / 6.4 GB).
+#   same   determinism: warm builds at 1, 2 and 8 DataFusion partitions and a cold one at 8 must
+#          write a store byte-identical to the one before (fails otherwise); not timed
+# Targets (issue 12): cold <= 10 s, warm <= 5 s, peak RSS <= 1.5 GB, fill <= 1.2 x cold
+# (Python original: 27.6 s / 6.4 GB).
 # Environment: BENCH_RAW_DIR (default bench-data/raw), BENCH_OUT (default bench-data/feature_store),
 # CREDITRISK_BIN (default: release binary in $CARGO_TARGET_DIR, built first; a given binary is
-# run as is), CONFIG (default configs/baseline.yaml), STAGES (default "floor cold fill warm";
+# run as is), CONFIG (default configs/baseline.yaml), STAGES (default "floor cold fill warm same";
 # e.g. STAGES=warm re-measures the warm build alone on a filled cache).
 set -euo pipefail
 
@@ -36,7 +39,7 @@ export CREDITRISK__PATHS__RAW_DIR="$raw"
 export CREDITRISK__PATHS__REPORTS_DIR="$out/reports"
 export CREDITRISK__PATHS__CACHE_DIR="$out/cache"
 export CREDITRISK__FEATURES__STORE_FILE="$out/feature_store.parquet"
-stages=" ${STAGES:-floor cold fill warm} "
+stages=" ${STAGES:-floor cold fill warm same} "
 
 # Run "$@" under /usr/bin/time -v; print wall seconds and peak RSS.
 measure() {
@@ -73,5 +76,19 @@ fi
 if [[ $stages == *" warm "* ]]; then
     CREDITRISK__FEATURES__RAW_PARQUET_CACHE=true \
         measure warm "$bin" --config "$config" build-feature-store
+fi
+if [[ $stages == *" same "* ]]; then
+    store="$out/feature_store.parquet"
+    reference=$(md5sum < "$store")
+    for run in "true 1" "true 2" "true 8" "false 8"; do
+        read -r cache partitions <<<"$run"
+        CREDITRISK__FEATURES__RAW_PARQUET_CACHE=$cache DATAFUSION_EXECUTION_TARGET_PARTITIONS=$partitions \
+            "$bin" --config "$config" build-feature-store >/dev/null 2>"$out/same.stderr"
+        if [[ $(md5sum < "$store") != "$reference" ]]; then
+            echo "same: store differs (cache $cache, $partitions partitions)" | tee -a "$out/summary.txt" >&2
+            exit 1
+        fi
+    done
+    echo "same: one store hash at 1, 2 and 8 partitions, cold and warm" | tee -a "$out/summary.txt"
 fi
 echo "summary: $out/summary.txt"
