@@ -4,23 +4,46 @@
 //! SQL through. Ballista 55 plans with our DataFusion 55, so the SQL in `sql/` runs unchanged.
 //!
 //! Every process (client, scheduler, executors) resolves `s3://`, `az://`, `gs://` and
-//! `http(s)://` tables through [`Storage::registry`], from its own environment: the scheduler
-//! lists the files when it plans, the executors read them.
+//! `http(s)://` tables through [`Storage::registry`](crate::storage::Storage::registry), from its
+//! own environment: the scheduler lists the files when it plans, the executors read them.
+//!
+//! Everything but [`Engine`] needs the cargo feature `ballista` (on by default). Built without
+//! it, [`Engine::parse`] refuses `ballista://…` and [`remote_session`] fails, each telling the
+//! user to rebuild with the feature.
 
+#[cfg(feature = "ballista")]
 use std::sync::Arc;
 
+#[cfg(feature = "ballista")]
 use ballista::prelude::SessionContextExt;
+#[cfg(feature = "ballista")]
 use ballista_core::extension::SessionConfigExt;
+#[cfg(feature = "ballista")]
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+#[cfg(feature = "ballista")]
 use ballista_scheduler::cluster::BallistaCluster;
+#[cfg(feature = "ballista")]
 use ballista_scheduler::config::SchedulerConfig;
+#[cfg(feature = "ballista")]
 use ballista_scheduler::scheduler_process::start_server;
+#[cfg(feature = "ballista")]
 use datafusion::execution::SessionStateBuilder;
+#[cfg(feature = "ballista")]
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::error::{Error, Result};
 use crate::storage::Storage;
+
+/// The error of a Ballista request (`what`: the setting or subcommand that asked for it) in a
+/// binary built without the `ballista` feature.
+pub fn not_built(what: &str) -> Error {
+    Error::Config(format!(
+        "{what} needs the Ballista engine, which this creditrisk binary was built without (cargo \
+         feature `ballista`); rebuild with `cargo build --release --features ballista` (or with \
+         the default features, which include it)"
+    ))
+}
 
 /// Where the feature store is computed (`features.engine`, `build-feature-store --engine`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +61,11 @@ impl Engine {
             None | Some("") | Some("local") => return Ok(Engine::Local),
             Some(t) => t,
         };
+        if cfg!(not(feature = "ballista")) && text.starts_with("ballista://") {
+            return Err(not_built(&format!(
+                "{what} (or build-feature-store --engine) = `{text}`"
+            )));
+        }
         let bad = || {
             Error::Config(format!(
                 "{what}: `{text}` is not an engine; use `local` or `ballista://HOST:PORT` (the \
@@ -60,6 +88,7 @@ impl Engine {
     }
 }
 
+#[cfg(feature = "ballista")]
 /// `creditrisk cluster scheduler`.
 #[derive(Clone, Debug)]
 pub struct SchedulerOptions {
@@ -72,9 +101,11 @@ pub struct SchedulerOptions {
     pub storage: Storage,
 }
 
+#[cfg(feature = "ballista")]
 /// How often executors report to the scheduler; well under any sensible executor timeout.
 const HEARTBEAT_SECONDS: u64 = 3;
 
+#[cfg(feature = "ballista")]
 /// `creditrisk cluster executor`.
 #[derive(Clone, Debug)]
 pub struct ExecutorOptions {
@@ -93,6 +124,7 @@ pub struct ExecutorOptions {
     pub storage: Storage,
 }
 
+#[cfg(feature = "ballista")]
 /// DataFusion state with the Kaggle-layout settings of `config` and object stores from the
 /// environment: what the scheduler plans with and what clients send.
 fn state_with_stores(
@@ -108,6 +140,7 @@ fn state_with_stores(
         .build())
 }
 
+#[cfg(feature = "ballista")]
 /// Run a Ballista scheduler until the process is stopped.
 pub async fn run_scheduler(opts: &SchedulerOptions) -> Result<()> {
     let addr: std::net::SocketAddr = format!("{}:{}", opts.bind_host, opts.port)
@@ -140,6 +173,7 @@ pub async fn run_scheduler(opts: &SchedulerOptions) -> Result<()> {
         .map_err(|e| Error::Internal(format!("cluster scheduler on {addr}: {e}")))
 }
 
+#[cfg(feature = "ballista")]
 /// Run a Ballista executor, registered with its scheduler, until the process is stopped.
 pub async fn run_executor(opts: &ExecutorOptions) -> Result<()> {
     let storage = opts.storage.clone();
@@ -175,6 +209,7 @@ pub async fn run_executor(opts: &ExecutorOptions) -> Result<()> {
     })
 }
 
+#[cfg(feature = "ballista")]
 /// A session whose queries run on the Ballista cluster at `host:port`, with the settings of
 /// `config` (e.g. the Kaggle layout's identifier handling) and object stores from `storage`.
 pub async fn remote_session(
@@ -199,6 +234,19 @@ pub async fn remote_session(
         })
 }
 
+/// Built without the `ballista` feature: no cluster to connect to.
+#[cfg(not(feature = "ballista"))]
+pub async fn remote_session(
+    host: &str,
+    port: u16,
+    _config: SessionConfig,
+    _storage: &Storage,
+) -> Result<SessionContext> {
+    Err(not_built(&format!(
+        "the feature store on ballista://{host}:{port}"
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +255,7 @@ mod tests {
     fn engines_parse() {
         assert_eq!(Engine::parse(None, "x").unwrap(), Engine::Local);
         assert_eq!(Engine::parse(Some("local"), "x").unwrap(), Engine::Local);
+        #[cfg(feature = "ballista")]
         assert_eq!(
             Engine::parse(Some("ballista://127.0.0.1:50050"), "x").unwrap(),
             Engine::Ballista {
@@ -222,6 +271,23 @@ mod tests {
         ] {
             let e = Engine::parse(Some(bad), "features.engine").unwrap_err();
             assert!(e.to_string().contains("features.engine"), "{e}");
+        }
+    }
+
+    /// Built without the feature, a cluster engine is refused with the way to get one.
+    #[cfg(not(feature = "ballista"))]
+    #[test]
+    fn engines_without_ballista_say_how_to_rebuild() {
+        let e = Engine::parse(Some("ballista://127.0.0.1:50050"), "features.engine")
+            .unwrap_err()
+            .to_string();
+        for part in [
+            "features.engine",
+            "--engine",
+            "ballista://127.0.0.1:50050",
+            "cargo build --release --features ballista",
+        ] {
+            assert!(e.contains(part), "{part} not in: {e}");
         }
     }
 }

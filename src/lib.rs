@@ -21,7 +21,7 @@
 //!    [`monitor`] (monitor-drift, monitor-production with the retrain trigger, check-freshness),
 //!    [`deploy`] (the deployment manifest), [`model_card`] (the governance document of a
 //!    model version), [`cluster`] (Ballista scheduler and executor processes, and the session
-//!    that sends the feature SQL to them).
+//!    that sends the feature SQL to them; cargo feature `ballista`, on by default).
 //! 4. **core** — [`model`] (bundle and the one scoring core), [`experiment`] (what a run records
 //!    in the tracker), [`contracts`], [`feature_sql`], [`feature_engine`] (the bundle's feature SQL
 //!    planned once and run per request or chunk), [`serving_contract`] (what a row to score

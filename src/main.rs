@@ -228,6 +228,13 @@ enum Command {
         fail_on_stale: bool,
     },
     /// A Ballista cluster from this binary: `cluster scheduler`, `cluster executor`.
+    #[cfg_attr(
+        not(feature = "ballista"),
+        command(
+            about = "A Ballista cluster: not in this build (cargo feature `ballista`; rebuild \
+                     with `cargo build --release --features ballista`)"
+        )
+    )]
     Cluster {
         #[command(subcommand)]
         command: ClusterCommand,
@@ -257,6 +264,9 @@ enum ModelsCommand {
 }
 
 #[derive(Subcommand)]
+// Built without the `ballista` feature, the arguments are parsed (so the error below names the
+// subcommand) but never used.
+#[cfg_attr(not(feature = "ballista"), allow(dead_code))]
 enum ClusterCommand {
     /// Ballista's scheduler: plans jobs and hands tasks to executors (no config file needed).
     Scheduler {
@@ -903,6 +913,19 @@ html:    {}",
     );
 }
 
+/// Built without the `ballista` feature: the `cluster` subcommands say how to get them.
+#[cfg(not(feature = "ballista"))]
+async fn cluster(command: ClusterCommand) -> Result<(), Error> {
+    let name = match command {
+        ClusterCommand::Scheduler { .. } => "scheduler",
+        ClusterCommand::Executor { .. } => "executor",
+    };
+    Err(creditrisk::cluster::not_built(&format!(
+        "`creditrisk cluster {name}`"
+    )))
+}
+
+#[cfg(feature = "ballista")]
 async fn cluster(command: ClusterCommand) -> Result<(), Error> {
     use creditrisk::cluster::{ExecutorOptions, SchedulerOptions};
     use creditrisk::storage::Storage;

@@ -1,6 +1,8 @@
 //! The one integration-test binary (each test binary links DataFusion, so there is only one).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 mod cli;
+// Starts Ballista processes from the binary: only with the `ballista` feature (default).
+#[cfg(feature = "ballista")]
 mod cluster;
 mod contracts;
 mod dvc;
