@@ -1,5 +1,5 @@
-//! Prometheus counters of the server: requests by route and status, a latency histogram,
-//! decisions by outcome, refused records, and the model version as a label.
+//! Prometheus counters of the server: requests by route and status, requests in flight, a latency
+//! histogram, decisions by outcome, refused records, and the model version as a label.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -14,6 +14,7 @@ const BUCKETS: [f64; 12] = [
 #[derive(Default)]
 struct Counts {
     requests: BTreeMap<(String, u16), u64>,
+    in_flight: BTreeMap<String, u64>,
     /// Per route: bucket counts (cumulative at render time), sum and count.
     latency: BTreeMap<String, ([u64; BUCKETS.len()], f64, u64)>,
     decisions: BTreeMap<&'static str, u64>,
@@ -39,6 +40,17 @@ impl Metrics {
         }
         entry.1 += secs;
         entry.2 += 1;
+    }
+
+    /// Count a request of `route` as in flight until the returned guard drops (also when the
+    /// client goes away mid-request and the handler is dropped).
+    pub fn in_flight(&self, route: &str) -> InFlight<'_> {
+        let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        *c.in_flight.entry(route.to_string()).or_default() += 1;
+        InFlight {
+            metrics: self,
+            route: route.to_string(),
+        }
     }
 
     pub fn decision(&self, outcome: &'static str) {
@@ -72,6 +84,18 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "creditrisk_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+                escape(route)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP creditrisk_http_requests_in_flight Requests being handled, by route."
+        );
+        let _ = writeln!(out, "# TYPE creditrisk_http_requests_in_flight gauge");
+        for (route, n) in &c.in_flight {
+            let _ = writeln!(
+                out,
+                "creditrisk_http_requests_in_flight{{route=\"{}\"}} {n}",
                 escape(route)
             );
         }
@@ -136,4 +160,23 @@ fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// A request in flight (see [`Metrics::in_flight`]).
+pub struct InFlight<'a> {
+    metrics: &'a Metrics,
+    route: String,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut c = self
+            .metrics
+            .counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = c.in_flight.get_mut(&self.route) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }

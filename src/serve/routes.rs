@@ -102,6 +102,7 @@ async fn edge(State(state): State<Arc<AppState>>, mut req: Request, next: Next) 
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let in_flight = state.metrics.in_flight(&route);
     let open = matches!(route.as_str(), "/health" | "/ready");
     let mut response = if !open && !authorised(&state, &req) {
         let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token")
@@ -128,6 +129,7 @@ async fn edge(State(state): State<Arc<AppState>>, mut req: Request, next: Next) 
     }
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
+    drop(in_flight);
     state.metrics.request(&route, status, elapsed);
     // No applicant data: the audit log holds the decisions.
     tracing::info!(

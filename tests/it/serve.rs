@@ -371,6 +371,12 @@ fn serve_answers_every_route_with_the_right_status() {
             ),
             "{m}"
         );
+        // Only this /metrics request is in flight.
+        assert!(
+            m.contains("creditrisk_http_requests_in_flight{route=\"/predict\"} 0")
+                && m.contains("creditrisk_http_requests_in_flight{route=\"/metrics\"} 1"),
+            "{m}"
+        );
         assert!(
             m.contains("creditrisk_decisions_total{outcome=\"decline\",model_version=\"path\"}"),
             "{m}"
@@ -884,7 +890,28 @@ fn sigterm_lets_in_flight_requests_finish_and_logs_json_without_applicant_data()
                 std::time::Instant::now()
             }));
         }
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        // SIGTERM only once every request is in the server's hands (in flight or answered): one
+        // still queued in the listen backlog would rightly be refused, not finished. Read from
+        // the server's own in-flight gauge and request counter.
+        let metrics_url = url.replace("/predict", "/metrics");
+        let value = |m: &str, series: &str| -> usize {
+            m.lines()
+                .find_map(|l| l.strip_prefix(series))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        loop {
+            let (_, m) = get(&c, &metrics_url, Some(TOKEN)).await;
+            let in_flight = value(&m, "creditrisk_http_requests_in_flight{route=\"/predict\"}");
+            let done = value(
+                &m,
+                "creditrisk_http_requests_total{route=\"/predict\",status=\"200\"}",
+            );
+            if in_flight + done == N {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let term = std::time::Instant::now();
         // The shell's own `kill`: no procps needed.
         let killed = std::process::Command::new("sh")
@@ -914,7 +941,7 @@ fn sigterm_lets_in_flight_requests_finish_and_logs_json_without_applicant_data()
     );
     let requests: Vec<&Value> = log
         .iter()
-        .filter(|e| e["fields"]["message"] == "request")
+        .filter(|e| e["fields"]["message"] == "request" && e["fields"]["route"] != "/metrics")
         .collect();
     assert_eq!(requests.len(), N);
     assert!(requests.iter().all(|e| e["fields"]["status"] == 200
