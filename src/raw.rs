@@ -242,8 +242,8 @@ impl ParquetCache {
     }
 
     /// Store `parts` as the copy of `table` for `sha256`, removing older versions. The footer
-    /// records which float columns hold no NaN: Parquet statistics leave NaN out of MIN and MAX,
-    /// so this is what lets the contracts take a column's bounds from the statistics alone.
+    /// records the [`FloatFacts`] that let the contracts take a column's bounds from the Parquet
+    /// statistics alone.
     pub fn store(
         &self,
         table: RawTable,
@@ -256,7 +256,7 @@ impl ParquetCache {
         for batch in parts.iter().flatten() {
             sink.write(batch)?;
         }
-        sink.annotate(NAN_FREE_KEY, nan_free_columns(schema, parts).join(","));
+        FloatFacts::of(schema, parts.iter().flatten()).annotate(&mut sink);
         sink.finish()?.persist()?;
         for old in self.copies(table).into_iter().filter(|p| *p != file) {
             let _ = std::fs::remove_file(old);
@@ -265,32 +265,91 @@ impl ParquetCache {
     }
 }
 
-/// Footer key of a cached copy: the float columns without NaN, comma-separated.
+/// Footer keys of a cached copy: float columns without NaN, and without -0.0, comma-separated.
 const NAN_FREE_KEY: &str = "creditrisk.nan_free_columns";
+const NO_NEGATIVE_ZERO_KEY: &str = "creditrisk.no_negative_zero_columns";
 
-/// Float columns in which no (non-NULL) value is NaN.
-pub fn nan_free_columns(schema: &SchemaRef, parts: &[Vec<RecordBatch>]) -> Vec<String> {
-    use datafusion::arrow::array::AsArray;
-    use datafusion::arrow::datatypes::Float64Type;
-    schema
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| f.data_type() == &DataType::Float64)
-        .filter(|(i, _)| {
-            parts.iter().flatten().all(|batch| {
-                let values = batch.column(*i).as_primitive::<Float64Type>();
-                values.iter().flatten().all(|v| !v.is_nan())
-            })
-        })
-        .map(|(_, f)| f.name().clone())
-        .collect()
+/// What is known of a table's float columns beyond their Parquet statistics, which leave NaN out
+/// of MIN and MAX and write a zero MIN as -0.0 whatever the zero's sign (Parquet's rule). The
+/// contracts compare in total order (-0.0 < 0.0), so without these facts a column of
+/// non-negative values whose minimum is 0 could not be proved `>= 0` from statistics.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FloatFacts {
+    /// Float columns in which no (non-NULL) value is NaN.
+    pub nan_free: Vec<String>,
+    /// Float columns in which no value is -0.0.
+    pub no_negative_zero: Vec<String>,
+}
+
+impl FloatFacts {
+    /// The facts of `batches` (all of one table, with `schema`).
+    pub fn of<'a>(schema: &SchemaRef, batches: impl Iterator<Item = &'a RecordBatch>) -> Self {
+        use datafusion::arrow::array::AsArray;
+        use datafusion::arrow::datatypes::Float64Type;
+        let floats: Vec<usize> = (0..schema.fields().len())
+            .filter(|i| schema.field(*i).data_type() == &DataType::Float64)
+            .collect();
+        let (mut nan, mut negative_zero) = (vec![false; floats.len()], vec![false; floats.len()]);
+        for batch in batches {
+            for (k, i) in floats.iter().enumerate() {
+                // NULL slots hold arbitrary values: only look at valid ones.
+                for v in batch.column(*i).as_primitive::<Float64Type>().iter().flatten() {
+                    nan[k] |= v.is_nan();
+                    negative_zero[k] |= v == 0.0 && v.is_sign_negative();
+                }
+            }
+        }
+        let names = |flags: &[bool]| -> Vec<String> {
+            floats
+                .iter()
+                .zip(flags)
+                .filter(|(_, flag)| !**flag)
+                .map(|(i, _)| schema.field(*i).name().clone())
+                .collect()
+        };
+        FloatFacts {
+            nan_free: names(&nan),
+            no_negative_zero: names(&negative_zero),
+        }
+    }
+
+    /// What holds in both parts of one table.
+    pub fn both(mut self, other: &FloatFacts) -> Self {
+        self.nan_free.retain(|c| other.nan_free.contains(c));
+        self.no_negative_zero
+            .retain(|c| other.no_negative_zero.contains(c));
+        self
+    }
+
+    /// The facts a Parquet file's footer records (none when it records nothing).
+    pub fn recorded_in(file: &Path) -> Self {
+        let list = |key| -> Vec<String> {
+            crate::io::footer_value(file, key)
+                .map(|list| {
+                    list.split(',')
+                        .filter(|c| !c.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        FloatFacts {
+            nan_free: list(NAN_FREE_KEY),
+            no_negative_zero: list(NO_NEGATIVE_ZERO_KEY),
+        }
+    }
+
+    /// Record these facts in the footer of a Parquet file being written.
+    pub fn annotate(&self, sink: &mut ParquetSink) {
+        sink.annotate(NAN_FREE_KEY, self.nan_free.join(","));
+        sink.annotate(NO_NEGATIVE_ZERO_KEY, self.no_negative_zero.join(","));
+    }
 }
 
 /// A cached copy registered in place of its CSV.
 pub struct CachedCopy {
-    /// Float columns the copy records as free of NaN.
-    pub nan_free: Vec<String>,
+    /// What the copy records of its float columns.
+    pub facts: FloatFacts,
 }
 
 /// Register a cached Parquet copy under the table's name, scanned in place (Parquet is columnar
@@ -320,15 +379,9 @@ pub async fn register_parquet(
     }
     ctx.deregister_table(table.name())?;
     ctx.register_table(table.name(), df.into_view())?;
-    let nan_free = crate::io::footer_value(file, NAN_FREE_KEY)
-        .map(|list| {
-            list.split(',')
-                .filter(|c| !c.is_empty())
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(Some(CachedCopy { nan_free }))
+    Ok(Some(CachedCopy {
+        facts: FloatFacts::recorded_in(file),
+    }))
 }
 
 /// Register a complete Parquet file (any file name) as table `name`.

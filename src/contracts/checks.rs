@@ -24,7 +24,8 @@ use serde_json::{Map, Value};
 
 use crate::catalog::{Column, DAYS_SENTINEL, Domain, Kind};
 use crate::error::{Error, Result};
-use crate::raw::ident;
+use super::keys;
+use crate::raw::{FloatFacts, ident};
 
 /// The `validation.enforce_*` toggle a check belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -289,8 +290,8 @@ pub struct TableRun {
 
 /// Run `checks` over the registered `table` (plus one query per `KnownIn` rule), profile NULLs of
 /// `profile` columns, and fetch up to `sample_rows` rows (with the `id_columns` present in the
-/// table) for each failing check. `nan_free` names float columns known to hold no NaN (the
-/// typed cache records them), whose bounds then need no scan.
+/// table) for each failing check. `facts` names float columns known to hold no NaN or no -0.0
+/// (the typed cache records them), whose bounds then come from Parquet statistics.
 pub async fn run_checks(
     ctx: &SessionContext,
     table: &str,
@@ -298,7 +299,7 @@ pub async fn run_checks(
     profile: &[String],
     id_columns: &[&str],
     sample_rows: usize,
-    nan_free: &[String],
+    facts: &FloatFacts,
 ) -> Result<TableRun> {
     let t = ident(table);
     let schema = ctx.table(table).await?.schema().as_arrow().clone();
@@ -335,12 +336,14 @@ pub async fn run_checks(
             )),
             (Rule::Failing(_), Some(Shortcut::Within { lo, hi }), Some(ty)) => {
                 bounds.entry(column).or_insert_with(|| {
-                    let may_hide_nan =
-                        ty == DataType::Float64 && !nan_free.iter().any(|n| n == column);
+                    let float = ty == DataType::Float64;
+                    let known = |list: &[String]| list.iter().any(|n| n == column);
                     Bounds {
                         min: bounds_pass.push(format!("MIN({c})")),
                         max: bounds_pass.push(format!("MAX({c})")),
-                        abs: may_hide_nan.then(|| bounds_pass.push(format!("MAX(ABS({c}))"))),
+                        abs: (float && !known(&facts.nan_free))
+                            .then(|| bounds_pass.push(format!("MAX(ABS({c}))"))),
+                        zero_is_positive: float && known(&facts.no_negative_zero),
                     }
                 });
                 Plan::Within { column, lo, hi }
@@ -348,10 +351,11 @@ pub async fn run_checks(
             (Rule::Failing(sql), _, _) => {
                 Plan::Counted(Pass::Counted(counted_pass.push(count_failing(sql))))
             }
+            // Measured below (keys.rs).
+            (Rule::Unique, _, Some(DataType::Int64)) | (Rule::KnownIn(_), _, _) => Plan::Keys,
             (Rule::Unique, _, _) => Plan::Counted(Pass::Counted(
                 counted_pass.push(format!("COUNT({c}) - COUNT(DISTINCT {c})")),
             )),
-            (Rule::KnownIn(_), _, _) => Plan::Orphans, // measured below, by a join
         });
     }
     let first = bounds_pass.run(ctx, &t).await?;
@@ -372,7 +376,7 @@ pub async fn run_checks(
     for (plan, check) in plans.iter().zip(checks) {
         counted.push(match plan {
             Plan::Counted(pass) => Some(Counted::First(*pass)),
-            Plan::Orphans => None,
+            Plan::Keys => None,
             Plan::Within { column, lo, hi } => {
                 let b = &bounds[column];
                 if b.proves(&first, *lo, *hi)? {
@@ -400,7 +404,17 @@ pub async fn run_checks(
             (Some(Counted::Second(i)), _, _) => (count_at(&second, i)?, rows),
             (Some(Counted::Zero), _, _) => (0, rows),
             (None, Rule::KnownIn(parent), Some(column)) => {
-                count_orphans(ctx, table, column, parent).await?
+                match keys::orphans(ctx, table, column, parent).await? {
+                    Some(counts) => counts,
+                    None => count_orphans(ctx, table, column, parent).await?,
+                }
+            }
+            (None, Rule::Unique, Some(column)) => {
+                let repeats = keys::duplicates(ctx, table, column).await?;
+                let repeats = repeats.ok_or_else(|| {
+                    Error::Internal(format!("{table}.{column} is not an Int64 key"))
+                })?;
+                (repeats, rows)
             }
             (None, _, _) => (0, rows),
         };
@@ -445,7 +459,8 @@ enum Plan<'a> {
         lo: Limit,
         hi: Limit,
     },
-    Orphans,
+    /// A key check counted over its column (unique keys, orphans).
+    Keys,
 }
 
 enum Counted {
@@ -460,14 +475,21 @@ struct Bounds {
     max: usize,
     /// MAX(ABS(col)) of a float column: finite only when no value is NaN or ±inf.
     abs: Option<usize>,
+    /// The column holds no -0.0, so a MIN of -0.0 (how Parquet statistics write any zero MIN)
+    /// is +0.0.
+    zero_is_positive: bool,
 }
 
 impl Bounds {
     /// Whether every non-NULL value lies within [lo, hi] (so no row fails).
     fn proves(&self, row: &[RecordBatch], lo: Limit, hi: Limit) -> Result<bool> {
-        let (Some(min), Some(max)) = (float_at(row, self.min)?, float_at(row, self.max)?) else {
+        let (Some(mut min), Some(max)) = (float_at(row, self.min)?, float_at(row, self.max)?)
+        else {
             return Ok(true); // no non-NULL value: the predicate is never true
         };
+        if self.zero_is_positive && min == 0.0 {
+            min = 0.0;
+        }
         if let Some(abs) = self.abs {
             // NaN may hide from MIN/MAX (Parquet statistics leave it out): prove nothing then.
             match float_at(row, abs)? {
@@ -681,7 +703,7 @@ mod tests {
         let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap();
         let ctx = crate::raw::session();
         crate::raw::register_batches(&ctx, "t", schema, vec![vec![batch]]).unwrap();
-        let run = run_checks(&ctx, "t", &[finite_check("X")], &["X".into()], &[], 10, &[])
+        let run = run_checks(&ctx, "t", &[finite_check("X")], &["X".into()], &[], 10, &FloatFacts::default())
             .await
             .unwrap();
         assert_eq!(run.rows, 7);

@@ -10,6 +10,7 @@ use super::report::{CheckFailure, Severity, ValidationReport};
 use crate::catalog::{FEATURES, KEY_COLUMNS};
 use crate::config::ValidationConfig;
 use crate::error::Result;
+use crate::raw::FloatFacts;
 
 /// Check the store registered as `table` (schema `schema`) and return its report.
 pub async fn check_feature_store(
@@ -18,6 +19,7 @@ pub async fn check_feature_store(
     schema: &Schema,
     source: &str,
     cfg: &ValidationConfig,
+    facts: &FloatFacts,
 ) -> Result<ValidationReport> {
     let mut schema_findings = vec![];
     let expected = KEY_COLUMNS
@@ -100,7 +102,7 @@ pub async fn check_feature_store(
         }
     }
     let ids = ["SK_ID_CURR"];
-    let run = run_checks(ctx, table, &checks, &[], &ids, cfg.sample_rows, &[]).await?;
+    let run = run_checks(ctx, table, &checks, &[], &ids, cfg.sample_rows, facts).await?;
     let mut report = ValidationReport::new("feature_store", source, run.rows);
     let record_schema =
         |report: &mut ValidationReport, check: &str, column: String, words: String, severity| {

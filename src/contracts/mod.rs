@@ -7,6 +7,7 @@
 
 pub mod checks;
 pub mod feature_store;
+mod keys;
 pub mod raw_tables;
 pub mod report;
 pub mod splits;

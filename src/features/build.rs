@@ -26,7 +26,7 @@ use crate::feature_sql::{FeatureSql, STORE_SQL, SqlSet, TABLE_SQL};
 use crate::io::{ParquetOptions, ParquetSink};
 use crate::layout::Layout;
 use crate::progress::Reporter;
-use crate::raw::{self, CsvLoad, LoadedFrom, ParquetCache};
+use crate::raw::{self, CsvLoad, FloatFacts, LoadedFrom, ParquetCache};
 use crate::storage::{self, Storage};
 
 /// Time spent on one raw table. Tables are checked and reduced concurrently, so the contracts
@@ -286,9 +286,16 @@ pub(super) async fn run(
     let mut stream = df.execute_stream().await.map_err(engine_error)?;
     let mut sink = ParquetSink::create(output, &schema, ParquetOptions::STORE)?;
     let mut rows = 0;
+    // Known as it streams, so the store's contracts take its float bounds from the statistics.
+    let mut facts: Option<FloatFacts> = None;
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(engine_error)?;
         rows += batch.num_rows() as u64;
+        let these = FloatFacts::of(&schema, std::iter::once(&batch));
+        facts = Some(match facts {
+            Some(f) => f.both(&these),
+            None => these,
+        });
         sink.write(&batch)?;
     }
     let written = sink.finish()?;
@@ -307,6 +314,7 @@ pub(super) async fn run(
         &schema,
         &store_source,
         &opts.validation,
+        &facts.unwrap_or_default(),
     )
     .await?;
     if let Err(e) = report.write_and_check(&layout.validation_report("feature_store")) {
@@ -433,7 +441,7 @@ async fn check_and_reduce(
             shared.clone(),
             table,
             loaded.type_report,
-            loaded.nan_free,
+            loaded.facts,
         ));
     }
     for &(index, table) in step.sql {
@@ -494,7 +502,7 @@ async fn contracts(
     shared: Arc<Shared>,
     table: RawTable,
     type_report: Option<ValidationReport>,
-    nan_free: Vec<String>,
+    facts: FloatFacts,
 ) -> Result<Piece> {
     let t0 = Instant::now();
     let path = shared.layout.raw_file(table);
@@ -507,7 +515,7 @@ async fn contracts(
         &source,
         &header,
         &shared.validation,
-        &nan_free,
+        &facts,
     )
     .await?;
     if let Some(types) = type_report {
@@ -565,8 +573,8 @@ struct Loaded {
     type_report: Option<ValidationReport>,
     /// The parsed rows, when the cache should keep a copy.
     fill: Option<CacheFill>,
-    /// Float columns known to hold no NaN (from the cached copy).
-    nan_free: Vec<String>,
+    /// What is known of the float columns (see [`FloatFacts`]).
+    facts: FloatFacts,
 }
 
 /// Put one raw table in the engine: from the Parquet cache when it holds this file's version,
@@ -590,7 +598,7 @@ async fn load(shared: &Shared, table: RawTable, reporter: &dyn Reporter) -> Resu
                 from: LoadedFrom::ParquetCache,
                 type_report: None,
                 fill: None,
-                nan_free: copy.nan_free,
+                facts: copy.facts,
             });
         }
     }
@@ -598,7 +606,7 @@ async fn load(shared: &Shared, table: RawTable, reporter: &dyn Reporter) -> Resu
         CsvLoad::Table { schema, parts, .. } => Ok(Loaded {
             from: LoadedFrom::Csv,
             type_report: None,
-            nan_free: raw::nan_free_columns(&schema, &parts),
+            facts: FloatFacts::of(&schema, parts.iter().flatten()),
             fill: shared
                 .cache
                 .is_some()
@@ -624,7 +632,7 @@ async fn load(shared: &Shared, table: RawTable, reporter: &dyn Reporter) -> Resu
                 from: LoadedFrom::CsvRelaxed,
                 type_report: Some(report),
                 fill: None,
-                nan_free: vec![],
+                facts: FloatFacts::default(),
             })
         }
     }
@@ -727,7 +735,7 @@ async fn load_listing(
         from: LoadedFrom::Csv,
         type_report: None,
         fill: None,
-        nan_free: vec![],
+        facts: FloatFacts::default(),
     })
 }
 
