@@ -15,12 +15,16 @@ use std::path::Path;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::concat_batches;
 use datafusion::dataframe::DataFrame;
-use datafusion::prelude::SessionContext;
+use datafusion::common::Column;
+use datafusion::prelude::{Expr, SessionContext};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::catalog::RawTable;
 use crate::error::{Error, Result};
+
+/// The applicant key every per-table result carries and the store joins on.
+const KEY: &str = "SK_ID_CURR";
 
 /// A feature SQL file and the table its result is registered as.
 #[derive(Clone, Copy, Debug)]
@@ -150,15 +154,24 @@ impl SqlSet {
             .map_err(|e| Error::engine(format!("feature SQL {}", sql.file), e))
     }
 
-    /// Run one statement and keep its (small, per-applicant) result in memory under `result`.
+    /// Run one statement and keep its (small, per-applicant) result in memory under `result`,
+    /// sorted by SK_ID_CURR and registered with that order: the store query's joins then
+    /// stream the applicants in order, so its final ORDER BY needs no sort (nor a second copy of
+    /// the joined store in memory). A result without SK_ID_CURR is kept as it comes.
     pub async fn materialize(&self, ctx: &SessionContext, sql: FeatureSql) -> Result<u64> {
+        let engine_error = |e| Error::engine(format!("feature SQL {}", sql.file), e);
         let df = self.plan(ctx, sql).await?;
+        let key = Expr::Column(Column::new_unqualified(KEY)).sort(true, false);
+        let sorted = df.schema().has_column_with_unqualified_name(KEY);
+        let df = if sorted {
+            df.sort(vec![key.clone()]).map_err(engine_error)?
+        } else {
+            df
+        };
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-        let parts = df
-            .collect_partitioned()
-            .await
-            .map_err(|e| Error::engine(format!("feature SQL {}", sql.file), e))?;
-        crate::raw::register_batches(ctx, sql.result, schema, parts)
+        let parts = df.collect_partitioned().await.map_err(engine_error)?;
+        let order = if sorted { vec![key] } else { vec![] };
+        crate::raw::register_sorted(ctx, sql.result, schema, parts, order)
     }
 
     /// Register every per-table result as a lazy view and return the store query: the online

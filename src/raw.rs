@@ -16,6 +16,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
+use datafusion::logical_expr::SortExpr;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
 use serde::{Deserialize, Serialize};
 
@@ -511,6 +512,25 @@ pub fn register_batches(
         parts
     };
     let table = MemTable::try_new(schema, parts)?;
+    ctx.deregister_table(name)?;
+    ctx.register_table(name, Arc::new(table))?;
+    Ok(rows)
+}
+
+/// Register in-memory batches as `name`, declaring that they are sorted by `order` (empty: no
+/// order) so that plans over them can rely on it; returns the row count.
+pub fn register_sorted(
+    ctx: &SessionContext,
+    name: &str,
+    schema: SchemaRef,
+    parts: Vec<Vec<RecordBatch>>,
+    order: Vec<SortExpr>,
+) -> Result<u64> {
+    if order.is_empty() || parts.is_empty() || crate::storage::file_tables(ctx).is_some() {
+        return register_batches(ctx, name, schema, parts);
+    }
+    let rows = parts.iter().flatten().map(|b| b.num_rows() as u64).sum();
+    let table = MemTable::try_new(schema, parts)?.with_sort_order(vec![order]);
     ctx.deregister_table(name)?;
     ctx.register_table(name, Arc::new(table))?;
     Ok(rows)

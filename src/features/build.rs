@@ -277,11 +277,18 @@ pub(super) async fn run(
     sources.sort_by_key(|s| order(s.table.name()));
 
     // The store query streams into the Parquet file; its contracts then read the complete file
-    // before it is published (so memory holds the joined store once, in encoded pages).
+    // before it is published (so memory holds the joined store once, in encoded pages). Locally
+    // it runs in one partition: the per-table results are sorted by SK_ID_CURR
+    // (`SqlSet::materialize`), so each join streams the applicants in that order and the final
+    // ORDER BY costs no sort, nor a sorted copy of the whole store in memory.
     reporter.message(STORE_SQL.file);
     let t0 = Instant::now();
     let engine_error = |e| Error::engine(format!("feature SQL {}", STORE_SQL.file), e);
-    let df = sql.plan(&ctx, STORE_SQL).await?;
+    let store_ctx = match engine {
+        Engine::Local => raw::feature_session(&ctx),
+        Engine::Ballista { .. } => ctx.clone(),
+    };
+    let df = sql.plan(&store_ctx, STORE_SQL).await?;
     let schema = Arc::new(df.schema().as_arrow().clone());
     let mut stream = df.execute_stream().await.map_err(engine_error)?;
     let mut sink = ParquetSink::create(output, &schema, ParquetOptions::STORE)?;
