@@ -243,7 +243,7 @@ impl ParquetCache {
     }
 
     /// Store `parts` as the copy of `table` for `sha256`, removing older versions. The footer
-    /// records the [`FloatFacts`] that let the contracts take a column's bounds from the Parquet
+    /// records the [`TableFacts`] that let the contracts take a column's bounds from the Parquet
     /// statistics alone.
     pub fn store(
         &self,
@@ -257,7 +257,7 @@ impl ParquetCache {
         for batch in parts.iter().flatten() {
             sink.write(batch)?;
         }
-        FloatFacts::of(schema, parts.iter().flatten()).annotate(&mut sink);
+        TableFacts::of(schema, parts.iter().flatten()).annotate(&mut sink);
         sink.finish()?.persist()?;
         for old in self.copies(table).into_iter().filter(|p| *p != file) {
             let _ = std::fs::remove_file(old);
@@ -270,19 +270,22 @@ impl ParquetCache {
 const NAN_FREE_KEY: &str = "creditrisk.nan_free_columns";
 const NO_NEGATIVE_ZERO_KEY: &str = "creditrisk.no_negative_zero_columns";
 
-/// What is known of a table's float columns beyond their Parquet statistics, which leave NaN out
-/// of MIN and MAX and write a zero MIN as -0.0 whatever the zero's sign (Parquet's rule). The
-/// contracts compare in total order (-0.0 < 0.0), so without these facts a column of
+/// What is known of a table beyond its rows in the engine. Parquet statistics leave NaN out of
+/// MIN and MAX and write a zero MIN as -0.0 whatever the zero's sign (Parquet's rule); the
+/// contracts compare in total order (-0.0 < 0.0), so without the float facts a column of
 /// non-negative values whose minimum is 0 could not be proved `>= 0` from statistics.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct FloatFacts {
+pub struct TableFacts {
     /// Float columns in which no (non-NULL) value is NaN.
     pub nan_free: Vec<String>,
     /// Float columns in which no value is -0.0.
     pub no_negative_zero: Vec<String>,
+    /// The typed Parquet copy the table was registered from (None: rows parsed into memory):
+    /// its dictionary-encoded text columns let domain checks skip decoding every string.
+    pub copy: Option<PathBuf>,
 }
 
-impl FloatFacts {
+impl TableFacts {
     /// The facts of `batches` (all of one table, with `schema`).
     pub fn of<'a>(schema: &SchemaRef, batches: impl Iterator<Item = &'a RecordBatch>) -> Self {
         use datafusion::arrow::array::AsArray;
@@ -308,21 +311,22 @@ impl FloatFacts {
                 .map(|(i, _)| schema.field(*i).name().clone())
                 .collect()
         };
-        FloatFacts {
+        TableFacts {
             nan_free: names(&nan),
             no_negative_zero: names(&negative_zero),
+            copy: None,
         }
     }
 
     /// What holds in both parts of one table.
-    pub fn both(mut self, other: &FloatFacts) -> Self {
+    pub fn both(mut self, other: &TableFacts) -> Self {
         self.nan_free.retain(|c| other.nan_free.contains(c));
         self.no_negative_zero
             .retain(|c| other.no_negative_zero.contains(c));
         self
     }
 
-    /// The facts a Parquet file's footer records (none when it records nothing).
+    /// The facts a Parquet file's footer records (none when it records nothing), with the file.
     pub fn recorded_in(file: &Path) -> Self {
         let list = |key| -> Vec<String> {
             crate::io::footer_value(file, key)
@@ -334,9 +338,10 @@ impl FloatFacts {
                 })
                 .unwrap_or_default()
         };
-        FloatFacts {
+        TableFacts {
             nan_free: list(NAN_FREE_KEY),
             no_negative_zero: list(NO_NEGATIVE_ZERO_KEY),
+            copy: Some(file.to_path_buf()),
         }
     }
 
@@ -349,8 +354,8 @@ impl FloatFacts {
 
 /// A cached copy registered in place of its CSV.
 pub struct CachedCopy {
-    /// What the copy records of its float columns.
-    pub facts: FloatFacts,
+    /// What the copy records of its columns, and its path.
+    pub facts: TableFacts,
 }
 
 /// Register a cached Parquet copy under the table's name, scanned in place (Parquet is columnar
@@ -381,7 +386,7 @@ pub async fn register_parquet(
     ctx.deregister_table(table.name())?;
     ctx.register_table(table.name(), df.into_view())?;
     Ok(Some(CachedCopy {
-        facts: FloatFacts::recorded_in(file),
+        facts: TableFacts::recorded_in(file),
     }))
 }
 

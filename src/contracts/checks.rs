@@ -24,8 +24,8 @@ use serde_json::{Map, Value};
 
 use crate::catalog::{Column, DAYS_SENTINEL, Domain, Kind};
 use crate::error::{Error, Result};
-use super::keys;
-use crate::raw::{FloatFacts, ident};
+use super::{domains, keys};
+use crate::raw::{TableFacts, ident};
 
 /// The `validation.enforce_*` toggle a check belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -72,6 +72,9 @@ pub enum Shortcut {
     /// Arrow's total order for floats (like the predicates themselves: -0.0 < 0.0), and only used
     /// on columns that MAX(ABS(..)) shows free of NaN and infinities.
     Within { lo: Limit, hi: Limit },
+    /// The predicate is exactly "a non-NULL value outside this vocabulary": on a typed Parquet
+    /// copy it is counted from the column's dictionary (see `domains`).
+    Among(&'static [&'static str]),
 }
 
 /// One end of a [`Shortcut::Within`] interval.
@@ -218,13 +221,16 @@ pub fn column_checks(column: &Column) -> Vec<Check> {
         )),
         Domain::Categories(vocabulary) => {
             let list: Vec<String> = vocabulary.iter().map(|v| sql_string(v)).collect();
-            checks.push(Check::failing(
-                name,
-                "domain",
-                Group::Domains,
-                format!("{c} NOT IN ({})", list.join(", ")),
-                format!("{name} in {{{}}}", vocabulary.join(", ")),
-            ));
+            checks.push(
+                Check::failing(
+                    name,
+                    "domain",
+                    Group::Domains,
+                    format!("{c} NOT IN ({})", list.join(", ")),
+                    format!("{name} in {{{}}}", vocabulary.join(", ")),
+                )
+                .with(Shortcut::Among(vocabulary)),
+            );
         }
         Domain::Any => {}
     }
@@ -291,7 +297,8 @@ pub struct TableRun {
 /// Run `checks` over the registered `table` (plus one query per `KnownIn` rule), profile NULLs of
 /// `profile` columns, and fetch up to `sample_rows` rows (with the `id_columns` present in the
 /// table) for each failing check. `facts` names float columns known to hold no NaN or no -0.0
-/// (the typed cache records them), whose bounds then come from Parquet statistics.
+/// (the typed cache records them), whose bounds then come from Parquet statistics, and the
+/// Parquet copy the table was registered from, whose dictionaries answer the domain checks.
 pub async fn run_checks(
     ctx: &SessionContext,
     table: &str,
@@ -299,7 +306,7 @@ pub async fn run_checks(
     profile: &[String],
     id_columns: &[&str],
     sample_rows: usize,
-    facts: &FloatFacts,
+    facts: &TableFacts,
 ) -> Result<TableRun> {
     let t = ident(table);
     let schema = ctx.table(table).await?.schema().as_arrow().clone();
@@ -322,9 +329,13 @@ pub async fn run_checks(
     }
     let mut bounds: BTreeMap<&str, Bounds> = BTreeMap::new();
     let mut plans = vec![];
+    let mut vocabularies = vec![];
     for check in checks {
         let column = check.column.as_deref().unwrap_or_default();
         let c = ident(column);
+        let text = schema
+            .field_with_name(column)
+            .is_ok_and(|f| f.data_type() == &DataType::Utf8);
         let numeric = schema
             .field_with_name(column)
             .map(|f| f.data_type().clone())
@@ -348,6 +359,12 @@ pub async fn run_checks(
                 });
                 Plan::Within { column, lo, hi }
             }
+            (Rule::Failing(_), Some(Shortcut::Among(vocabulary)), _)
+                if text && facts.copy.is_some() =>
+            {
+                vocabularies.push((column.to_string(), vocabulary));
+                Plan::Among(vocabularies.len() - 1)
+            }
             (Rule::Failing(sql), _, _) => {
                 Plan::Counted(Pass::Counted(counted_pass.push(count_failing(sql))))
             }
@@ -364,6 +381,15 @@ pub async fn run_checks(
     } else {
         counted_pass.run(ctx, &t).await?
     };
+    let outside = match (&facts.copy, vocabularies.is_empty()) {
+        (Some(copy), false) => {
+            let copy = copy.clone();
+            tokio::task::spawn_blocking(move || domains::misses(&copy, &vocabularies))
+                .await
+                .map_err(|e| Error::Internal(format!("the domain check stopped: {e}")))??
+        }
+        _ => vec![],
+    };
     let rows = count_at(&first, 0)?;
     let mut nulls = BTreeMap::new();
     for (i, c) in profile.iter().enumerate() {
@@ -376,6 +402,7 @@ pub async fn run_checks(
     for (plan, check) in plans.iter().zip(checks) {
         counted.push(match plan {
             Plan::Counted(pass) => Some(Counted::First(*pass)),
+            Plan::Among(i) => Some(Counted::Outside(*i)),
             Plan::Keys => None,
             Plan::Within { column, lo, hi } => {
                 let b = &bounds[column];
@@ -403,6 +430,7 @@ pub async fn run_checks(
             (Some(Counted::First(Pass::Counted(i))), _, _) => (count_at(&counted_rows, i)?, rows),
             (Some(Counted::Second(i)), _, _) => (count_at(&second, i)?, rows),
             (Some(Counted::Zero), _, _) => (0, rows),
+            (Some(Counted::Outside(i)), _, _) => (outside[i], rows),
             (None, Rule::KnownIn(parent), Some(column)) => {
                 match keys::orphans(ctx, table, column, parent).await? {
                     Some(counts) => counts,
@@ -461,12 +489,15 @@ enum Plan<'a> {
     },
     /// A key check counted over its column (unique keys, orphans).
     Keys,
+    /// A domain check counted on the Parquet copy (position in its list).
+    Among(usize),
 }
 
 enum Counted {
     First(Pass),
     Second(usize),
     Zero,
+    Outside(usize),
 }
 
 /// Positions of a column's bounds in the first pass.
@@ -703,7 +734,7 @@ mod tests {
         let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap();
         let ctx = crate::raw::session();
         crate::raw::register_batches(&ctx, "t", schema, vec![vec![batch]]).unwrap();
-        let run = run_checks(&ctx, "t", &[finite_check("X")], &["X".into()], &[], 10, &FloatFacts::default())
+        let run = run_checks(&ctx, "t", &[finite_check("X")], &["X".into()], &[], 10, &TableFacts::default())
             .await
             .unwrap();
         assert_eq!(run.rows, 7);

@@ -10,7 +10,7 @@ use super::report::{CheckFailure, Severity, ValidationReport};
 use crate::catalog::{FEATURES, KEY_COLUMNS};
 use crate::config::ValidationConfig;
 use crate::error::Result;
-use crate::raw::FloatFacts;
+use crate::raw::TableFacts;
 
 /// Check the store registered as `table` (schema `schema`) and return its report.
 pub async fn check_feature_store(
@@ -19,7 +19,7 @@ pub async fn check_feature_store(
     schema: &Schema,
     source: &str,
     cfg: &ValidationConfig,
-    facts: &FloatFacts,
+    facts: &TableFacts,
 ) -> Result<ValidationReport> {
     let mut schema_findings = vec![];
     let expected = KEY_COLUMNS

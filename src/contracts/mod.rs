@@ -6,6 +6,7 @@
 //! payloads registered as small tables reuse it.
 
 pub mod checks;
+mod domains;
 pub mod feature_store;
 mod keys;
 pub mod raw_tables;

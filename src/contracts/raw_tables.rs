@@ -10,7 +10,7 @@ use super::report::{CheckFailure, Severity, ValidationReport};
 use crate::catalog::{ParentLink, RawTable};
 use crate::config::ValidationConfig;
 use crate::error::Result;
-use crate::raw::{FloatFacts, HeaderCheck, ident};
+use crate::raw::{TableFacts, HeaderCheck, ident};
 
 /// Ids shown with every sample row, when the table has them.
 pub const ID_COLUMNS: [&str; 3] = ["SK_ID_CURR", "SK_ID_BUREAU", "SK_ID_PREV"];
@@ -81,14 +81,14 @@ fn orphan_check(link: ParentLink) -> Check {
 }
 
 /// Run the raw contracts of a table loaded (typed) under its catalog name; `facts` are what is
-/// known of its float columns (see [`run_checks`]).
+/// known of it (see [`run_checks`]).
 pub async fn check_raw_table(
     ctx: &SessionContext,
     table: RawTable,
     source: &str,
     header: &HeaderCheck,
     cfg: &ValidationConfig,
-    facts: &FloatFacts,
+    facts: &TableFacts,
 ) -> Result<(ValidationReport, TableRun)> {
     let profile: Vec<String> = table.columns().iter().map(|c| c.name.to_string()).collect();
     let checks = if cfg.enabled {
@@ -142,7 +142,7 @@ pub async fn check_types(
         &[],
         &ID_COLUMNS,
         cfg.sample_rows,
-        &FloatFacts::default(),
+        &TableFacts::default(),
     )
     .await?;
     let mut report = ValidationReport::new(table.name(), source, run.rows);

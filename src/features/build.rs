@@ -26,7 +26,7 @@ use crate::feature_sql::{FeatureSql, STORE_SQL, SqlSet, TABLE_SQL};
 use crate::io::{ParquetOptions, ParquetSink};
 use crate::layout::Layout;
 use crate::progress::Reporter;
-use crate::raw::{self, CsvLoad, FloatFacts, LoadedFrom, ParquetCache};
+use crate::raw::{self, CsvLoad, TableFacts, LoadedFrom, ParquetCache};
 use crate::storage::{self, Storage};
 
 /// Time spent on one raw table. Tables are checked and reduced concurrently, so the contracts
@@ -291,21 +291,32 @@ pub(super) async fn run(
     let df = sql.plan(&store_ctx, STORE_SQL).await?;
     let schema = Arc::new(df.schema().as_arrow().clone());
     let mut stream = df.execute_stream().await.map_err(engine_error)?;
-    let mut sink = ParquetSink::create(output, &schema, ParquetOptions::STORE)?;
-    let mut rows = 0;
-    // Known as it streams, so the store's contracts take its float bounds from the statistics.
-    let mut facts: Option<FloatFacts> = None;
+    // Joined batches are encoded on another thread while the next ones are joined.
+    let (batches, mut received) = tokio::sync::mpsc::channel::<RecordBatch>(4);
+    let (file, store_schema) = (output.to_path_buf(), schema.clone());
+    let writer = tokio::task::spawn_blocking(move || {
+        let mut sink = ParquetSink::create(&file, &store_schema, ParquetOptions::STORE)?;
+        let mut rows = 0;
+        // Known as it streams, so the store's contracts take float bounds from the statistics.
+        let mut facts = TableFacts::default();
+        while let Some(batch) = received.blocking_recv() {
+            let these = TableFacts::of(&store_schema, std::iter::once(&batch));
+            facts = if rows == 0 { these } else { facts.both(&these) };
+            rows += batch.num_rows() as u64;
+            sink.write(&batch)?;
+        }
+        Ok::<_, Error>((sink.finish()?, rows, facts))
+    });
     while let Some(batch) = stream.next().await {
-        let batch = batch.map_err(engine_error)?;
-        rows += batch.num_rows() as u64;
-        let these = FloatFacts::of(&schema, std::iter::once(&batch));
-        facts = Some(match facts {
-            Some(f) => f.both(&these),
-            None => these,
-        });
-        sink.write(&batch)?;
+        // A closed channel means the writer failed: its error is reported below.
+        if batches.send(batch.map_err(engine_error)?).await.is_err() {
+            break;
+        }
     }
-    let written = sink.finish()?;
+    drop(batches);
+    let (written, rows, facts) = writer
+        .await
+        .map_err(|e| Error::Internal(format!("the feature-store writer stopped: {e}")))??;
     let store_seconds = t0.elapsed().as_secs_f64();
     reporter.advance(1);
 
@@ -321,7 +332,7 @@ pub(super) async fn run(
         &schema,
         &store_source,
         &opts.validation,
-        &facts.unwrap_or_default(),
+        &facts,
     )
     .await?;
     if let Err(e) = report.write_and_check(&layout.validation_report("feature_store")) {
@@ -509,7 +520,7 @@ async fn contracts(
     shared: Arc<Shared>,
     table: RawTable,
     type_report: Option<ValidationReport>,
-    facts: FloatFacts,
+    facts: TableFacts,
 ) -> Result<Piece> {
     let t0 = Instant::now();
     let path = shared.layout.raw_file(table);
@@ -580,8 +591,8 @@ struct Loaded {
     type_report: Option<ValidationReport>,
     /// The parsed rows, when the cache should keep a copy.
     fill: Option<CacheFill>,
-    /// What is known of the float columns (see [`FloatFacts`]).
-    facts: FloatFacts,
+    /// What is known of the table (see [`TableFacts`]).
+    facts: TableFacts,
 }
 
 /// Put one raw table in the engine: from the Parquet cache when it holds this file's version,
@@ -613,7 +624,7 @@ async fn load(shared: &Shared, table: RawTable, reporter: &dyn Reporter) -> Resu
         CsvLoad::Table { schema, parts, .. } => Ok(Loaded {
             from: LoadedFrom::Csv,
             type_report: None,
-            facts: FloatFacts::of(&schema, parts.iter().flatten()),
+            facts: TableFacts::of(&schema, parts.iter().flatten()),
             fill: shared
                 .cache
                 .is_some()
@@ -639,7 +650,7 @@ async fn load(shared: &Shared, table: RawTable, reporter: &dyn Reporter) -> Resu
                 from: LoadedFrom::CsvRelaxed,
                 type_report: Some(report),
                 fill: None,
-                facts: FloatFacts::default(),
+                facts: TableFacts::default(),
             })
         }
     }
@@ -742,7 +753,7 @@ async fn load_listing(
         from: LoadedFrom::Csv,
         type_report: None,
         fill: None,
-        facts: FloatFacts::default(),
+        facts: TableFacts::default(),
     })
 }
 
