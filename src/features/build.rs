@@ -52,7 +52,7 @@ struct Step {
 }
 
 // bureau and bureau_balance form one step: bureau_balance.sql reaches applicants through bureau.
-const STEPS: [Step; 6] = [
+static STEPS: [Step; 6] = [
     Step {
         tables: &[RawTable::ApplicationTrain, RawTable::ApplicationTest],
         sql: &[(0, RawTable::ApplicationTest)],
@@ -164,9 +164,11 @@ struct Source {
 
 /// What one step's task found.
 struct StepDone {
+    step: &'static Step,
     timings: Vec<TableTiming>,
     sources: Vec<Source>,
-    /// Contract failures (every table is checked even when an earlier one failed).
+    /// Contract failures in catalog order (every table is checked even when an earlier one
+    /// failed).
     failed: Vec<Error>,
     /// CSV bytes of the tables the step held parsed in memory.
     held_bytes: u64,
@@ -264,6 +266,8 @@ pub(super) async fn run(
         reporter.advance(1);
         done.push(step);
     }
+    // In catalog order, as steps are: they finish in any order, the message must not.
+    done.sort_by_key(|d| STEPS.iter().position(|s| std::ptr::eq(s, d.step)));
     let failed: Vec<Error> = done.iter_mut().flat_map(|d| d.failed.drain(..)).collect();
     if !failed.is_empty() {
         reporter.finish();
@@ -493,7 +497,7 @@ async fn check_and_reduce(
                     rows,
                     nulls,
                 });
-                failed.extend(failure);
+                failed.extend(failure.map(|f| (table, f)));
             }
             Piece::Features { table, seconds } => {
                 let i = timing(table, &mut timings);
@@ -502,6 +506,7 @@ async fn check_and_reduce(
             Piece::CacheFilled => {}
         }
     }
+    failed.sort_by_key(|(table, _)| RawTable::ALL.iter().position(|t| t == table));
     for &table in step.tables {
         shared.ctx.deregister_table(table.name())?;
     }
@@ -509,9 +514,10 @@ async fn check_and_reduce(
         shared.ctx.deregister_table("application")?;
     }
     Ok(StepDone {
+        step,
         timings,
         sources,
-        failed,
+        failed: failed.into_iter().map(|(_, f)| f).collect(),
         held_bytes,
     })
 }

@@ -232,6 +232,60 @@ fn unknown_bureau_balance_status_fails_domain() {
     assert!(err.contains("bureau_balance.STATUS domain"), "{err}");
 }
 
+/// A warm build checks the typed Parquet copies (statistics, dictionaries, id scans) where a cold
+/// build checks parsed rows: on the same corrupted files both must report the same counts and
+/// samples, table by table.
+#[test]
+fn warm_build_reports_what_the_cold_build_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = kaggle_config(dir.path());
+    assert!(cfg.features.raw_parquet_cache);
+    let corrupt = |table: RawTable, edit: &dyn Fn(String) -> String| {
+        let path = support::layout(&cfg).raw_file(table);
+        std::fs::write(&path, edit(std::fs::read_to_string(&path).unwrap())).unwrap();
+    };
+    let bb = RawTable::BureauBalance;
+    corrupt(bb, &|t| set_field(set_field(t, bb, 4, "STATUS", "Z"), bb, 6, "STATUS", "c"));
+    let prev = RawTable::PreviousApplication;
+    corrupt(prev, &|t| set_field(t, prev, 2, "NAME_CONTRACT_TYPE", "Cash Loans"));
+    let train = RawTable::ApplicationTrain;
+    corrupt(train, &|text| {
+        let second = text.lines().nth(2).unwrap().to_string();
+        set_field(format!("{text}{second}
+"), train, 5, "DAYS_BIRTH", "7")
+    });
+    // A zero minimum: the copy's statistics write it as -0.0, its footer says no -0.0 is there.
+    let inst = RawTable::InstallmentsPayments;
+    corrupt(inst, &|t| set_field(t, inst, 1, "AMT_PAYMENT", "0"));
+    let reports = || -> Vec<ValidationReport> {
+        RawTable::ALL
+            .iter()
+            .map(|t| report(&cfg, &format!("raw_{}", t.name())))
+            .collect()
+    };
+    let cold = support::build_feature_store(&cfg).unwrap_err().to_string();
+    let cold_reports = reports();
+    let cache = support::layout(&cfg).raw_cache_dir();
+    let copies = std::fs::read_dir(&cache).unwrap().flatten();
+    let copies = copies.filter(|e| e.path().extension().is_some_and(|x| x == "parquet"));
+    assert_eq!(copies.count(), RawTable::ALL.len(), "every table cached");
+    let warm = support::build_feature_store(&cfg).unwrap_err().to_string();
+    assert_eq!(warm, cold);
+    for (w, c) in reports().iter().zip(&cold_reports) {
+        assert_eq!(w, c, "{}", w.table);
+    }
+    let count = |table: RawTable, column: &str, check: &str| {
+        let r = &cold_reports[RawTable::ALL.iter().position(|t| *t == table).unwrap()];
+        failure(r, column, check).failing
+    };
+    assert_eq!(count(bb, "STATUS", "domain"), 2);
+    assert_eq!(count(prev, "NAME_CONTRACT_TYPE", "domain"), 1);
+    assert_eq!(count(train, "SK_ID_CURR", "unique"), 1);
+    assert_eq!(count(train, "DAYS_BIRTH", "range"), 1);
+    let installments = &cold_reports[RawTable::ALL.iter().position(|t| *t == inst).unwrap()];
+    assert!(installments.passed, "{:?}", installments.failures);
+}
+
 #[test]
 fn missing_column_fails_present() {
     let (err, r, _) = corrupted(RawTable::Bureau, |text| {
