@@ -288,19 +288,28 @@ pub struct TableFacts {
 impl TableFacts {
     /// The facts of `batches` (all of one table, with `schema`).
     pub fn of<'a>(schema: &SchemaRef, batches: impl Iterator<Item = &'a RecordBatch>) -> Self {
-        use datafusion::arrow::array::AsArray;
+        use datafusion::arrow::array::{Array, AsArray};
         use datafusion::arrow::datatypes::Float64Type;
         let floats: Vec<usize> = (0..schema.fields().len())
             .filter(|i| schema.field(*i).data_type() == &DataType::Float64)
             .collect();
         let (mut nan, mut negative_zero) = (vec![false; floats.len()], vec![false; floats.len()]);
+        const NEGATIVE_ZERO: u64 = 1 << 63;
+        let seen = |(nan, zero): (bool, bool), v: &f64| {
+            (nan | v.is_nan(), zero | (v.to_bits() == NEGATIVE_ZERO))
+        };
         for batch in batches {
             for (k, i) in floats.iter().enumerate() {
-                // NULL slots hold arbitrary values: only look at valid ones.
-                for v in batch.column(*i).as_primitive::<Float64Type>().iter().flatten() {
-                    nan[k] |= v.is_nan();
-                    negative_zero[k] |= v == 0.0 && v.is_sign_negative();
-                }
+                let values = batch.column(*i).as_primitive::<Float64Type>();
+                // NULL slots hold arbitrary values: only valid ones count. Without NULLs, a plain
+                // fold over the buffer (which the compiler vectorises).
+                let (n, z) = if values.null_count() == 0 {
+                    values.values().iter().fold((false, false), seen)
+                } else {
+                    values.iter().flatten().fold((false, false), |a, v| seen(a, &v))
+                };
+                nan[k] |= n;
+                negative_zero[k] |= z;
             }
         }
         let names = |flags: &[bool]| -> Vec<String> {

@@ -101,9 +101,20 @@ pub fn digest_file(path: &Path) -> Result<FileDigest> {
     })
 }
 
-/// sha256 of a file (streaming).
+/// sha256 of a file (streaming). Only sha256: md5 has no CPU extension and cost three times as
+/// much as sha256 on the feature store's cold build (perf: 15 % of its CPU).
 pub fn sha256_file(path: &Path) -> Result<String> {
-    Ok(digest_file(path)?.sha256)
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut sha = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        sha.update(&buf[..n]);
+    }
+    Ok(hex::encode(sha.finalize()))
 }
 
 /// `git rev-parse HEAD` in `root`, or "unknown" outside a repository or without git; recorded in
