@@ -243,21 +243,22 @@ impl ParquetCache {
     }
 
     /// Store `parts` as the copy of `table` for `sha256`, removing older versions. The footer
-    /// records the [`TableFacts`] that let the contracts take a column's bounds from the Parquet
-    /// statistics alone.
+    /// records `facts` (those of `parts`), which let the contracts take a column's bounds from
+    /// the Parquet statistics alone.
     pub fn store(
         &self,
         table: RawTable,
         sha256: &str,
         schema: &SchemaRef,
         parts: &[Vec<RecordBatch>],
+        facts: &TableFacts,
     ) -> Result<()> {
         let file = self.file(table, sha256);
         let mut sink = ParquetSink::create(&file, schema, ParquetOptions::RAW_CACHE)?;
         for batch in parts.iter().flatten() {
             sink.write(batch)?;
         }
-        TableFacts::of(schema, parts.iter().flatten()).annotate(&mut sink);
+        facts.annotate(&mut sink);
         sink.finish()?.persist()?;
         for old in self.copies(table).into_iter().filter(|p| *p != file) {
             let _ = std::fs::remove_file(old);

@@ -579,16 +579,19 @@ async fn fill_cache(shared: Arc<Shared>, table: RawTable, fill: CacheFill) -> Re
         return Ok(Piece::CacheFilled);
     };
     let sha = shared.digests.wait(table).await?;
-    tokio::task::spawn_blocking(move || cache.store(table, &sha, &fill.schema, &fill.parts))
+    tokio::task::spawn_blocking(move || {
+        cache.store(table, &sha, &fill.schema, &fill.parts, &fill.facts)
+    })
         .await
         .map_err(|e| Error::Internal(format!("the cache writer stopped: {e}")))??;
     Ok(Piece::CacheFilled)
 }
 
-/// Parsed batches to write to the Parquet cache.
+/// Parsed batches to write to the Parquet cache, and their facts.
 struct CacheFill {
     schema: SchemaRef,
     parts: Vec<Vec<RecordBatch>>,
+    facts: TableFacts,
 }
 
 struct Loaded {
@@ -627,15 +630,20 @@ async fn load(shared: &Shared, table: RawTable, reporter: &dyn Reporter) -> Resu
         }
     }
     match raw::load_csv(ctx, table, &path, &names, &header).await? {
-        CsvLoad::Table { schema, parts, .. } => Ok(Loaded {
-            from: LoadedFrom::Csv,
-            type_report: None,
-            facts: TableFacts::of(&schema, parts.iter().flatten()),
-            fill: shared
-                .cache
-                .is_some()
-                .then_some(CacheFill { schema, parts }),
-        }),
+        CsvLoad::Table { schema, parts, .. } => {
+            let facts = TableFacts::of(&schema, parts.iter().flatten());
+            let fill = shared.cache.is_some().then(|| CacheFill {
+                schema,
+                parts,
+                facts: facts.clone(),
+            });
+            Ok(Loaded {
+                from: LoadedFrom::Csv,
+                type_report: None,
+                facts,
+                fill,
+            })
+        }
         CsvLoad::Unparseable {
             message,
             text_table,
