@@ -7,7 +7,7 @@
 //! run of equal ids, and a sort of the key's values, count the same rows for a fraction of the
 //! work. Columns of another type keep the SQL way (the caller's fallback).
 
-use datafusion::arrow::array::AsArray;
+use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::SessionContext;
@@ -54,18 +54,25 @@ pub async fn orphans(
     };
     let (mut rows, mut orphans) = (0u64, 0u64);
     let mut last: Option<(i64, bool)> = None;
+    let mut count = |id: i64| {
+        rows += 1;
+        let found = match last {
+            Some((previous, found)) if previous == id => found,
+            _ => {
+                let found = known.contains(&id);
+                last = Some((id, found));
+                found
+            }
+        };
+        orphans += u64::from(!found);
+    };
     while let Some(batch) = children.next().await {
-        for id in batch?.column(0).as_primitive::<Int64Type>().iter().flatten() {
-            rows += 1;
-            let found = match last {
-                Some((previous, found)) if previous == id => found,
-                _ => {
-                    let found = known.contains(&id);
-                    last = Some((id, found));
-                    found
-                }
-            };
-            orphans += u64::from(!found);
+        let batch = batch?;
+        let ids = batch.column(0).as_primitive::<Int64Type>();
+        if ids.null_count() == 0 {
+            ids.values().iter().for_each(|id| count(*id));
+        } else {
+            ids.iter().flatten().for_each(&mut count);
         }
     }
     Ok(Some((orphans, rows)))
