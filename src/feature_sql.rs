@@ -14,8 +14,8 @@ use std::path::Path;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::concat_batches;
-use datafusion::dataframe::DataFrame;
 use datafusion::common::Column;
+use datafusion::dataframe::DataFrame;
 use datafusion::prelude::{Expr, SessionContext};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

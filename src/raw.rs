@@ -307,7 +307,10 @@ impl TableFacts {
                 let (n, z) = if values.null_count() == 0 {
                     values.values().iter().fold((false, false), seen)
                 } else {
-                    values.iter().flatten().fold((false, false), |a, v| seen(a, &v))
+                    values
+                        .iter()
+                        .flatten()
+                        .fold((false, false), |a, v| seen(a, &v))
                 };
                 nan[k] |= n;
                 negative_zero[k] |= z;

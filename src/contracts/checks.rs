@@ -14,6 +14,9 @@
 //! NULL count the profile measures anyway, and range/finite checks are proved by the column's MIN
 //! and MAX (cheap kernels, even free from Parquet statistics). Only a check its shortcut cannot
 //! prove is counted row by row, so clean data costs one light scan and the counts are unchanged.
+//! Key checks (unique Int64 keys, orphans) are counted over a scan of their column (`keys`), and
+//! text domains of a table registered from its typed Parquet copy on the copy's dictionaries
+//! (`domains`): the SQL forms cost a hash join or a string hash per row at full scale.
 
 use std::collections::BTreeMap;
 
@@ -22,9 +25,9 @@ use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::prelude::SessionContext;
 use serde_json::{Map, Value};
 
+use super::{domains, keys};
 use crate::catalog::{Column, DAYS_SENTINEL, Domain, Kind};
 use crate::error::{Error, Result};
-use super::{domains, keys};
 use crate::raw::{TableFacts, ident};
 
 /// The `validation.enforce_*` toggle a check belongs to.
@@ -734,9 +737,17 @@ mod tests {
         let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap();
         let ctx = crate::raw::session();
         crate::raw::register_batches(&ctx, "t", schema, vec![vec![batch]]).unwrap();
-        let run = run_checks(&ctx, "t", &[finite_check("X")], &["X".into()], &[], 10, &TableFacts::default())
-            .await
-            .unwrap();
+        let run = run_checks(
+            &ctx,
+            "t",
+            &[finite_check("X")],
+            &["X".into()],
+            &[],
+            10,
+            &TableFacts::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(run.rows, 7);
         assert_eq!(run.nulls["X"], 1);
         assert_eq!(run.findings[0].failing, 4);

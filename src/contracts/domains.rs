@@ -8,54 +8,20 @@
 //! non-NULL values not in the vocabulary, compared byte for byte.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use datafusion::arrow::array::{AsArray, DictionaryArray};
-use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema};
-use datafusion::parquet::arrow::ProjectionMask;
-use datafusion::parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use datafusion::arrow::datatypes::Int32Type;
 
 use crate::error::{Error, Result};
+use crate::io::read_text_as_dictionaries;
 
 /// For each (column, vocabulary), the non-NULL values of the Utf8 `column` of the Parquet `file`
 /// that are not in `vocabulary`. One pass over those columns only.
 pub fn misses(file: &Path, checks: &[(String, &'static [&'static str])]) -> Result<Vec<u64>> {
-    let unreadable = |source| Error::Parquet {
-        path: file.display().to_string(),
-        source,
-    };
-    let open = || std::fs::File::open(file).map_err(|e| Error::io(file, e));
-    let plain = ParquetRecordBatchReaderBuilder::try_new(open()?).map_err(unreadable)?;
-    let mut roots = vec![];
-    let mut fields = vec![];
-    for (i, field) in plain.schema().fields().iter().enumerate() {
-        let checked = checks.iter().any(|(c, _)| c == field.name());
-        if checked && field.data_type() == &DataType::Utf8 {
-            roots.push(i);
-            let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-            fields.push(Field::new(field.name(), dictionary, field.is_nullable()));
-        } else {
-            fields.push(field.as_ref().clone());
-        }
-    }
-    if roots.len() != checks.len() {
-        return Err(Error::Internal(format!(
-            "{}: not every checked column is a text column of the file",
-            file.display()
-        )));
-    }
-    let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
-    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(open()?, options)
-        .map_err(unreadable)?;
-    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(65_536)
-        .build()
-        .map_err(unreadable)?;
+    let columns: Vec<&str> = checks.iter().map(|(c, _)| c.as_str()).collect();
     let mut counts = vec![0u64; checks.len()];
-    for batch in reader {
-        let batch = batch.map_err(|e| unreadable(e.into()))?;
+    for batch in read_text_as_dictionaries(file, &columns)? {
+        let batch = batch?;
         for ((column, vocabulary), count) in checks.iter().zip(counts.iter_mut()) {
             let Some(values) = batch.column_by_name(column) else {
                 return Err(Error::Internal(format!("{column} was not read")));
@@ -76,7 +42,10 @@ pub fn misses(file: &Path, checks: &[(String, &'static [&'static str])]) -> Resu
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use datafusion::arrow::array::{RecordBatch, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
     use super::*;
     use crate::io::{ParquetOptions, write_parquet};
@@ -89,8 +58,22 @@ mod tests {
             Field::new("S", DataType::Utf8, true),
             Field::new("T", DataType::Utf8, true),
         ]));
-        let s = StringArray::from(vec![Some("a"), Some("b"), None, Some("x"), Some("a "), Some("x")]);
-        let t = StringArray::from(vec![Some("Y"), Some("N"), Some("N"), None, Some("y"), Some("Y")]);
+        let s = StringArray::from(vec![
+            Some("a"),
+            Some("b"),
+            None,
+            Some("x"),
+            Some("a "),
+            Some("x"),
+        ]);
+        let t = StringArray::from(vec![
+            Some("Y"),
+            Some("N"),
+            Some("N"),
+            None,
+            Some("y"),
+            Some("Y"),
+        ]);
         let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(s), Arc::new(t)]).unwrap();
         write_parquet(&file, &schema, [&batch], ParquetOptions::RAW_CACHE).unwrap();
         const AB: &[&str] = &["a", "b"];

@@ -26,7 +26,13 @@ pub async fn duplicates(ctx: &SessionContext, table: &str, column: &str) -> Resu
     };
     let mut all: Vec<i64> = vec![];
     while let Some(batch) = values.next().await {
-        all.extend(batch?.column(0).as_primitive::<Int64Type>().iter().flatten());
+        all.extend(
+            batch?
+                .column(0)
+                .as_primitive::<Int64Type>()
+                .iter()
+                .flatten(),
+        );
     }
     all.sort_unstable();
     Ok(Some(all.windows(2).filter(|w| w[0] == w[1]).count() as u64))
@@ -46,7 +52,13 @@ pub async fn orphans(
     };
     let mut known = HashSet::default();
     while let Some(batch) = parents.next().await {
-        known.extend(batch?.column(0).as_primitive::<Int64Type>().iter().flatten());
+        known.extend(
+            batch?
+                .column(0)
+                .as_primitive::<Int64Type>()
+                .iter()
+                .flatten(),
+        );
     }
     let sql = format!("SELECT {} FROM {}", ident(column), ident(table));
     let Some(mut children) = int_stream(ctx, &sql).await? else {
@@ -107,11 +119,27 @@ mod tests {
     async fn counts_match_the_sql_definitions_by_hand() {
         let ctx = crate::raw::session();
         // 7 non-NULL values, 4 distinct: 3 repeats (two 5s after the first, one 1).
-        register(&ctx, "child", "K", vec![Some(5), Some(5), None, Some(1), Some(9), Some(5), Some(1), Some(2)]);
+        register(
+            &ctx,
+            "child",
+            "K",
+            vec![
+                Some(5),
+                Some(5),
+                None,
+                Some(1),
+                Some(9),
+                Some(5),
+                Some(1),
+                Some(2),
+            ],
+        );
         register(&ctx, "parent", "id", vec![Some(1), Some(2), Some(7), None]);
         assert_eq!(duplicates(&ctx, "child", "K").await.unwrap(), Some(3));
         // Orphans: 5, 5, 9, 5 (four rows; the run of two 5s counts twice).
-        let found = orphans(&ctx, "child", "K", "SELECT id FROM parent").await.unwrap();
+        let found = orphans(&ctx, "child", "K", "SELECT id FROM parent")
+            .await
+            .unwrap();
         assert_eq!(found, Some((4, 7)));
         let sql = "SELECT COUNT(\"K\") - COUNT(DISTINCT \"K\") FROM child";
         let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
@@ -122,9 +150,16 @@ mod tests {
     async fn other_column_types_are_left_to_sql() {
         let ctx = crate::raw::session();
         register(&ctx, "parent", "id", vec![Some(1)]);
-        ctx.sql("CREATE TABLE texts AS SELECT 'a' AS \"K\"").await.unwrap().collect().await.unwrap();
+        ctx.sql("CREATE TABLE texts AS SELECT 'a' AS \"K\"")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
         assert_eq!(duplicates(&ctx, "texts", "K").await.unwrap(), None);
-        let found = orphans(&ctx, "texts", "K", "SELECT id FROM parent").await.unwrap();
+        let found = orphans(&ctx, "texts", "K", "SELECT id FROM parent")
+            .await
+            .unwrap();
         assert_eq!(found, None);
     }
 }

@@ -1,7 +1,10 @@
 //! Data contracts: declarative checks generated from the catalog, run inside the engine.
 //!
 //! `checks` holds the rule types and the runner (one aggregate scan per table, samples only for
-//! failing checks); `raw_tables` generates the checks of every raw column from the catalog;
+//! failing checks); `keys` counts unique-key and orphan checks over one scan of the id column,
+//! `domains` counts text domains on a typed Parquet copy's dictionaries (both cheaper than the
+//! equivalent SQL, same counts); `raw_tables` generates the checks of every raw column from the
+//! catalog;
 //! `feature_store` checks the built store. The runner works over any registered table, so serving
 //! payloads registered as small tables reuse it.
 

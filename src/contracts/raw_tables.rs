@@ -10,7 +10,7 @@ use super::report::{CheckFailure, Severity, ValidationReport};
 use crate::catalog::{ParentLink, RawTable};
 use crate::config::ValidationConfig;
 use crate::error::Result;
-use crate::raw::{TableFacts, HeaderCheck, ident};
+use crate::raw::{HeaderCheck, TableFacts, ident};
 
 /// Ids shown with every sample row, when the table has them.
 pub const ID_COLUMNS: [&str; 3] = ["SK_ID_CURR", "SK_ID_BUREAU", "SK_ID_PREV"];

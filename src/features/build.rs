@@ -26,7 +26,7 @@ use crate::feature_sql::{FeatureSql, STORE_SQL, SqlSet, TABLE_SQL};
 use crate::io::{ParquetOptions, ParquetSink};
 use crate::layout::Layout;
 use crate::progress::Reporter;
-use crate::raw::{self, CsvLoad, TableFacts, LoadedFrom, ParquetCache};
+use crate::raw::{self, CsvLoad, LoadedFrom, ParquetCache, TableFacts};
 use crate::storage::{self, Storage};
 
 /// Time spent on one raw table. Tables are checked and reduced concurrently, so the contracts
@@ -582,8 +582,8 @@ async fn fill_cache(shared: Arc<Shared>, table: RawTable, fill: CacheFill) -> Re
     tokio::task::spawn_blocking(move || {
         cache.store(table, &sha, &fill.schema, &fill.parts, &fill.facts)
     })
-        .await
-        .map_err(|e| Error::Internal(format!("the cache writer stopped: {e}")))??;
+    .await
+    .map_err(|e| Error::Internal(format!("the cache writer stopped: {e}")))??;
     Ok(Piece::CacheFilled)
 }
 

@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 
 pub mod parquet;
 pub use parquet::{
-    ParquetOptions, ParquetSink, footer_value, read_parquet, write_batch, write_parquet,
+    ParquetOptions, ParquetSink, footer_value, read_parquet, read_text_as_dictionaries,
+    write_batch, write_parquet,
 };
 
 /// Write `bytes` to `path` atomically (temp file in the same folder, then rename).

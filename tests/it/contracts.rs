@@ -245,14 +245,26 @@ fn warm_build_reports_what_the_cold_build_reports() {
         std::fs::write(&path, edit(std::fs::read_to_string(&path).unwrap())).unwrap();
     };
     let bb = RawTable::BureauBalance;
-    corrupt(bb, &|t| set_field(set_field(t, bb, 4, "STATUS", "Z"), bb, 6, "STATUS", "c"));
+    corrupt(bb, &|t| {
+        set_field(set_field(t, bb, 4, "STATUS", "Z"), bb, 6, "STATUS", "c")
+    });
     let prev = RawTable::PreviousApplication;
-    corrupt(prev, &|t| set_field(t, prev, 2, "NAME_CONTRACT_TYPE", "Cash Loans"));
+    corrupt(prev, &|t| {
+        set_field(t, prev, 2, "NAME_CONTRACT_TYPE", "Cash Loans")
+    });
     let train = RawTable::ApplicationTrain;
     corrupt(train, &|text| {
         let second = text.lines().nth(2).unwrap().to_string();
-        set_field(format!("{text}{second}
-"), train, 5, "DAYS_BIRTH", "7")
+        set_field(
+            format!(
+                "{text}{second}
+"
+            ),
+            train,
+            5,
+            "DAYS_BIRTH",
+            "7",
+        )
     });
     // A zero minimum: the copy's statistics write it as -0.0, its footer says no -0.0 is there.
     let inst = RawTable::InstallmentsPayments;
