@@ -67,19 +67,24 @@ impl Metrics {
     pub fn render(&self, model_name: &str, model_version: &str) -> String {
         let c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP creditrisk_model_info The model being served.");
-        let _ = writeln!(out, "# TYPE creditrisk_model_info gauge");
+        family(
+            &mut out,
+            "creditrisk_model_info",
+            "The model being served.",
+            "gauge",
+        );
         let _ = writeln!(
             out,
             "creditrisk_model_info{{model_name=\"{}\",model_version=\"{}\"}} 1",
             escape(model_name),
             escape(model_version)
         );
-        let _ = writeln!(
-            out,
-            "# HELP creditrisk_http_requests_total Requests by route and status."
+        family(
+            &mut out,
+            "creditrisk_http_requests_total",
+            "Requests by route and status.",
+            "counter",
         );
-        let _ = writeln!(out, "# TYPE creditrisk_http_requests_total counter");
         for ((route, status), n) in &c.requests {
             let _ = writeln!(
                 out,
@@ -87,11 +92,12 @@ impl Metrics {
                 escape(route)
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP creditrisk_http_requests_in_flight Requests being handled, by route."
+        family(
+            &mut out,
+            "creditrisk_http_requests_in_flight",
+            "Requests being handled, by route.",
+            "gauge",
         );
-        let _ = writeln!(out, "# TYPE creditrisk_http_requests_in_flight gauge");
         for (route, n) in &c.in_flight {
             let _ = writeln!(
                 out,
@@ -99,13 +105,11 @@ impl Metrics {
                 escape(route)
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP creditrisk_http_request_duration_seconds Latency by route."
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE creditrisk_http_request_duration_seconds histogram"
+        family(
+            &mut out,
+            "creditrisk_http_request_duration_seconds",
+            "Latency by route.",
+            "histogram",
         );
         for (route, (buckets, sum, count)) in &c.latency {
             let route = escape(route);
@@ -130,11 +134,12 @@ impl Metrics {
                 "creditrisk_http_request_duration_seconds_count{{route=\"{route}\"}} {count}"
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP creditrisk_decisions_total Decisions by outcome."
+        family(
+            &mut out,
+            "creditrisk_decisions_total",
+            "Decisions by outcome.",
+            "counter",
         );
-        let _ = writeln!(out, "# TYPE creditrisk_decisions_total counter");
         for (outcome, n) in &c.decisions {
             let _ = writeln!(
                 out,
@@ -142,11 +147,12 @@ impl Metrics {
                 escape(model_version)
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP creditrisk_rejected_records_total Records refused (422)."
+        family(
+            &mut out,
+            "creditrisk_rejected_records_total",
+            "Records refused (422).",
+            "counter",
         );
-        let _ = writeln!(out, "# TYPE creditrisk_rejected_records_total counter");
         let _ = writeln!(
             out,
             "creditrisk_rejected_records_total {}",
@@ -179,4 +185,10 @@ impl Drop for InFlight<'_> {
             *n = n.saturating_sub(1);
         }
     }
+}
+
+/// The `# HELP` and `# TYPE` lines that open a metric family.
+fn family(out: &mut String, name: &str, help: &str, kind: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
 }
