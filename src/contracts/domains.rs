@@ -82,4 +82,29 @@ mod tests {
         // S: "x" twice and "a " (NULL passes); T: "y" (case matters).
         assert_eq!(misses(&file, &checks).unwrap(), vec![3, 1]);
     }
+
+    /// Corrupt data can hold so many distinct values that the writer's dictionary overflows and
+    /// later pages are plain: those rows must be counted too.
+    #[test]
+    fn counts_rows_of_pages_past_a_dictionary_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.parquet");
+        let schema = Arc::new(Schema::new(vec![Field::new("S", DataType::Utf8, true)]));
+        let rows = 200_000;
+        let values: Vec<String> = (0..rows)
+            .map(|i| {
+                if i % 2 == 0 {
+                    "ok".to_string()
+                } else {
+                    format!("bad value number {i:>12}")
+                }
+            })
+            .collect();
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(values))])
+            .unwrap();
+        write_parquet(&file, &schema, [&batch], ParquetOptions::RAW_CACHE).unwrap();
+        const OK: &[&str] = &["ok"];
+        let checks = [("S".to_string(), OK)];
+        assert_eq!(misses(&file, &checks).unwrap(), vec![rows as u64 / 2]);
+    }
 }
