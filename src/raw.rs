@@ -426,6 +426,25 @@ pub async fn load_csv(
     header: &HeaderCheck,
 ) -> Result<CsvLoad> {
     let schema = file_schema(table, names, false);
+    if header.matches_catalog() && path.is_file() {
+        let (file, typed) = (path.to_owned(), schema.clone());
+        let config = ctx.state().config().options().clone();
+        let partitions = config.execution.target_partitions;
+        let min_bytes = config.optimizer.repartition_file_min_size as u64;
+        let read = tokio::task::spawn_blocking(move || {
+            crate::io::csv::read_typed(&file, &typed, partitions, min_bytes)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("reading {}: {e}", path.display())))?;
+        if let Some(parts) = read? {
+            let rows = register_in_file_order(ctx, table.name(), schema.clone(), &parts)?;
+            return Ok(CsvLoad::Table {
+                rows,
+                schema,
+                parts,
+            });
+        }
+    }
     let options = CsvReadOptions::new().has_header(true).schema(&schema);
     let df = ctx.read_csv(path_str(path)?, options).await?;
     let file_view = format!("{}__file", table.name());

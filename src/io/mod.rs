@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+pub mod csv;
 pub mod parquet;
 pub use parquet::{
     ParquetOptions, ParquetSink, footer_value, read_parquet, read_text_as_dictionaries,
