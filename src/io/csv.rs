@@ -200,7 +200,7 @@ impl Column {
             Kind::Int => Values::Int(Vec::with_capacity(BATCH_ROWS)),
             Kind::Float => Values::Float(Vec::with_capacity(BATCH_ROWS)),
             Kind::Text => Values::Text {
-                offsets: vec![0],
+                offsets: offsets(),
                 bytes: Vec::new(),
             },
         };
@@ -308,13 +308,25 @@ impl Column {
             Values::Int(v) => Arc::new(Int64Array::new(std::mem::take(v).into(), nulls)),
             Values::Float(v) => Arc::new(Float64Array::new(std::mem::take(v).into(), nulls)),
             Values::Text { offsets, bytes } => {
-                let offsets = OffsetBuffer::new(std::mem::replace(offsets, vec![0]).into());
-                let bytes = std::mem::take(bytes).into();
+                let offsets = OffsetBuffer::new(std::mem::replace(offsets, self::offsets()).into());
+                // The table keeps these bytes until the build ends: no doubling slack in them.
+                // The next batch starts at this one's size (batches of a column are alike).
+                let mut text = std::mem::take(bytes);
+                text.shrink_to_fit();
+                bytes.reserve_exact(text.len());
+                let bytes = text.into();
                 // Validates UTF-8 (the block was checked already; this is the array's own guard).
                 Arc::new(StringArray::try_new(offsets, bytes, nulls).ok()?)
             }
         })
     }
+}
+
+/// An empty offsets vector for one batch of text.
+fn offsets() -> Vec<i32> {
+    let mut offsets = Vec::with_capacity(BATCH_ROWS + 1);
+    offsets.push(0);
+    offsets
 }
 
 /// The batches of one byte range.
