@@ -302,16 +302,16 @@ impl TableFacts {
         for batch in batches {
             for (k, i) in floats.iter().enumerate() {
                 let values = batch.column(*i).as_primitive::<Float64Type>();
-                // NULL slots hold arbitrary values: only valid ones count. Without NULLs, a plain
-                // fold over the buffer (which the compiler vectorises).
-                let (n, z) = if values.null_count() == 0 {
-                    values.values().iter().fold((false, false), seen)
-                } else {
-                    values
+                // A plain fold over the buffer (which the compiler vectorises). NULL slots hold
+                // arbitrary values (readers write 0.0): only if one of them may have raised a
+                // flag are the valid values counted one by one.
+                let (mut n, mut z) = values.values().iter().fold((false, false), seen);
+                if (n || z) && values.null_count() > 0 {
+                    (n, z) = values
                         .iter()
                         .flatten()
-                        .fold((false, false), |a, v| seen(a, &v))
-                };
+                        .fold((false, false), |a, v| seen(a, &v));
+                }
                 nan[k] |= n;
                 negative_zero[k] |= z;
             }
