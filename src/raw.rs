@@ -343,19 +343,19 @@ impl TableFacts {
 
     /// The facts a Parquet file's footer records (none when it records nothing), with the file.
     pub fn recorded_in(file: &Path) -> Self {
-        let list = |key| -> Vec<String> {
-            crate::io::footer_value(file, key)
-                .map(|list| {
+        let [nan_free, no_negative_zero] =
+            crate::io::footer_values(file, [NAN_FREE_KEY, NO_NEGATIVE_ZERO_KEY]).map(|list| {
+                list.map(|list| {
                     list.split(',')
                         .filter(|c| !c.is_empty())
                         .map(String::from)
                         .collect()
                 })
                 .unwrap_or_default()
-        };
+            });
         TableFacts {
-            nan_free: list(NAN_FREE_KEY),
-            no_negative_zero: list(NO_NEGATIVE_ZERO_KEY),
+            nan_free,
+            no_negative_zero,
             copy: Some(file.to_path_buf()),
         }
     }

@@ -1,7 +1,7 @@
 //! The build pipeline behind [`super::build_feature_store`].
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,9 +10,10 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use serde::Serialize;
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::digests::Digests;
+use super::engine::{Spill, read_header, register_listing, session};
 use super::lineage::{self, DataLineage, SourceLineage, StoreLineage};
 use super::{FeatureStoreOptions, FeatureStoreSummary, peak_rss_mb};
 use crate::catalog::RawTable;
@@ -90,58 +91,6 @@ static STEPS: [Step; 6] = [
 /// stays near that of the largest table (a step over it alone still runs, by itself). Parsed rows
 /// take about 1.2 times their CSV's bytes; steps read from the Parquet cache hold no rows.
 const PARSED_BYTES_IN_MEMORY: u64 = 800_000_000;
-
-/// sha256 of every raw file, computed on one background thread while the tables are parsed;
-/// each answer is awaited only where it is needed (a cache key, the lineage).
-#[derive(Clone)]
-struct Digests {
-    results: BTreeMap<RawTable, watch::Receiver<Option<std::result::Result<String, String>>>>,
-}
-
-impl Digests {
-    fn spawn(
-        files: Vec<(RawTable, PathBuf)>,
-        memo_dir: Option<PathBuf>,
-        storage: Storage,
-    ) -> Digests {
-        let mut senders = vec![];
-        let mut results = BTreeMap::new();
-        for (table, path) in files {
-            let (tx, rx) = watch::channel(None);
-            senders.push((tx, path));
-            results.insert(table, rx);
-        }
-        std::thread::spawn(move || {
-            for (tx, path) in senders {
-                let digest = match storage::remote(&path) {
-                    Some(uri) => storage::block_on(storage.sha256(uri)),
-                    None => raw::file_sha256(&path, memo_dir.as_deref()),
-                };
-                let digest = digest.map_err(|e| e.to_string());
-                tx.send_replace(Some(digest));
-            }
-        });
-        Digests { results }
-    }
-
-    async fn wait(&self, table: RawTable) -> Result<String> {
-        let mut rx = self
-            .results
-            .get(&table)
-            .cloned()
-            .ok_or_else(|| Error::Internal(format!("{} is not hashed", table.name())))?;
-        // A closed channel still holds the last answer; `borrow` reads it either way.
-        let _ = rx.wait_for(Option::is_some).await;
-        let answer = rx.borrow().clone();
-        match answer {
-            Some(Ok(sha)) => Ok(sha),
-            Some(Err(message)) => Err(Error::Input(message)),
-            None => Err(Error::Internal(
-                "the raw-file hashing thread stopped".into(),
-            )),
-        }
-    }
-}
 
 /// What every step's task needs.
 struct Shared {
@@ -610,7 +559,13 @@ async fn load(shared: &Shared, table: RawTable, reporter: &dyn Reporter) -> Resu
     let ctx = &shared.ctx;
     let path = shared.layout.raw_file(table);
     if let Engine::Ballista { .. } = shared.engine {
-        return load_listing(ctx, table, &path, &shared.storage).await;
+        register_listing(ctx, table, &path, &shared.storage).await?;
+        return Ok(Loaded {
+            from: LoadedFrom::Csv,
+            type_report: None,
+            fill: None,
+            facts: TableFacts::default(),
+        });
     }
     let names = read_header(&shared.storage, &path).await?;
     let header = raw::check_header(table, &names);
@@ -698,104 +653,5 @@ fn raw_failure(failed: Vec<Error>) -> Error {
     Error::Check {
         message: format!("raw data contracts failed: {}", messages.join(" | ")),
         report,
-    }
-}
-
-/// The header of a raw file, local or in an object store.
-async fn read_header(storage: &Storage, path: &Path) -> Result<Vec<String>> {
-    match storage::remote(path) {
-        Some(uri) => storage.read_header(uri).await,
-        None => raw::read_header(path),
-    }
-}
-
-/// The session the build runs on: DataFusion here, or a Ballista cluster whose in-between
-/// tables are Parquet files in `spill` (a cluster cannot be sent in-memory tables).
-async fn session(
-    engine: &Engine,
-    storage: &Storage,
-    spill: Option<&Spill>,
-) -> Result<SessionContext> {
-    match (engine, spill) {
-        (Engine::Ballista { host, port }, Some(spill)) => {
-            let files = storage::FileTables {
-                dir: spill.dir.clone(),
-            };
-            let config = raw::session()
-                .copied_config()
-                .with_extension(std::sync::Arc::new(files));
-            crate::cluster::remote_session(host, *port, config, storage).await
-        }
-        _ => Ok(raw::session()),
-    }
-}
-
-/// A raw CSV as a file-backed table the cluster reads itself (no in-memory copy, no Parquet
-/// cache: the cache is local to this machine). The cluster reads the catalog's layout only.
-async fn load_listing(
-    ctx: &SessionContext,
-    table: RawTable,
-    path: &Path,
-    storage: &Storage,
-) -> Result<Loaded> {
-    let names = read_header(storage, path).await?;
-    if !raw::check_header(table, &names).matches_catalog() {
-        return Err(Error::Input(format!(
-            "{}: the header differs from the catalog's {} columns; the Ballista engine reads \
-             the catalog layout only (run `creditrisk ingest` for the first difference, or build \
-             locally with --engine local)",
-            path.display(),
-            table.name()
-        )));
-    }
-    let location = match storage::remote(path) {
-        Some(uri) => uri.to_string(),
-        None => std::path::absolute(path)
-            .map_err(|e| Error::io(path, e))?
-            .display()
-            .to_string(),
-    };
-    let schema = table.arrow_schema();
-    let options = datafusion::prelude::CsvReadOptions::new()
-        .has_header(true)
-        .schema(&schema);
-    ctx.deregister_table(table.name())?;
-    ctx.register_csv(table.name(), &location, options)
-        .await
-        .map_err(|e| Error::engine(format!("registering {location} on the cluster"), e))?;
-    Ok(Loaded {
-        from: LoadedFrom::Csv,
-        type_report: None,
-        fill: None,
-        facts: TableFacts::default(),
-    })
-}
-
-/// The folder of a cluster build's in-between tables, removed when the build ends (also on
-/// error). It lives under `paths.cache_dir`, which every executor must see at the same path.
-struct Spill {
-    dir: PathBuf,
-}
-
-impl Spill {
-    fn new(engine: &Engine, cache_dir: &Path) -> Result<Option<Spill>> {
-        if *engine == Engine::Local {
-            return Ok(None);
-        }
-        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.f");
-        let dir = std::path::absolute(
-            cache_dir
-                .join("ballista")
-                .join(format!("build-{stamp}-{}", std::process::id())),
-        )
-        .map_err(|e| Error::io(cache_dir, e))?;
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        Ok(Some(Spill { dir }))
-    }
-}
-
-impl Drop for Spill {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -8,6 +8,8 @@
 //! largest groups, not the sum.
 
 mod build;
+mod digests;
+mod engine;
 pub mod lineage;
 
 use std::collections::BTreeMap;

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 pub mod csv;
 pub mod parquet;
 pub use parquet::{
-    ParquetOptions, ParquetSink, footer_value, read_parquet, read_text_as_dictionaries,
+    ParquetOptions, ParquetSink, footer_values, read_parquet, read_text_as_dictionaries,
     write_batch, write_parquet,
 };
 

@@ -299,15 +299,21 @@ impl Finished {
     }
 }
 
-/// The value of a footer key-value pair (None when absent or unreadable).
-pub fn footer_value(path: &Path, key: &str) -> Option<String> {
-    let file = std::fs::File::open(path).ok()?;
-    let reader = SerializedFileReader::new(file).ok()?;
-    let pairs = reader.metadata().file_metadata().key_value_metadata()?;
-    pairs
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.clone())
+/// The values of footer key-value pairs, one per key (None when absent or unreadable); the
+/// footer is read once.
+pub fn footer_values<const N: usize>(path: &Path, keys: [&str; N]) -> [Option<String>; N] {
+    let file = std::fs::File::open(path).ok();
+    let reader = file.and_then(|f| SerializedFileReader::new(f).ok());
+    let pairs = reader
+        .as_ref()
+        .and_then(|r| r.metadata().file_metadata().key_value_metadata().cloned())
+        .unwrap_or_default();
+    keys.map(|key| {
+        pairs
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.clone())
+    })
 }
 
 /// Fixed writer properties (the same batches give the same bytes).
