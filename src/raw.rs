@@ -3,8 +3,9 @@
 //! Each table is read once into memory (a `MemTable` under its catalog name), so the contracts and
 //! the feature SQL scan memory instead of parsing the CSV twice. A file whose header matches the
 //! catalog is parsed by [`crate::io::csv`] (the same arrays in half the CPU time); DataFusion's
-//! CSV reader takes every file that reader declines, and reports the value that does not parse. An optional typed Parquet cache,
-//! keyed by the CSV's sha256, lets later builds skip CSV parsing altogether.
+//! CSV reader takes every file that reader declines, and reports the value that does not parse.
+//! An optional typed Parquet cache, keyed by the CSV's sha256, lets later builds skip CSV parsing
+//! altogether.
 //!
 //! The file's own header decides which columns are read: the catalog's header is only assumed when
 //! it matches, so a missing, extra or reordered column is reported (contract `present`) instead of
@@ -418,6 +419,27 @@ pub async fn register_parquet_file(ctx: &SessionContext, name: &str, file: &Path
     Ok(())
 }
 
+/// Parse a local `path` with `schema` by [`crate::io::csv`], cut into byte ranges as `ctx` cuts
+/// file scans; None when that reader declines the file (or it is not local).
+pub async fn read_plain_csv(
+    ctx: &SessionContext,
+    path: &Path,
+    schema: &SchemaRef,
+) -> Result<Option<Vec<Vec<RecordBatch>>>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let (file, schema) = (path.to_owned(), schema.clone());
+    let config = ctx.state().config().options().clone();
+    let partitions = config.execution.target_partitions;
+    let min_bytes = config.optimizer.repartition_file_min_size as u64;
+    tokio::task::spawn_blocking(move || {
+        crate::io::csv::read_typed(&file, &schema, partitions, min_bytes)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("reading {}: {e}", path.display())))?
+}
+
 /// Parse `path` with the catalog types of the columns its header names and register the rows in
 /// memory under the table's name, in catalog order (NULL columns for missing ones).
 pub async fn load_csv(
@@ -428,24 +450,15 @@ pub async fn load_csv(
     header: &HeaderCheck,
 ) -> Result<CsvLoad> {
     let schema = file_schema(table, names, false);
-    if header.matches_catalog() && path.is_file() {
-        let (file, typed) = (path.to_owned(), schema.clone());
-        let config = ctx.state().config().options().clone();
-        let partitions = config.execution.target_partitions;
-        let min_bytes = config.optimizer.repartition_file_min_size as u64;
-        let read = tokio::task::spawn_blocking(move || {
-            crate::io::csv::read_typed(&file, &typed, partitions, min_bytes)
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("reading {}: {e}", path.display())))?;
-        if let Some(parts) = read? {
-            let rows = register_in_file_order(ctx, table.name(), schema.clone(), &parts)?;
-            return Ok(CsvLoad::Table {
-                rows,
-                schema,
-                parts,
-            });
-        }
+    if header.matches_catalog()
+        && let Some(parts) = read_plain_csv(ctx, path, &schema).await?
+    {
+        let rows = register_in_file_order(ctx, table.name(), schema.clone(), &parts)?;
+        return Ok(CsvLoad::Table {
+            rows,
+            schema,
+            parts,
+        });
     }
     let options = CsvReadOptions::new().has_header(true).schema(&schema);
     let df = ctx.read_csv(path_str(path)?, options).await?;

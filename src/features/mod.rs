@@ -96,8 +96,8 @@ pub async fn build_feature_store(
 
 /// The parsing floor: parse every typed raw CSV of `raw_dir` once, one table at a time, with the
 /// reader the build uses (each table's batches are dropped once counted; in DataFusion's reader,
-/// a `COUNT` of every column, so each value is parsed but nothing is kept). Returns (table, rows, seconds) per file; used by
-/// `benches/feature_store.sh`.
+/// a `COUNT` of every column, so each value is parsed but nothing is kept). Returns (table, rows,
+/// seconds) per file; used by `benches/feature_store.sh`.
 pub async fn parse_floor(raw_dir: &Path) -> crate::Result<Vec<(String, u64, f64)>> {
     use datafusion::arrow::array::AsArray;
     use datafusion::arrow::datatypes::Int64Type;
@@ -109,22 +109,10 @@ pub async fn parse_floor(raw_dir: &Path) -> crate::Result<Vec<(String, u64, f64)
         let path = raw_dir.join(table.file_name());
         let schema = table.arrow_schema();
         // The build's reader first (as `raw::load_csv`), DataFusion's when it declines the file.
-        let (file, typed) = (path.clone(), schema.clone());
-        let config = ctx.state().config().options().clone();
-        let partitions = config.execution.target_partitions;
-        let min_bytes = config.optimizer.repartition_file_min_size as u64;
-        let read = tokio::task::spawn_blocking(move || {
-            crate::io::csv::read_typed(&file, &typed, partitions, min_bytes)
-        })
-        .await
-        .map_err(|e| crate::Error::Internal(format!("reading {}: {e}", path.display())))??;
-        if let Some(parts) = read {
+        if let Some(parts) = crate::raw::read_plain_csv(&ctx, &path, &schema).await? {
             let rows = parts.iter().flatten().map(|b| b.num_rows() as u64).sum();
-            out.push((
-                table.name().to_string(),
-                rows,
-                started.elapsed().as_secs_f64(),
-            ));
+            let seconds = started.elapsed().as_secs_f64();
+            out.push((table.name().to_string(), rows, seconds));
             continue;
         }
         let options = CsvReadOptions::new().has_header(true).schema(&schema);

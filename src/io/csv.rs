@@ -222,6 +222,9 @@ impl Column {
     /// rounded value that every correct parser (`lexical`'s too) gives.
     #[inline]
     fn number(&mut self, lines: &[u8], start: usize) -> Option<(usize, bool)> {
+        if let Values::Text { .. } = self.values {
+            return None; // before scanning digits that would not be used
+        }
         let negative = lines.get(start) == Some(&b'-');
         let first = start + negative as usize;
         let (mut at, mut mantissa) = (first, 0u64);
