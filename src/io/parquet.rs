@@ -205,21 +205,27 @@ impl ParquetSink {
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        // A batch of exactly the write size with nothing buffered is written as it is: the
+        // coalescer would only copy it into a batch of the same rows.
+        if self.rows.get_buffered_rows() == 0 && batch.num_rows() == WRITE_BATCH_ROWS {
+            return self.write_rows(batch);
+        }
         self.rows.push_batch(batch.clone())?;
-        self.write_completed()
+        while let Some(batch) = self.rows.next_completed_batch() {
+            self.write_rows(&batch)?;
+        }
+        Ok(())
     }
 
-    fn write_completed(&mut self) -> Result<()> {
-        while let Some(batch) = self.rows.next_completed_batch() {
-            // Split where a row group fills up (as ArrowWriter does).
-            let mut offset = 0;
-            while offset < batch.num_rows() {
-                let take = (self.row_group_rows - self.group_rows).min(batch.num_rows() - offset);
-                self.encode(&batch.slice(offset, take))?;
-                offset += take;
-                if self.group_rows == self.row_group_rows {
-                    self.close_row_group()?;
-                }
+    /// Encode one write batch, split where a row group fills up (as ArrowWriter does).
+    fn write_rows(&mut self, batch: &RecordBatch) -> Result<()> {
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let take = (self.row_group_rows - self.group_rows).min(batch.num_rows() - offset);
+            self.encode(&batch.slice(offset, take))?;
+            offset += take;
+            if self.group_rows == self.row_group_rows {
+                self.close_row_group()?;
             }
         }
         Ok(())
@@ -263,7 +269,9 @@ impl ParquetSink {
     /// Close the file (footer written, data synced); it is still only at [`Finished::temp_path`].
     pub fn finish(mut self) -> Result<Finished> {
         self.rows.finish_buffered_batch()?;
-        self.write_completed()?;
+        while let Some(batch) = self.rows.next_completed_batch() {
+            self.write_rows(&batch)?;
+        }
         if self.group_rows > 0 {
             self.close_row_group()?;
         }
