@@ -65,29 +65,43 @@ pub async fn orphans(
         return Ok(None);
     };
     let (mut rows, mut orphans) = (0u64, 0u64);
-    let mut last: Option<(i64, bool)> = None;
-    let mut count = |id: i64| {
-        rows += 1;
-        let found = match last {
-            Some((previous, found)) if previous == id => found,
-            _ => {
-                let found = known.contains(&id);
-                last = Some((id, found));
-                found
-            }
-        };
-        orphans += u64::from(!found);
-    };
+    let mut last = None;
     while let Some(batch) = children.next().await {
         let batch = batch?;
         let ids = batch.column(0).as_primitive::<Int64Type>();
-        if ids.null_count() == 0 {
-            ids.values().iter().for_each(|id| count(*id));
+        rows += (ids.len() - ids.null_count()) as u64;
+        orphans += if ids.null_count() == 0 {
+            unknown(ids.values().iter().copied(), &known, &mut last)
         } else {
-            ids.iter().flatten().for_each(&mut count);
-        }
+            unknown(ids.iter().flatten(), &known, &mut last)
+        };
     }
     Ok(Some((orphans, rows)))
+}
+
+/// How many of `ids` are not in `known`, probing once per run of equal ids. `last` is the id
+/// probed last and whether it is known (carried from one batch to the next).
+fn unknown(
+    mut ids: impl Iterator<Item = i64>,
+    known: &HashSet<i64>,
+    last: &mut Option<(i64, bool)>,
+) -> u64 {
+    let Some(first) = ids.next() else {
+        return 0;
+    };
+    let (mut previous, mut found) = match *last {
+        Some((id, found)) if id == first => (id, found),
+        _ => (first, known.contains(&first)),
+    };
+    let mut missing = u64::from(!found);
+    for id in ids {
+        if id != previous {
+            (previous, found) = (id, known.contains(&id));
+        }
+        missing += u64::from(!found);
+    }
+    *last = Some((previous, found));
+    missing
 }
 
 /// The batches of a one-column query, when that column is Int64.
@@ -144,6 +158,29 @@ mod tests {
         let sql = "SELECT COUNT(\"K\") - COUNT(DISTINCT \"K\") FROM child";
         let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
         assert_eq!(batches[0].column(0).as_primitive::<Int64Type>().value(0), 3);
+    }
+
+    #[tokio::test]
+    async fn runs_of_ids_carry_across_batches() {
+        let ctx = crate::raw::session();
+        let schema = Arc::new(Schema::new(vec![Field::new("K", DataType::Int64, true)]));
+        let batch = |ids: Vec<Option<i64>>| {
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(ids))]).unwrap()
+        };
+        // A run of 9s (unknown) and of 1s (known) each cut by a batch boundary, with and
+        // without NULLs in the batch.
+        let batches = vec![
+            batch(vec![Some(1), Some(9), Some(9)]),
+            batch(vec![Some(9), Some(1)]),
+            batch(vec![Some(1), None, Some(9)]),
+            batch(vec![Some(9), Some(9), Some(2)]),
+        ];
+        crate::raw::register_batches(&ctx, "child", schema.clone(), vec![batches]).unwrap();
+        register(&ctx, "parent", "id", vec![Some(1), Some(2)]);
+        let found = orphans(&ctx, "child", "K", "SELECT id FROM parent")
+            .await
+            .unwrap();
+        assert_eq!(found, Some((6, 10)));
     }
 
     #[tokio::test]
