@@ -13,7 +13,8 @@
 //! Imports only point down this list; modules of one layer may use each other, but no two
 //! modules import each other (a test, `tests/it/layers.rs`, enforces both):
 //!
-//! 1. **CLI** — `main.rs`: parses arguments, owns the async runtime and the progress bars.
+//! 1. **CLI** — `src/cli/` (the binary): parses arguments, owns the async runtime and the
+//!    progress bars.
 //! 2. **pipeline** — [`pipeline`]: the stage table, fingerprints and the runner of `run`/`demo`.
 //! 3. **stages** — [`synth`], [`ingest`], [`features`], [`split`], [`train`], [`evaluate`],
 //!    [`registry`] (promotions), [`gates`] (validate-model, canary, auto-promote), [`predict`]

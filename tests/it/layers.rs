@@ -127,7 +127,7 @@ fn top_level_imports(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
             .as_os_str()
             .to_string_lossy();
         let module = match first.trim_end_matches(".rs") {
-            "main" => "cli".to_string(),
+            // The binary (src/cli/: arguments, runtime, output) imports the library by name.
             "lib" => continue,
             m => m.to_string(),
         };
