@@ -72,8 +72,14 @@ pub fn print_feature_store(s: &FeatureStoreSummary) {
     );
     for t in &s.tables {
         eprintln!(
-            "  {:<24} {:>10} rows  load {:>5.2} s ({:?})  contracts {:>5.2} s  features {:>5.2} s",
-            t.table, t.rows, t.load_seconds, t.from, t.contracts_seconds, t.features_seconds
+            "  {:<24} {:>10} rows  load {:>5.2} s ({:?})  contracts {:>5.2} s{}  features {:>5.2} s",
+            t.table,
+            t.rows,
+            t.load_seconds,
+            t.from,
+            t.contracts_seconds,
+            if t.contracts_reused { " (reused)" } else { "" },
+            t.features_seconds
         );
     }
     eprintln!(

@@ -75,6 +75,10 @@ pub struct DataConfig {
 pub struct FeaturesConfig {
     pub store_file: PathBuf,
     pub raw_parquet_cache: bool,
+    /// Reuse a raw table's contract report from an earlier build over the same bytes, parents,
+    /// `validation` section and executable (kept with the typed cache); false checks every table.
+    #[serde(default = "default_true")]
+    pub reuse_contract_reports: bool,
     pub exclude: Vec<String>,
     /// Where the raw contracts and feature SQL run: `local` (default) or `ballista://HOST:PORT`
     /// (a Ballista scheduler; `build-feature-store --engine` overrides it).
@@ -84,6 +88,10 @@ pub struct FeaturesConfig {
     /// may wait for ever on a job whose executor died holding its shuffle data.
     #[serde(default = "default_cluster_timeout")]
     pub cluster_timeout_seconds: u64,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_cluster_timeout() -> u64 {

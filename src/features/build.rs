@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 use super::digests::Digests;
 use super::engine::{Spill, read_header, register_listing, session};
 use super::lineage::{self, DataLineage, SourceLineage, StoreLineage};
+use super::memo::{self, ContractKey, ContractMemo};
 use super::{FeatureStoreOptions, FeatureStoreSummary, peak_rss_mb};
 use crate::catalog::RawTable;
 use crate::cluster::Engine;
@@ -39,6 +40,8 @@ pub struct TableTiming {
     pub from: LoadedFrom,
     pub load_seconds: f64,
     pub contracts_seconds: f64,
+    /// The contract report was that of an earlier build over the same bytes (see `memo`).
+    pub contracts_reused: bool,
     /// Seconds of this table's feature SQL (attributed to the table it reads the most).
     pub features_seconds: f64,
 }
@@ -101,7 +104,11 @@ struct Shared {
     layout: Layout,
     validation: ValidationConfig,
     cache: Option<ParquetCache>,
+    /// `features.reuse_contract_reports`.
+    reuse_reports: bool,
     digests: Digests,
+    /// sha256 of this executable, for the contract memo's key (hashed once, when first needed).
+    program: tokio::sync::OnceCell<String>,
 }
 
 struct Source {
@@ -109,6 +116,7 @@ struct Source {
     path: PathBuf,
     rows: u64,
     nulls: BTreeMap<String, u64>,
+    contracts_reused: bool,
 }
 
 /// What one step's task found.
@@ -174,7 +182,9 @@ pub(super) async fn run(
         layout: layout.clone(),
         validation: opts.validation.clone(),
         cache: cache.clone(),
+        reuse_reports: opts.reuse_contract_reports,
         digests: digests.clone(),
+        program: tokio::sync::OnceCell::new(),
     });
     let mut done: Vec<StepDone> = vec![];
     let mut running: JoinSet<Result<StepDone>> = JoinSet::new();
@@ -309,6 +319,7 @@ pub(super) async fn run(
             path: source.path.display().to_string(),
             bytes,
             sha256: digests.wait(source.table).await?,
+            contracts_reused: source.contracts_reused,
             rows: source.rows,
             columns: source.table.columns().len(),
             top_missing: lineage::top_missing(&source.nulls, source.rows),
@@ -376,6 +387,7 @@ enum Piece {
         nulls: BTreeMap<String, u64>,
         seconds: f64,
         failure: Option<Error>,
+        reused: bool,
     },
     Features {
         table: RawTable,
@@ -403,6 +415,7 @@ async fn check_and_reduce(
             from: loaded.from,
             load_seconds,
             contracts_seconds: 0.0,
+            contracts_reused: false,
             features_seconds: 0.0,
         });
         if let Some(fill) = loaded.fill {
@@ -411,6 +424,7 @@ async fn check_and_reduce(
         pieces.spawn(contracts(
             shared.clone(),
             table,
+            loaded.from,
             loaded.type_report,
             loaded.facts,
         ));
@@ -436,15 +450,18 @@ async fn check_and_reduce(
                 nulls,
                 seconds,
                 failure,
+                reused,
             } => {
                 let i = timing(table, &mut timings);
                 timings[i].rows = rows;
                 timings[i].contracts_seconds = seconds;
+                timings[i].contracts_reused = reused;
                 sources.push(Source {
                     table,
                     path: shared.layout.raw_file(table),
                     rows,
                     nulls,
+                    contracts_reused: reused,
                 });
                 failed.extend(failure.map(|f| (table, f)));
             }
@@ -474,11 +491,39 @@ async fn check_and_reduce(
 async fn contracts(
     shared: Arc<Shared>,
     table: RawTable,
+    from: LoadedFrom,
     type_report: Option<ValidationReport>,
     facts: TableFacts,
 ) -> Result<Piece> {
     let t0 = Instant::now();
     let path = shared.layout.raw_file(table);
+    let report_file = shared
+        .layout
+        .validation_report(&format!("raw_{}", table.name()));
+    // The memo lives with the typed cache: a build without the cache checks every table (and
+    // one that may not reuse reports still leaves them for the next).
+    let memo_dir = (shared.cache.as_ref())
+        .filter(|_| type_report.is_none())
+        .map(|c| c.dir.clone());
+    let mut key = None;
+    if let Some(dir) = &memo_dir
+        && from == LoadedFrom::ParquetCache
+        && shared.reuse_reports
+    {
+        let k = contract_key(&shared, table).await?;
+        if let Some(memo) = memo::recall(dir, &k) {
+            let failure = memo.write_and_check(&report_file).err();
+            return Ok(Piece::Contracts {
+                table,
+                rows: memo.rows,
+                nulls: memo.nulls,
+                seconds: t0.elapsed().as_secs_f64(),
+                failure,
+                reused: true,
+            });
+        }
+        key = Some(k);
+    }
     let source = path.display().to_string();
     let names = read_header(&shared.storage, &path).await?;
     let header = raw::check_header(table, &names);
@@ -494,16 +539,55 @@ async fn contracts(
     if let Some(types) = type_report {
         merge(&mut report, types);
     }
-    let report_file = shared
-        .layout
-        .validation_report(&format!("raw_{}", table.name()));
     let failure = report.write_and_check(&report_file).err();
+    if let Some(dir) = &memo_dir {
+        let key = match key {
+            Some(key) => key,
+            None => contract_key(&shared, table).await?,
+        };
+        let memo = ContractMemo {
+            key,
+            rows: run.rows,
+            nulls: run.nulls.clone(),
+            report: crate::io::json_text(&report)
+                .map_err(|e| Error::Internal(format!("report of {}: {e}", table.name())))?,
+        };
+        // The memo only saves a later build time: failing to write it must not fail this one.
+        let _ = memo::remember(dir, table, &memo);
+    }
     Ok(Piece::Contracts {
         table,
         rows: run.rows,
         nulls: run.nulls,
         seconds: t0.elapsed().as_secs_f64(),
         failure,
+        reused: false,
+    })
+}
+
+/// Everything `table`'s contract report depends on (see `memo`).
+async fn contract_key(shared: &Shared, table: RawTable) -> Result<ContractKey> {
+    let mut parents = BTreeMap::new();
+    for parent in memo::parents(table) {
+        let sha = shared.digests.wait(parent).await?;
+        parents.insert(parent.name().to_string(), sha);
+    }
+    let program = shared
+        .program
+        .get_or_try_init(|| async {
+            let dir = shared.layout.raw_cache_dir();
+            tokio::task::spawn_blocking(move || memo::program_sha256(&dir))
+                .await
+                .map_err(|e| Error::Internal(format!("hashing the executable stopped: {e}")))?
+        })
+        .await?
+        .clone();
+    Ok(ContractKey {
+        table: table.name().into(),
+        sha256: shared.digests.wait(table).await?,
+        parents,
+        validation: memo::validation_value(&shared.validation)?,
+        program,
     })
 }
 

@@ -11,6 +11,10 @@ pub struct SourceLineage {
     pub path: String,
     pub bytes: u64,
     pub sha256: String,
+    /// Its contract report was reused from an earlier build over the same bytes, config and
+    /// program (the report file names the checks; `features::memo` the key).
+    #[serde(default)]
+    pub contracts_reused: bool,
     pub rows: u64,
     pub columns: usize,
     /// Up to ten columns with the highest NULL share (share > 0), highest first.

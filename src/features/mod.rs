@@ -11,6 +11,7 @@ mod build;
 mod digests;
 mod engine;
 pub mod lineage;
+mod memo;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -26,6 +27,8 @@ use crate::config::{Config, Section, ValidationConfig};
 pub struct FeatureStoreOptions {
     /// Keep typed Parquet copies of the raw CSVs (`features.raw_parquet_cache`).
     pub raw_parquet_cache: bool,
+    /// `features.reuse_contract_reports` (only with the cache: the reports are kept beside it).
+    pub reuse_contract_reports: bool,
     pub validation: ValidationConfig,
     /// Hashes of the config sections read, for the lineage.
     pub config_sections: BTreeMap<String, String>,
@@ -43,6 +46,7 @@ impl FeatureStoreOptions {
     pub fn from_config(cfg: &Config) -> FeatureStoreOptions {
         FeatureStoreOptions {
             raw_parquet_cache: cfg.features.raw_parquet_cache,
+            reuse_contract_reports: cfg.features.reuse_contract_reports,
             validation: cfg.validation.clone(),
             config_sections: cfg.sections_record(&Self::SECTIONS),
             engine: cfg.features.engine.clone(),

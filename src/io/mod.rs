@@ -26,10 +26,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Write JSON (pretty) to `path` atomically.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    let mut text = serde_json::to_vec_pretty(value)
+    let text = json_text(value)
         .map_err(|e| Error::Input(format!("{}: cannot serialise: {e}", path.display())))?;
-    text.push(b'\n');
-    write_atomic(path, &text)
+    write_atomic(path, text.as_bytes())
+}
+
+/// The text [`write_json`] writes for `value`.
+pub fn json_text<T: serde::Serialize>(value: &T) -> serde_json::Result<String> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    Ok(text)
 }
 
 /// Create `path` atomically from a writer callback.

@@ -238,8 +238,10 @@ fn unknown_bureau_balance_status_fails_domain() {
 #[test]
 fn warm_build_reports_what_the_cold_build_reports() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = kaggle_config(dir.path());
+    let mut cfg = kaggle_config(dir.path());
     assert!(cfg.features.raw_parquet_cache);
+    // The warm build must check the copies, not reuse the cold build's reports.
+    cfg.features.reuse_contract_reports = false;
     let corrupt = |table: RawTable, edit: &dyn Fn(String) -> String| {
         let path = support::layout(&cfg).raw_file(table);
         std::fs::write(&path, edit(std::fs::read_to_string(&path).unwrap())).unwrap();
@@ -281,11 +283,28 @@ fn warm_build_reports_what_the_cold_build_reports() {
     let copies = std::fs::read_dir(&cache).unwrap().flatten();
     let copies = copies.filter(|e| e.path().extension().is_some_and(|x| x == "parquet"));
     assert_eq!(copies.count(), RawTable::ALL.len(), "every table cached");
+    let report_bytes = || -> Vec<Vec<u8>> {
+        let layout = support::layout(&cfg);
+        RawTable::ALL
+            .iter()
+            .map(|t| std::fs::read(layout.validation_report(&format!("raw_{}", t.name()))))
+            .map(Result::unwrap)
+            .collect()
+    };
+    let cold_bytes = report_bytes();
     let warm = support::build_feature_store(&cfg).unwrap_err().to_string();
     assert_eq!(warm, cold);
     for (w, c) in reports().iter().zip(&cold_reports) {
         assert_eq!(w, c, "{}", w.table);
     }
+    // Reused reports (the failing ones too) are the checked ones, byte for byte, and fail alike.
+    let mut reuse = cfg.clone();
+    reuse.features.reuse_contract_reports = true;
+    let reused = support::build_feature_store(&reuse)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(reused, cold);
+    assert!(report_bytes() == cold_bytes);
     let count = |table: RawTable, column: &str, check: &str| {
         let r = &cold_reports[RawTable::ALL.iter().position(|t| *t == table).unwrap()];
         failure(r, column, check).failing

@@ -579,6 +579,78 @@ fn parquet_cache_gives_the_same_store() {
     assert_eq!(cell(max.as_ref(), 0), I(9));
 }
 
+/// A rebuild over the same bytes, config and executable reuses each raw table's contract report
+/// (byte for byte); a changed `validation` section, a changed file or a changed parent re-checks.
+#[test]
+fn contract_reports_are_reused_only_over_the_same_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path());
+    cfg.features.raw_parquet_cache = true;
+    let layout = support::layout(&cfg);
+    write_golden(&layout.raw_dir);
+    let reports = || -> Vec<Vec<u8>> {
+        RawTable::ALL
+            .iter()
+            .map(|t| std::fs::read(layout.validation_report(&format!("raw_{}", t.name()))))
+            .map(Result::unwrap)
+            .collect()
+    };
+    let reused = |s: &creditrisk::features::FeatureStoreSummary| -> Vec<String> {
+        let tables = s.tables.iter().filter(|t| t.contracts_reused);
+        tables.map(|t| t.table.clone()).collect()
+    };
+    let all: Vec<String> = RawTable::ALL.iter().map(|t| t.name().to_string()).collect();
+    let lineage_reused = || -> Vec<bool> {
+        let text = std::fs::read_to_string(layout.lineage_file()).unwrap();
+        let lineage: creditrisk::features::lineage::DataLineage =
+            serde_json::from_str(&text).unwrap();
+        lineage.sources.iter().map(|s| s.contracts_reused).collect()
+    };
+
+    let first = support::build_feature_store(&cfg).unwrap();
+    assert!(reused(&first).is_empty());
+    let checked = reports();
+    let store = read_parquet(&layout.store_file);
+    let second = support::build_feature_store(&cfg).unwrap();
+    assert_eq!(reused(&second), all);
+    assert!(reports() == checked, "reused reports are the checked ones");
+    assert_eq!(read_parquet(&layout.store_file), store);
+    assert!(lineage_reused().iter().all(|r| *r));
+
+    // Any change to the validation section is a new key.
+    cfg.validation.sample_rows += 1;
+    let config_changed = support::build_feature_store(&cfg).unwrap();
+    assert!(reused(&config_changed).is_empty());
+    assert!(lineage_reused().iter().all(|r| !*r));
+    // Switched off, every table is checked again (and the reports stay the same).
+    cfg.features.reuse_contract_reports = false;
+    assert!(reused(&support::build_feature_store(&cfg).unwrap()).is_empty());
+    assert!(reports() == checked);
+    cfg.features.reuse_contract_reports = true;
+
+    // A new previous_application: its own contracts and those of the tables whose SK_ID_PREV
+    // is checked against it run again; the others are reused.
+    let prev = layout.raw_file(RawTable::PreviousApplication);
+    let text = std::fs::read_to_string(&prev).unwrap();
+    let another_loan = text.lines().nth(1).unwrap().replacen("2001", "2999", 1);
+    std::fs::write(&prev, format!("{text}{another_loan}\n")).unwrap();
+    let parent_changed = support::build_feature_store(&cfg).unwrap();
+    let rechecked: Vec<String> = all
+        .iter()
+        .filter(|t| !reused(&parent_changed).contains(t))
+        .cloned()
+        .collect();
+    assert_eq!(
+        rechecked,
+        [
+            "previous_application",
+            "installments_payments",
+            "credit_card_balance",
+            "pos_cash_balance"
+        ]
+    );
+}
+
 /// ROC AUC of `score` against 0/1 labels (ties get half credit); NULL scores are skipped.
 fn auc(pairs: &[(f64, i64)]) -> f64 {
     let (score, y): (Vec<f64>, Vec<f64>) = pairs.iter().map(|(s, t)| (*s, *t as f64)).unzip();
