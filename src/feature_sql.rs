@@ -17,6 +17,7 @@ use datafusion::arrow::compute::concat_batches;
 use datafusion::common::Column;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::{Expr, SessionContext};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -158,9 +159,29 @@ impl SqlSet {
     /// sorted by SK_ID_CURR and registered with that order: the store query's joins then
     /// stream the applicants in order, so its final ORDER BY needs no sort (nor a second copy of
     /// the joined store in memory). A result without SK_ID_CURR is kept as it comes.
-    pub async fn materialize(&self, ctx: &SessionContext, sql: FeatureSql) -> Result<u64> {
+    ///
+    /// With `spill` (a folder), the result streams unsorted into an Arrow IPC file there
+    /// instead, and [`SqlSet::reload`] sorts and registers it: a build then holds no finished
+    /// table's features in memory (nor sorts them) while it parses and reduces the others (the
+    /// application features alone are ~0.3 GB at full scale).
+    pub async fn materialize(
+        &self,
+        ctx: &SessionContext,
+        sql: FeatureSql,
+        spill: Option<&Path>,
+    ) -> Result<u64> {
         let engine_error = |e| Error::engine(format!("feature SQL {}", sql.file), e);
         let df = self.plan(ctx, sql).await?;
+        if let Some(dir) = spill.filter(|_| crate::storage::file_tables(ctx).is_none()) {
+            let file = dir.join(format!("{}.arrow", sql.result));
+            let schema = df.schema().as_arrow().clone();
+            let mut writer = crate::io::ArrowFile::create(&file, &schema)?;
+            let mut stream = df.execute_stream().await.map_err(engine_error)?;
+            while let Some(batch) = stream.next().await {
+                writer.write(&batch.map_err(engine_error)?)?;
+            }
+            return writer.finish();
+        }
         let key = Expr::Column(Column::new_unqualified(KEY)).sort(true, false);
         let sorted = df.schema().has_column_with_unqualified_name(KEY);
         let df = if sorted {
@@ -172,6 +193,53 @@ impl SqlSet {
         let parts = df.collect_partitioned().await.map_err(engine_error)?;
         let order = if sorted { vec![key] } else { vec![] };
         crate::raw::register_sorted(ctx, sql.result, schema, parts, order)
+    }
+
+    /// Register a result that [`SqlSet::materialize`] left in `spill`, sorted by SK_ID_CURR (NULLs
+    /// last, ties in the file's order) and declared so, as `materialize` registers it in memory:
+    /// the store query then plans and runs as it always does.
+    pub fn reload(ctx: &SessionContext, sql: FeatureSql, spill: &Path) -> Result<u64> {
+        use datafusion::arrow::array::{ArrayRef, UInt32Array};
+        use datafusion::arrow::compute::{
+            SortColumn, SortOptions, concat, interleave_record_batch, lexsort_to_indices,
+        };
+        let file = spill.join(format!("{}.arrow", sql.result));
+        let (schema, batches) = crate::io::read_arrow_file(&file)?;
+        let Ok(k) = schema.index_of(KEY) else {
+            return crate::raw::register_sorted(ctx, sql.result, schema, vec![batches], vec![]);
+        };
+        let keys: Vec<&dyn datafusion::arrow::array::Array> =
+            batches.iter().map(|b| b.column(k).as_ref()).collect();
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let sort = |values: ArrayRef| SortColumn {
+            values,
+            options: Some(SortOptions {
+                descending: false,
+                nulls_first: false,
+            }),
+        };
+        let positions: ArrayRef =
+            std::sync::Arc::new(UInt32Array::from_iter_values(0..rows as u32));
+        let key = if keys.is_empty() {
+            datafusion::arrow::array::new_empty_array(schema.field(k).data_type())
+        } else {
+            concat(&keys)?
+        };
+        let order = lexsort_to_indices(&[sort(key), sort(positions)], None)?;
+        // Row i of the file is (batch, row) here.
+        let mut at = Vec::with_capacity(rows);
+        for (b, batch) in batches.iter().enumerate() {
+            at.extend((0..batch.num_rows()).map(|r| (b, r)));
+        }
+        let sources: Vec<&RecordBatch> = batches.iter().collect();
+        let mut sorted = vec![];
+        for chunk in order.values().chunks(crate::io::ARROW_BATCH_ROWS) {
+            let picks: Vec<(usize, usize)> = chunk.iter().map(|i| at[*i as usize]).collect();
+            sorted.push(interleave_record_batch(&sources, &picks)?);
+        }
+        drop(batches);
+        let order = vec![Expr::Column(Column::new_unqualified(KEY)).sort(true, false)];
+        crate::raw::register_sorted(ctx, sql.result, schema, vec![sorted], order)
     }
 
     /// Register every per-table result as a lazy view and return the store query: the online
@@ -209,5 +277,62 @@ impl SqlSet {
         let schema = std::sync::Arc::new(store.schema().as_arrow().clone());
         let batches = store.collect().await?;
         Ok(concat_batches(&schema, &batches)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{AsArray, Int64Array};
+    use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
+
+    use super::*;
+
+    /// A spilled result comes back sorted as the in-memory path sorts it: SK_ID_CURR ascending,
+    /// NULLs last, equal keys in the file's order, across the file's batches.
+    #[tokio::test]
+    async fn reload_sorts_a_spilled_result_by_applicant() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new(KEY, DataType::Int64, true),
+            Field::new("row", DataType::Int64, false),
+        ]));
+        let batch = |keys: Vec<Option<i64>>, rows: Vec<i64>| {
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Int64Array::from(keys)),
+                    Arc::new(Int64Array::from(rows)),
+                ],
+            )
+            .unwrap()
+        };
+        let sql = TABLE_SQL[1];
+        let mut file = crate::io::ArrowFile::create(
+            &dir.path().join(format!("{}.arrow", sql.result)),
+            &schema,
+        )
+        .unwrap();
+        file.write(&batch(vec![Some(3), None, Some(1)], vec![0, 1, 2]))
+            .unwrap();
+        file.write(&batch(vec![Some(3), Some(2)], vec![3, 4]))
+            .unwrap();
+        assert_eq!(file.finish().unwrap(), 5);
+
+        let ctx = crate::raw::session();
+        assert_eq!(SqlSet::reload(&ctx, sql, dir.path()).unwrap(), 5);
+        let out = ctx
+            .table(sql.result)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let rows: Vec<i64> = out
+            .iter()
+            .flat_map(|b| b.column(1).as_primitive::<Int64Type>().values().to_vec())
+            .collect();
+        assert_eq!(rows, [2, 4, 0, 3, 1]);
     }
 }

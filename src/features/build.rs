@@ -106,6 +106,8 @@ struct Shared {
     cache: Option<ParquetCache>,
     /// `features.reuse_contract_reports`.
     reuse_reports: bool,
+    /// This build's folder of in-between tables.
+    spill: PathBuf,
     digests: Digests,
     /// sha256 of this executable, for the contract memo's key (hashed once, when first needed).
     program: tokio::sync::OnceCell<String>,
@@ -170,7 +172,7 @@ pub(super) async fn run(
 
     reporter.start("feature store", (STEPS.len() + 2) as u64);
     let spill = Spill::new(&engine, &layout.cache_dir)?;
-    let ctx = session(&engine, &opts.storage, spill.as_ref()).await?;
+    let ctx = session(&engine, &opts.storage, &spill).await?;
     if let Some(uri) = storage::remote(&layout.raw_dir) {
         opts.storage.register(&ctx, uri)?;
     }
@@ -183,6 +185,7 @@ pub(super) async fn run(
         validation: opts.validation.clone(),
         cache: cache.clone(),
         reuse_reports: opts.reuse_contract_reports,
+        spill: spill.dir.clone(),
         digests: digests.clone(),
         program: tokio::sync::OnceCell::new(),
     });
@@ -248,7 +251,19 @@ pub(super) async fn run(
     let t0 = Instant::now();
     let engine_error = |e| Error::engine(format!("feature SQL {}", STORE_SQL.file), e);
     let store_ctx = match engine {
-        Engine::Local => raw::feature_session(&ctx),
+        Engine::Local => {
+            // Read back and sorted on both cores (each is a file read, a sort and a copy).
+            let (reload_ctx, dir) = (ctx.clone(), spill.dir.clone());
+            tokio::task::spawn_blocking(move || {
+                use rayon::prelude::*;
+                TABLE_SQL
+                    .par_iter()
+                    .try_for_each(|file| SqlSet::reload(&reload_ctx, *file, &dir).map(|_| ()))
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("reading back the features stopped: {e}")))??;
+            raw::feature_session(&ctx)
+        }
         Engine::Ballista { .. } => ctx.clone(),
     };
     let df = sql.plan(&store_ctx, STORE_SQL).await?;
@@ -593,12 +608,16 @@ async fn contract_key(shared: &Shared, table: RawTable) -> Result<ContractKey> {
 
 async fn features(shared: Arc<Shared>, file: FeatureSql, table: RawTable) -> Result<Piece> {
     let t0 = Instant::now();
-    // Locally one partition in file order (raw::feature_session); a cluster partitions.
-    let ctx = match shared.engine {
-        Engine::Local => raw::feature_session(&shared.ctx),
-        Engine::Ballista { .. } => shared.ctx.clone(),
+    // Locally one partition in file order (raw::feature_session), the result kept on disk
+    // until the store query; a cluster partitions and keeps its results itself.
+    let (ctx, spill) = match shared.engine {
+        Engine::Local => (raw::feature_session(&shared.ctx), Some(&shared.spill)),
+        Engine::Ballista { .. } => (shared.ctx.clone(), None),
     };
-    shared.sql.materialize(&ctx, file).await?;
+    shared
+        .sql
+        .materialize(&ctx, file, spill.map(PathBuf::as_path))
+        .await?;
     Ok(Piece::Features {
         table,
         seconds: t0.elapsed().as_secs_f64(),

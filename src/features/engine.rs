@@ -24,10 +24,10 @@ pub(super) async fn read_header(storage: &Storage, path: &Path) -> Result<Vec<St
 pub(super) async fn session(
     engine: &Engine,
     storage: &Storage,
-    spill: Option<&Spill>,
+    spill: &Spill,
 ) -> Result<SessionContext> {
-    match (engine, spill) {
-        (Engine::Ballista { host, port }, Some(spill)) => {
+    match engine {
+        Engine::Ballista { host, port } => {
             let files = storage::FileTables {
                 dir: spill.dir.clone(),
             };
@@ -36,7 +36,7 @@ pub(super) async fn session(
                 .with_extension(std::sync::Arc::new(files));
             crate::cluster::remote_session(host, *port, config, storage).await
         }
-        _ => Ok(raw::session()),
+        Engine::Local => Ok(raw::session()),
     }
 }
 
@@ -75,26 +75,28 @@ pub(super) async fn register_listing(
         .map_err(|e| Error::engine(format!("registering {location} on the cluster"), e))
 }
 
-/// The folder of a cluster build's in-between tables, removed when the build ends (also on
-/// error). It lives under `paths.cache_dir`, which every executor must see at the same path.
+/// The folder of a build's in-between tables (a local build's finished per-table features, a
+/// cluster build's tables), removed when the build ends (also on error). It lives under
+/// `paths.cache_dir`, which every executor of a cluster must see at the same path.
 pub(super) struct Spill {
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
 }
 
 impl Spill {
-    pub(super) fn new(engine: &Engine, cache_dir: &Path) -> Result<Option<Spill>> {
-        if *engine == Engine::Local {
-            return Ok(None);
-        }
+    pub(super) fn new(engine: &Engine, cache_dir: &Path) -> Result<Spill> {
+        let kind = match engine {
+            Engine::Local => "features",
+            Engine::Ballista { .. } => "ballista",
+        };
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.f");
         let dir = std::path::absolute(
             cache_dir
-                .join("ballista")
+                .join(kind)
                 .join(format!("build-{stamp}-{}", std::process::id())),
         )
         .map_err(|e| Error::io(cache_dir, e))?;
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        Ok(Some(Spill { dir }))
+        Ok(Spill { dir })
     }
 }
 

@@ -5,7 +5,7 @@
 //! crash or a concurrent reader never sees half a file.
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use md5::Md5;
 use sha2::{Digest, Sha256};
@@ -138,4 +138,58 @@ pub fn git_commit(root: &Path) -> String {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Rows per batch of in-between tables rebuilt in memory.
+pub const ARROW_BATCH_ROWS: usize = 8192;
+
+/// An Arrow IPC file written batch by batch (in-between tables of a build: not atomic, the
+/// build's own temp folder holds it).
+pub struct ArrowFile {
+    path: PathBuf,
+    writer: datafusion::arrow::ipc::writer::FileWriter<std::io::BufWriter<std::fs::File>>,
+    rows: u64,
+}
+
+impl ArrowFile {
+    pub fn create(path: &Path, schema: &datafusion::arrow::datatypes::Schema) -> Result<ArrowFile> {
+        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        let writer = datafusion::arrow::ipc::writer::FileWriter::try_new(
+            std::io::BufWriter::new(file),
+            schema,
+        )?;
+        Ok(ArrowFile {
+            path: path.to_path_buf(),
+            writer,
+            rows: 0,
+        })
+    }
+
+    pub fn write(&mut self, batch: &datafusion::arrow::array::RecordBatch) -> Result<()> {
+        self.rows += batch.num_rows() as u64;
+        Ok(self.writer.write(batch)?)
+    }
+
+    /// Close the file; returns the rows written.
+    pub fn finish(mut self) -> Result<u64> {
+        self.writer.finish()?;
+        use std::io::Write;
+        (self.writer.get_mut().flush()).map_err(|e| Error::io(&self.path, e))?;
+        Ok(self.rows)
+    }
+}
+
+/// Every batch of an Arrow IPC file, with its schema.
+pub fn read_arrow_file(
+    path: &Path,
+) -> Result<(
+    datafusion::arrow::datatypes::SchemaRef,
+    Vec<datafusion::arrow::array::RecordBatch>,
+)> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader =
+        datafusion::arrow::ipc::reader::FileReader::try_new(std::io::BufReader::new(file), None)?;
+    let schema = reader.schema();
+    let batches = reader.collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok((schema, batches))
 }

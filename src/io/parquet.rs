@@ -205,11 +205,9 @@ impl ParquetSink {
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        // A batch of exactly the write size with nothing buffered is written as it is: the
-        // coalescer would only copy it into a batch of the same rows.
-        if self.rows.get_buffered_rows() == 0 && batch.num_rows() == WRITE_BATCH_ROWS {
-            return self.write_rows(batch);
-        }
+        // Every batch goes through the coalescer, even one of exactly the write size: a slice of
+        // a larger batch is encoded into other pages than the same rows copied out (the store's
+        // bytes would then depend on where the engine cut its batches).
         self.rows.push_batch(batch.clone())?;
         while let Some(batch) = self.rows.next_completed_batch() {
             self.write_rows(&batch)?;

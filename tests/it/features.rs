@@ -785,6 +785,10 @@ fn store_is_bit_identical_across_builds_and_the_cache() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+    // Nor any build's folder of in-between feature tables.
+    let spills = root.join("data/cache/features");
+    let left = std::fs::read_dir(&spills).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "{}", spills.display());
 }
 
 /// The build's typed CSV reader gives DataFusion's arrays, value for value and bit for bit, on
