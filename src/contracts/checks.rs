@@ -19,16 +19,17 @@
 //! (`domains`): the SQL forms cost a hash join or a string hash per row at full scale.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema};
 use datafusion::prelude::SessionContext;
 use serde_json::{Map, Value};
 
 use super::{domains, keys};
 use crate::catalog::{Column, DAYS_SENTINEL, Domain, Kind};
 use crate::error::{Error, Result};
-use crate::raw::{TableFacts, ident};
+use crate::raw::{Measured, TableFacts, ident};
 
 /// The `validation.enforce_*` toggle a check belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -326,9 +327,9 @@ pub async fn run_checks(
     // `counted` the checks without a usable shortcut, which must look at every row.
     let mut bounds_pass = Select::default();
     let mut counted_pass = Select::default();
-    bounds_pass.push("COUNT(*)".into());
+    bounds_pass.measure(Measure::Rows);
     for c in profile {
-        bounds_pass.push(format!("COUNT(*) - COUNT({})", ident(c)));
+        bounds_pass.measure(Measure::Nulls(c));
     }
     let mut bounds: BTreeMap<&str, Bounds> = BTreeMap::new();
     let mut plans = vec![];
@@ -345,18 +346,18 @@ pub async fn run_checks(
             .ok()
             .filter(|ty| matches!(ty, DataType::Int64 | DataType::Float64));
         plans.push(match (&check.rule, check.shortcut, numeric) {
-            (Rule::Failing(_), Some(Shortcut::Null), _) => Plan::Counted(Pass::Bounds(
-                bounds_pass.push(format!("COUNT(*) - COUNT({c})")),
-            )),
+            (Rule::Failing(_), Some(Shortcut::Null), _) => {
+                Plan::Counted(Pass::Bounds(bounds_pass.measure(Measure::Nulls(column))))
+            }
             (Rule::Failing(_), Some(Shortcut::Within { lo, hi }), Some(ty)) => {
                 bounds.entry(column).or_insert_with(|| {
                     let float = ty == DataType::Float64;
                     let known = |list: &[String]| list.iter().any(|n| n == column);
                     Bounds {
-                        min: bounds_pass.push(format!("MIN({c})")),
-                        max: bounds_pass.push(format!("MAX({c})")),
+                        min: bounds_pass.measure(Measure::Min(column)),
+                        max: bounds_pass.measure(Measure::Max(column)),
                         abs: (float && !known(&facts.nan_free))
-                            .then(|| bounds_pass.push(format!("MAX(ABS({c}))"))),
+                            .then(|| bounds_pass.measure(Measure::MaxAbs(column))),
                         zero_is_positive: float && known(&facts.no_negative_zero),
                     }
                 });
@@ -378,7 +379,11 @@ pub async fn run_checks(
             )),
         });
     }
-    let first = bounds_pass.run(ctx, &t).await?;
+    // Rows parsed into memory were measured as they were parsed: no second scan for these.
+    let first = match facts.measured.as_ref().and_then(|m| bounds_pass.answer(m)) {
+        Some(row) => vec![row?],
+        None => bounds_pass.run(ctx, &t).await?,
+    };
     let counted_rows = if counted_pass.is_empty() {
         vec![]
     } else {
@@ -535,25 +540,88 @@ impl Bounds {
     }
 }
 
-/// A one-row aggregate query, built expression by expression.
-#[derive(Default)]
-struct Select(Vec<String>);
+/// An aggregate of the first pass that a table's measures can answer (see [`Measured`]).
+enum Measure<'a> {
+    Rows,
+    Nulls(&'a str),
+    Min(&'a str),
+    Max(&'a str),
+    /// MAX(ABS(col)).
+    MaxAbs(&'a str),
+}
 
-impl Select {
+impl Measure<'_> {
+    fn sql(&self) -> String {
+        match self {
+            Measure::Rows => "COUNT(*)".into(),
+            Measure::Nulls(c) => format!("COUNT(*) - COUNT({})", ident(c)),
+            Measure::Min(c) => format!("MIN({})", ident(c)),
+            Measure::Max(c) => format!("MAX({})", ident(c)),
+            Measure::MaxAbs(c) => format!("MAX(ABS({}))", ident(c)),
+        }
+    }
+
+    /// The value SQL would give, from `measured` (None: not measured). NULL is None inside.
+    fn of(&self, measured: &Measured) -> Option<Option<f64>> {
+        let column = |c: &str| measured.columns.get(c).copied();
+        Some(match self {
+            Measure::Rows => Some(measured.rows as f64),
+            Measure::Nulls(c) => Some(column(c)?.nulls as f64),
+            Measure::Min(c) => column(c)?.min,
+            Measure::Max(c) => column(c)?.max,
+            Measure::MaxAbs(c) => {
+                let m = column(c)?;
+                m.min.zip(m.max).map(|(lo, hi)| lo.abs().max(hi.abs()))
+            }
+        })
+    }
+}
+
+/// A one-row aggregate query, built expression by expression; `measures` are those of its
+/// expressions that a table's measures can answer.
+#[derive(Default)]
+struct Select<'a> {
+    exprs: Vec<String>,
+    measures: Vec<Option<Measure<'a>>>,
+}
+
+impl<'a> Select<'a> {
     /// Add an expression; returns its column position.
     fn push(&mut self, expr: String) -> usize {
-        self.0.push(expr);
-        self.0.len() - 1
+        self.exprs.push(expr);
+        self.measures.push(None);
+        self.exprs.len() - 1
+    }
+
+    /// Add a measure's aggregate; returns its column position.
+    fn measure(&mut self, measure: Measure<'a>) -> usize {
+        let i = self.push(measure.sql());
+        self.measures[i] = Some(measure);
+        i
+    }
+
+    /// The query's row from `measured`, when it answers every expression (as Float64 columns:
+    /// the reads below cast as they do the engine's row).
+    fn answer(&self, measured: &Measured) -> Option<Result<RecordBatch>> {
+        let mut fields = vec![];
+        let mut columns: Vec<ArrayRef> = vec![];
+        for (i, m) in self.measures.iter().enumerate() {
+            let value = m.as_ref()?.of(measured)?;
+            fields.push(Field::new(format!("m{i}"), DataType::Float64, true));
+            columns.push(Arc::new(Float64Array::from(vec![value])));
+        }
+        let schema = Arc::new(Schema::new(fields));
+        Some(RecordBatch::try_new(schema, columns).map_err(Error::from))
     }
 
     fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.exprs.is_empty()
     }
 
     async fn run(&self, ctx: &SessionContext, table: &str) -> Result<Vec<RecordBatch>> {
         // Aliases keep identical expressions (two checks with the same predicate) apart.
         let aliased: Vec<String> = self
-            .0
+            .exprs
             .iter()
             .enumerate()
             .map(|(i, e)| format!("{e} AS m{i}"))
