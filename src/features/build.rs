@@ -106,8 +106,9 @@ struct Shared {
     cache: Option<ParquetCache>,
     /// `features.reuse_contract_reports`.
     reuse_reports: bool,
-    /// This build's folder of in-between tables.
-    spill: PathBuf,
+    /// Where finished per-table features wait for the store query, when this build parses CSVs
+    /// into memory (None: they stay in memory, as on a warm build, which holds no parsed rows).
+    spill: Option<PathBuf>,
     digests: Digests,
     /// sha256 of this executable, for the contract memo's key (hashed once, when first needed).
     program: tokio::sync::OnceCell<String>,
@@ -172,6 +173,10 @@ pub(super) async fn run(
 
     reporter.start("feature store", (STEPS.len() + 2) as u64);
     let spill = Spill::new(&engine, &layout.cache_dir)?;
+    // Some table will be parsed when there is no cache or no copy of it (a stale copy is found
+    // out later: that build keeps its features in memory).
+    let parses_csv = engine == Engine::Local
+        && (cache.as_ref()).is_none_or(|c| RawTable::ALL.iter().any(|t| !c.has_any(*t)));
     let ctx = session(&engine, &opts.storage, &spill).await?;
     if let Some(uri) = storage::remote(&layout.raw_dir) {
         opts.storage.register(&ctx, uri)?;
@@ -185,7 +190,7 @@ pub(super) async fn run(
         validation: opts.validation.clone(),
         cache: cache.clone(),
         reuse_reports: opts.reuse_contract_reports,
-        spill: spill.dir.clone(),
+        spill: parses_csv.then(|| spill.dir.clone()),
         digests: digests.clone(),
         program: tokio::sync::OnceCell::new(),
     });
@@ -215,7 +220,9 @@ pub(super) async fn run(
             }
         }
         for &parent in step.known {
-            register_known_ids(&ctx, parent).await?;
+            if known_ids_needed(&shared, parent).await? {
+                register_known_ids(&ctx, parent).await?;
+            }
         }
         let parsed = loads
             .iter()
@@ -250,10 +257,10 @@ pub(super) async fn run(
     reporter.message(STORE_SQL.file);
     let t0 = Instant::now();
     let engine_error = |e| Error::engine(format!("feature SQL {}", STORE_SQL.file), e);
-    let store_ctx = match engine {
-        Engine::Local => {
+    let store_ctx = match (&engine, shared.spill.clone()) {
+        (Engine::Local, Some(dir)) => {
             // Read back and sorted on both cores (each is a file read, a sort and a copy).
-            let (reload_ctx, dir) = (ctx.clone(), spill.dir.clone());
+            let reload_ctx = ctx.clone();
             tokio::task::spawn_blocking(move || {
                 use rayon::prelude::*;
                 TABLE_SQL
@@ -264,7 +271,8 @@ pub(super) async fn run(
             .map_err(|e| Error::Internal(format!("reading back the features stopped: {e}")))??;
             raw::feature_session(&ctx)
         }
-        Engine::Ballista { .. } => ctx.clone(),
+        (Engine::Local, None) => raw::feature_session(&ctx),
+        (Engine::Ballista { .. }, _) => ctx.clone(),
     };
     let df = sql.plan(&store_ctx, STORE_SQL).await?;
     let schema = Arc::new(df.schema().as_arrow().clone());
@@ -439,7 +447,6 @@ async fn check_and_reduce(
         pieces.spawn(contracts(
             shared.clone(),
             table,
-            loaded.from,
             loaded.type_report,
             loaded.facts,
         ));
@@ -506,7 +513,6 @@ async fn check_and_reduce(
 async fn contracts(
     shared: Arc<Shared>,
     table: RawTable,
-    from: LoadedFrom,
     type_report: Option<ValidationReport>,
     facts: TableFacts,
 ) -> Result<Piece> {
@@ -522,8 +528,8 @@ async fn contracts(
         .map(|c| c.dir.clone());
     let mut key = None;
     if let Some(dir) = &memo_dir
-        && from == LoadedFrom::ParquetCache
         && shared.reuse_reports
+        && memo::any(dir, table)
     {
         let k = contract_key(&shared, table).await?;
         if let Some(memo) = memo::recall(dir, &k) {
@@ -580,6 +586,27 @@ async fn contracts(
     })
 }
 
+/// Whether a later table's orphan checks will look up `parent`'s ids: not when every such table
+/// will reuse its remembered report (the same test as `contracts`).
+async fn known_ids_needed(shared: &Shared, parent: RawTable) -> Result<bool> {
+    let (Some(cache), true) = (&shared.cache, shared.reuse_reports) else {
+        return Ok(true);
+    };
+    for child in RawTable::ALL {
+        if !memo::parents(child).contains(&parent) {
+            continue;
+        }
+        if !memo::any(&cache.dir, child) {
+            return Ok(true);
+        }
+        let key = contract_key(shared, child).await?;
+        if memo::recall(&cache.dir, &key).is_none() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Everything `table`'s contract report depends on (see `memo`).
 async fn contract_key(shared: &Shared, table: RawTable) -> Result<ContractKey> {
     let mut parents = BTreeMap::new();
@@ -608,15 +635,15 @@ async fn contract_key(shared: &Shared, table: RawTable) -> Result<ContractKey> {
 
 async fn features(shared: Arc<Shared>, file: FeatureSql, table: RawTable) -> Result<Piece> {
     let t0 = Instant::now();
-    // Locally one partition in file order (raw::feature_session), the result kept on disk
-    // until the store query; a cluster partitions and keeps its results itself.
-    let (ctx, spill) = match shared.engine {
-        Engine::Local => (raw::feature_session(&shared.ctx), Some(&shared.spill)),
-        Engine::Ballista { .. } => (shared.ctx.clone(), None),
+    // Locally one partition in file order (raw::feature_session), the result kept on disk until
+    // the store query when the build parses CSVs; a cluster partitions and keeps its results.
+    let ctx = match shared.engine {
+        Engine::Local => raw::feature_session(&shared.ctx),
+        Engine::Ballista { .. } => shared.ctx.clone(),
     };
     shared
         .sql
-        .materialize(&ctx, file, spill.map(PathBuf::as_path))
+        .materialize(&ctx, file, shared.spill.as_deref())
         .await?;
     Ok(Piece::Features {
         table,

@@ -31,6 +31,7 @@ impl Digests {
             results.insert(table, rx);
         }
         std::thread::spawn(move || {
+            lower_priority();
             for (tx, path) in senders {
                 let digest = match storage::remote(&path) {
                     Some(uri) => storage::block_on(storage.sha256(uri)),
@@ -60,4 +61,13 @@ impl Digests {
             )),
         }
     }
+}
+
+/// Give this thread the lowest CPU priority: the hashes are awaited late (the lineage, a cache
+/// key), and a low-priority thread runs on what the build leaves idle (a core is free for
+/// seconds while a table's single-partition feature SQL runs), not in its place. On Linux the
+/// nice value is the calling thread's; a failure only leaves the priority as it was.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    let _ = rustix::process::setpriority_process(None, 19);
 }

@@ -93,6 +93,11 @@ fn file(dir: &Path, table: RawTable) -> PathBuf {
     dir.join(format!("{}.contracts.json", table.name()))
 }
 
+/// Whether some memo of `table` was written (only then is a key worth computing).
+pub(super) fn any(dir: &Path, table: RawTable) -> bool {
+    file(dir, table).is_file()
+}
+
 /// The memo for exactly `key`, if one was written (an unreadable memo is no memo).
 pub(super) fn recall(dir: &Path, key: &ContractKey) -> Option<ContractMemo> {
     let table = RawTable::ALL.iter().find(|t| t.name() == key.table)?;
