@@ -498,21 +498,23 @@ impl FloatScan {
 
 /// MIN and MAX of integer values, as f64 (as the engine casts them), None when there are none.
 fn int_bounds(values: &[i64]) -> (Option<f64>, Option<f64>) {
+    if values.is_empty() {
+        return (None, None);
+    }
     let (mut min, mut max) = ([i64::MAX; LANES], [i64::MIN; LANES]);
     let chunks = values.chunks_exact(LANES);
     let rest = chunks.remainder();
+    let mut step = |lane: usize, v: i64| {
+        min[lane] = min[lane].min(v);
+        max[lane] = max[lane].max(v);
+    };
     for chunk in chunks {
         for (lane, v) in chunk.iter().enumerate() {
-            min[lane] = min[lane].min(*v);
-            max[lane] = max[lane].max(*v);
+            step(lane, *v);
         }
     }
     for (lane, v) in rest.iter().enumerate() {
-        min[lane] = min[lane].min(*v);
-        max[lane] = max[lane].max(*v);
-    }
-    if values.is_empty() {
-        return (None, None);
+        step(lane, *v);
     }
     let min = min.iter().min().copied().unwrap_or(i64::MAX);
     let max = max.iter().max().copied().unwrap_or(i64::MIN);
