@@ -1,0 +1,353 @@
+//! What is known of a raw table beyond its rows in the engine: float facts (no NaN, no -0.0)
+//! and, for rows parsed into memory, the measures the contracts' first pass would otherwise
+//! query (see [`TableFacts`]).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+
+use crate::io::ParquetSink;
+
+/// Footer keys of a cached copy: float columns without NaN, and without -0.0, comma-separated.
+const NAN_FREE_KEY: &str = "creditrisk.nan_free_columns";
+const NO_NEGATIVE_ZERO_KEY: &str = "creditrisk.no_negative_zero_columns";
+
+/// What is known of a table beyond its rows in the engine. Parquet statistics leave NaN out of
+/// MIN and MAX and write a zero MIN as -0.0 whatever the zero's sign (Parquet's rule); the
+/// contracts compare in total order (-0.0 < 0.0), so without the float facts a column of
+/// non-negative values whose minimum is 0 could not be proved `>= 0` from statistics.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TableFacts {
+    /// Float columns in which no (non-NULL) value is NaN.
+    pub nan_free: Vec<String>,
+    /// Float columns in which no value is -0.0.
+    pub no_negative_zero: Vec<String>,
+    /// The typed Parquet copy the table was registered from (None: rows parsed into memory):
+    /// its dictionary-encoded text columns let domain checks skip decoding every string.
+    pub copy: Option<PathBuf>,
+    /// Exact measures of rows parsed into memory, taken as they were parsed (None for a cached
+    /// copy, whose Parquet statistics answer the same questions): the contracts' first pass reads
+    /// them instead of scanning the table again.
+    pub measured: Option<Measured>,
+}
+
+/// Row count and per-column measures of a table in memory.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Measured {
+    pub rows: u64,
+    pub columns: BTreeMap<String, ColumnMeasure>,
+}
+
+/// What the contracts' first pass asks of one column, as SQL's aggregates would answer it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ColumnMeasure {
+    pub nulls: u64,
+    /// MIN and MAX of the non-NULL values of a numeric column in total order (-0.0 < 0.0),
+    /// None when there is none. Both are NaN when any value is NaN, so that no bound is proved.
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl ColumnMeasure {
+    /// The measure of two parts of one column.
+    fn both(self, other: ColumnMeasure) -> ColumnMeasure {
+        let pick = |a: Option<f64>, b: Option<f64>, first: std::cmp::Ordering| match (a, b) {
+            (Some(a), Some(b)) if a.is_nan() || b.is_nan() => Some(f64::NAN),
+            (Some(a), Some(b)) => Some(if a.total_cmp(&b) == first { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        ColumnMeasure {
+            nulls: self.nulls + other.nulls,
+            min: pick(self.min, other.min, std::cmp::Ordering::Less),
+            max: pick(self.max, other.max, std::cmp::Ordering::Greater),
+        }
+    }
+}
+
+impl TableFacts {
+    /// The facts of `batches` (all of one table, with `schema`), with their measures.
+    pub fn of<'a>(schema: &SchemaRef, batches: impl Iterator<Item = &'a RecordBatch>) -> Self {
+        use datafusion::arrow::array::{Array, AsArray};
+        use datafusion::arrow::datatypes::{Float64Type, Int64Type};
+        let width = schema.fields().len();
+        let mut nan = vec![false; width];
+        let mut negative_zero = vec![false; width];
+        let mut measures = vec![ColumnMeasure::default(); width];
+        let mut rows = 0;
+        for batch in batches {
+            rows += batch.num_rows() as u64;
+            for (i, column) in batch.columns().iter().enumerate() {
+                let mut part = ColumnMeasure {
+                    nulls: column.null_count() as u64,
+                    ..Default::default()
+                };
+                match column.data_type() {
+                    DataType::Float64 => {
+                        let values = column.as_primitive::<Float64Type>();
+                        let scan = if values.null_count() == 0 {
+                            FloatScan::of(values.values())
+                        } else {
+                            // NULL slots hold arbitrary values: count the valid ones only.
+                            let valid: Vec<f64> = values.iter().flatten().collect();
+                            FloatScan::of(&valid)
+                        };
+                        nan[i] |= scan.nan;
+                        negative_zero[i] |= scan.negative_zero;
+                        (part.min, part.max) = scan.bounds();
+                    }
+                    DataType::Int64 => {
+                        let values = column.as_primitive::<Int64Type>();
+                        (part.min, part.max) = if values.null_count() == 0 {
+                            int_bounds(values.values())
+                        } else {
+                            let valid: Vec<i64> = values.iter().flatten().collect();
+                            int_bounds(&valid)
+                        };
+                    }
+                    _ => {}
+                }
+                measures[i] = measures[i].both(part);
+            }
+        }
+        let floats = |flags: &[bool]| -> Vec<String> {
+            (0..width)
+                .filter(|i| schema.field(*i).data_type() == &DataType::Float64 && !flags[*i])
+                .map(|i| schema.field(i).name().clone())
+                .collect()
+        };
+        let columns = (0..width)
+            .map(|i| (schema.field(i).name().clone(), measures[i]))
+            .collect();
+        TableFacts {
+            nan_free: floats(&nan),
+            no_negative_zero: floats(&negative_zero),
+            copy: None,
+            measured: Some(Measured { rows, columns }),
+        }
+    }
+
+    /// What holds in both parts of one table.
+    pub fn both(mut self, other: &TableFacts) -> Self {
+        self.nan_free.retain(|c| other.nan_free.contains(c));
+        self.no_negative_zero
+            .retain(|c| other.no_negative_zero.contains(c));
+        self.measured = match (self.measured, &other.measured) {
+            (Some(mut a), Some(b)) => {
+                a.rows += b.rows;
+                for (name, m) in &b.columns {
+                    let merged = a.columns.get(name).map(|x| x.both(*m));
+                    a.columns.insert(name.clone(), merged.unwrap_or(*m));
+                }
+                Some(a)
+            }
+            _ => None,
+        };
+        self
+    }
+
+    /// The facts a Parquet file's footer records (none when it records nothing), with the file.
+    pub fn recorded_in(file: &Path) -> Self {
+        let [nan_free, no_negative_zero] =
+            crate::io::footer_values(file, [NAN_FREE_KEY, NO_NEGATIVE_ZERO_KEY]).map(|list| {
+                list.map(|list| {
+                    list.split(',')
+                        .filter(|c| !c.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default()
+            });
+        TableFacts {
+            nan_free,
+            no_negative_zero,
+            copy: Some(file.to_path_buf()),
+            measured: None,
+        }
+    }
+
+    /// Record these facts in the footer of a Parquet file being written.
+    pub fn annotate(&self, sink: &mut ParquetSink) {
+        sink.annotate(NAN_FREE_KEY, self.nan_free.join(","));
+        sink.annotate(NO_NEGATIVE_ZERO_KEY, self.no_negative_zero.join(","));
+    }
+}
+
+/// Lanes of the scans below: independent accumulators the compiler keeps in vector registers.
+const LANES: usize = 8;
+
+/// One pass over a float column's values.
+struct FloatScan {
+    nan: bool,
+    negative_zero: bool,
+    /// Extremes of the non-NaN values (±inf when there are none).
+    min: f64,
+    max: f64,
+}
+
+impl FloatScan {
+    fn of(values: &[f64]) -> FloatScan {
+        const NEGATIVE_ZERO: u64 = 1 << 63;
+        let (mut min, mut max) = ([f64::INFINITY; LANES], [f64::NEG_INFINITY; LANES]);
+        let (mut nan, mut zero) = ([false; LANES], [false; LANES]);
+        let chunks = values.chunks_exact(LANES);
+        let rest = chunks.remainder();
+        let mut step = |lane: usize, v: f64| {
+            // NaN compares false both ways, so it never becomes an extreme.
+            min[lane] = if v < min[lane] { v } else { min[lane] };
+            max[lane] = if v > max[lane] { v } else { max[lane] };
+            nan[lane] |= v.is_nan();
+            zero[lane] |= v.to_bits() == NEGATIVE_ZERO;
+        };
+        for chunk in chunks {
+            for (lane, v) in chunk.iter().enumerate() {
+                step(lane, *v);
+            }
+        }
+        for (lane, v) in rest.iter().enumerate() {
+            step(lane, *v);
+        }
+        FloatScan {
+            nan: nan.iter().any(|x| *x),
+            negative_zero: zero.iter().any(|x| *x),
+            min: min.iter().fold(f64::INFINITY, |a, b| a.min(*b)),
+            max: max.iter().fold(f64::NEG_INFINITY, |a, b| a.max(*b)),
+        }
+    }
+
+    /// MIN and MAX as [`ColumnMeasure`] holds them (total order; NaN when NaN is present).
+    fn bounds(&self) -> (Option<f64>, Option<f64>) {
+        if self.nan {
+            return (Some(f64::NAN), Some(f64::NAN));
+        }
+        if self.min > self.max {
+            return (None, None); // no value
+        }
+        // A zero extreme of either sign, widened: -0.0 < 0.0 in total order.
+        let min = if self.min == 0.0 && self.negative_zero {
+            -0.0
+        } else {
+            self.min
+        };
+        let max = if self.max == 0.0 { 0.0 } else { self.max };
+        (Some(min), Some(max))
+    }
+}
+
+/// MIN and MAX of integer values, as f64 (as the engine casts them), None when there are none.
+fn int_bounds(values: &[i64]) -> (Option<f64>, Option<f64>) {
+    if values.is_empty() {
+        return (None, None);
+    }
+    let (mut min, mut max) = ([i64::MAX; LANES], [i64::MIN; LANES]);
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    let mut step = |lane: usize, v: i64| {
+        min[lane] = min[lane].min(v);
+        max[lane] = max[lane].max(v);
+    };
+    for chunk in chunks {
+        for (lane, v) in chunk.iter().enumerate() {
+            step(lane, *v);
+        }
+    }
+    for (lane, v) in rest.iter().enumerate() {
+        step(lane, *v);
+    }
+    let min = min.iter().min().copied().unwrap_or(i64::MAX);
+    let max = max.iter().max().copied().unwrap_or(i64::MIN);
+    (Some(min as f64), Some(max as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
+
+    use std::sync::Arc;
+
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    use super::*;
+    use crate::raw::{register_batches, session};
+
+    /// The measures the contracts read instead of a scan agree with the engine's MIN, MAX and
+    /// NULL counts over the same rows (split over batches, with NULLs, -0.0, infinities), and
+    /// are NaN — proving no bound — where a value is NaN.
+    #[tokio::test]
+    async fn measures_agree_with_the_engines_aggregates() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("f", DataType::Float64, true),
+            Field::new("z", DataType::Float64, true),
+            Field::new("n", DataType::Float64, true),
+            Field::new("e", DataType::Float64, true),
+            Field::new("i", DataType::Int64, true),
+            Field::new("s", DataType::Utf8, true),
+        ]));
+        let f = |v: Vec<Option<f64>>| Arc::new(Float64Array::from(v)) as ArrayRef;
+        let batch = |cols: Vec<ArrayRef>| RecordBatch::try_new(schema.clone(), cols).unwrap();
+        let first = batch(vec![
+            f(vec![Some(1.5), Some(-0.0), None, Some(f64::INFINITY)]),
+            f(vec![Some(0.0), Some(-0.0), Some(0.0), Some(2.0)]),
+            f(vec![Some(f64::NAN), Some(1.0), None, Some(-4.0)]),
+            f(vec![None, None, None, None]),
+            Arc::new(Int64Array::from(vec![Some(5), None, Some(-2), Some(9)])),
+            Arc::new(StringArray::from(vec![Some("a"), None, None, Some("b")])),
+        ]);
+        let second = batch(vec![
+            f((0..20).map(|k| Some(-3.25 + k as f64)).collect()),
+            f((0..20).map(|k| Some(k as f64)).collect()),
+            f((0..20).map(|_| Some(0.5)).collect()),
+            f((0..20).map(|_| None).collect()),
+            Arc::new(Int64Array::from_iter((0..20).map(|k| Some(k * 1000 - 7)))),
+            Arc::new(StringArray::from_iter((0..20).map(|_| Some("c")))),
+        ]);
+        let batches = [first, second];
+        let facts = TableFacts::of(&schema, batches.iter());
+        let both = TableFacts::of(&schema, batches[..1].iter())
+            .both(&TableFacts::of(&schema, batches[1..].iter()));
+        // (NaN is not equal to itself: compared as text.)
+        assert_eq!(
+            format!("{:?}", facts.measured),
+            format!("{:?}", both.measured)
+        );
+        let measured = facts.measured.unwrap();
+        assert_eq!(measured.rows, 24);
+
+        let ctx = session();
+        let parts = vec![batches.to_vec()];
+        register_batches(&ctx, "t", schema.clone(), parts).unwrap();
+        for field in schema.fields() {
+            let c = field.name();
+            let m = measured.columns[c];
+            let sql = format!("SELECT COUNT(*) - COUNT({c}) FROM t");
+            let row = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+            let nulls = row[0]
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap();
+            assert_eq!(m.nulls, nulls.value(0) as u64, "{c}");
+            if field.data_type() == &DataType::Utf8 {
+                continue;
+            }
+            let sql = format!("SELECT CAST(MIN({c}) AS DOUBLE), CAST(MAX({c}) AS DOUBLE) FROM t");
+            let row = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+            let value = |i: usize| {
+                let a = row[0].column(i).as_any().downcast_ref::<Float64Array>();
+                let a = a.unwrap();
+                (!a.is_null(0)).then(|| a.value(0))
+            };
+            if c == "n" {
+                assert!(m.min.unwrap().is_nan() && m.max.unwrap().is_nan());
+                continue;
+            }
+            // Equal values; a zero extreme may be widened (-0.0 for MIN, 0.0 for MAX).
+            assert_eq!(m.min, value(0), "{c} min");
+            assert_eq!(m.max, value(1), "{c} max");
+        }
+        let z = measured.columns["z"];
+        assert_eq!(z.min.unwrap().to_bits(), (-0.0f64).to_bits());
+        assert_eq!(measured.columns["e"].min, None);
+    }
+}
