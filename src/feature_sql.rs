@@ -17,12 +17,13 @@ use datafusion::arrow::compute::concat_batches;
 use datafusion::common::Column;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::{Expr, SessionContext};
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::catalog::RawTable;
 use crate::error::{Error, Result};
+
+mod split;
 
 /// The applicant key every per-table result carries and the store joins on.
 const KEY: &str = "SK_ID_CURR";
@@ -160,86 +161,94 @@ impl SqlSet {
     /// stream the applicants in order, so its final ORDER BY needs no sort (nor a second copy of
     /// the joined store in memory). A result without SK_ID_CURR is kept as it comes.
     ///
-    /// With `spill` (a folder), the result streams unsorted into an Arrow IPC file there
-    /// instead, and [`SqlSet::reload`] sorts and registers it: a build then holds no finished
-    /// table's features in memory (nor sorts them) while it parses and reduces the others (the
-    /// application features alone are ~0.3 GB at full scale).
+    /// With `halves`, on a local one-partition session (`raw::feature_session`), a statement
+    /// computed applicant by applicant runs as two halves at once, with the bits of one run (see
+    /// `split`); the halves cost an extra pass over the table's rows.
+    ///
+    /// With `spill` (a folder), the sorted result goes to an Arrow IPC file there instead, and
+    /// [`SqlSet::reload`] registers it: a build then holds no finished table's features in
+    /// memory while it parses and reduces the others (the application features alone are
+    /// ~0.3 GB at full scale).
     pub async fn materialize(
         &self,
         ctx: &SessionContext,
         sql: FeatureSql,
         spill: Option<&Path>,
+        halves: bool,
     ) -> Result<u64> {
         let engine_error = |e| Error::engine(format!("feature SQL {}", sql.file), e);
         let df = self.plan(ctx, sql).await?;
-        if let Some(dir) = spill.filter(|_| crate::storage::file_tables(ctx).is_none()) {
-            let file = dir.join(format!("{}.arrow", sql.result));
-            let schema = df.schema().as_arrow().clone();
-            let mut writer = crate::io::ArrowFile::create(&file, &schema)?;
-            let mut stream = df.execute_stream().await.map_err(engine_error)?;
-            while let Some(batch) = stream.next().await {
-                writer.write(&batch.map_err(engine_error)?)?;
-            }
-            return writer.finish();
-        }
         let key = Expr::Column(Column::new_unqualified(KEY)).sort(true, false);
-        let sorted = df.schema().has_column_with_unqualified_name(KEY);
-        let df = if sorted {
-            df.sort(vec![key.clone()]).map_err(engine_error)?
-        } else {
-            df
-        };
+        if crate::storage::file_tables(ctx).is_some() {
+            // A cluster's session: partitioned there, and kept in files it can read.
+            let sorted = df.schema().has_column_with_unqualified_name(KEY);
+            let (df, order) = match sorted {
+                true => (df.sort(vec![key.clone()]).map_err(engine_error)?, vec![key]),
+                false => (df, vec![]),
+            };
+            let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+            let parts = df.collect_partitioned().await.map_err(engine_error)?;
+            return crate::raw::register_sorted(ctx, sql.result, schema, parts, order);
+        }
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-        let parts = df.collect_partitioned().await.map_err(engine_error)?;
-        let order = if sorted { vec![key] } else { vec![] };
-        crate::raw::register_sorted(ctx, sql.result, schema, parts, order)
+        let one_partition = ctx.state().config().target_partitions() == 1;
+        let parts = match halves && one_partition {
+            true => split::by_applicant(df).map_err(engine_error)?,
+            false => vec![df],
+        };
+        // Each half on its own worker (a one-partition plan runs on the task that polls it).
+        let running: Vec<_> = parts
+            .into_iter()
+            .map(|df| tokio::spawn(df.collect()))
+            .collect();
+        let mut batches = vec![];
+        for part in running {
+            let part = part
+                .await
+                .map_err(|e| Error::Internal(format!("feature SQL {}: {e}", sql.file)))?;
+            batches.extend(part.map_err(engine_error)?);
+        }
+        let mut spill = match spill {
+            Some(dir) => {
+                let file = dir.join(format!("{}.arrow", sql.result));
+                Some(crate::io::ArrowFile::create(&file, &schema)?)
+            }
+            None => None,
+        };
+        // Sorted rows go straight to the spill file (one sorted batch in memory at a time).
+        let mut sorted = vec![];
+        let mut keep = |batch: RecordBatch| match &mut spill {
+            Some(file) => file.write(&batch),
+            None => Ok(sorted.push(batch)),
+        };
+        let order = match schema.index_of(KEY) {
+            Ok(k) => {
+                sort_by_applicant(k, &batches, &mut keep)?;
+                vec![key]
+            }
+            Err(_) => {
+                batches.into_iter().try_for_each(&mut keep)?;
+                vec![]
+            }
+        };
+        if let Some(file) = spill {
+            return file.finish();
+        }
+        let batches = sorted;
+        crate::raw::register_sorted(ctx, sql.result, schema, vec![batches], order)
     }
 
-    /// Register a result that [`SqlSet::materialize`] left in `spill`, sorted by SK_ID_CURR (NULLs
-    /// last, ties in the file's order) and declared so, as `materialize` registers it in memory:
-    /// the store query then plans and runs as it always does.
+    /// Register a result that [`SqlSet::materialize`] left in `spill` (already sorted), declared
+    /// sorted as `materialize` registers it in memory: the store query then plans and runs as it
+    /// always does.
     pub fn reload(ctx: &SessionContext, sql: FeatureSql, spill: &Path) -> Result<u64> {
-        use datafusion::arrow::array::{ArrayRef, UInt32Array};
-        use datafusion::arrow::compute::{
-            SortColumn, SortOptions, concat, interleave_record_batch, lexsort_to_indices,
-        };
         let file = spill.join(format!("{}.arrow", sql.result));
         let (schema, batches) = crate::io::read_arrow_file(&file)?;
-        let Ok(k) = schema.index_of(KEY) else {
-            return crate::raw::register_sorted(ctx, sql.result, schema, vec![batches], vec![]);
+        let order = match schema.index_of(KEY) {
+            Ok(_) => vec![Expr::Column(Column::new_unqualified(KEY)).sort(true, false)],
+            Err(_) => vec![],
         };
-        let keys: Vec<&dyn datafusion::arrow::array::Array> =
-            batches.iter().map(|b| b.column(k).as_ref()).collect();
-        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        let sort = |values: ArrayRef| SortColumn {
-            values,
-            options: Some(SortOptions {
-                descending: false,
-                nulls_first: false,
-            }),
-        };
-        let positions: ArrayRef =
-            std::sync::Arc::new(UInt32Array::from_iter_values(0..rows as u32));
-        let key = if keys.is_empty() {
-            datafusion::arrow::array::new_empty_array(schema.field(k).data_type())
-        } else {
-            concat(&keys)?
-        };
-        let order = lexsort_to_indices(&[sort(key), sort(positions)], None)?;
-        // Row i of the file is (batch, row) here.
-        let mut at = Vec::with_capacity(rows);
-        for (b, batch) in batches.iter().enumerate() {
-            at.extend((0..batch.num_rows()).map(|r| (b, r)));
-        }
-        let sources: Vec<&RecordBatch> = batches.iter().collect();
-        let mut sorted = vec![];
-        for chunk in order.values().chunks(crate::io::ARROW_BATCH_ROWS) {
-            let picks: Vec<(usize, usize)> = chunk.iter().map(|i| at[*i as usize]).collect();
-            sorted.push(interleave_record_batch(&sources, &picks)?);
-        }
-        drop(batches);
-        let order = vec![Expr::Column(Column::new_unqualified(KEY)).sort(true, false)];
-        crate::raw::register_sorted(ctx, sql.result, schema, vec![sorted], order)
+        crate::raw::register_sorted(ctx, sql.result, schema, vec![batches], order)
     }
 
     /// Register every per-table result as a lazy view and return the store query: the online
@@ -280,59 +289,272 @@ impl SqlSet {
     }
 }
 
+/// `batches` ordered by the key column `k`: ascending, NULLs last, equal keys in their order
+/// here (a stable sort, so the order never depends on the sort's algorithm); handed to `emit` in
+/// batches of `io::ARROW_BATCH_ROWS`.
+fn sort_by_applicant(
+    k: usize,
+    batches: &[RecordBatch],
+    mut emit: impl FnMut(RecordBatch) -> Result<()>,
+) -> Result<()> {
+    use datafusion::arrow::array::{ArrayRef, UInt32Array};
+    use datafusion::arrow::compute::{
+        SortColumn, SortOptions, concat, interleave_record_batch, lexsort_to_indices,
+    };
+    if batches.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&dyn datafusion::arrow::array::Array> =
+        batches.iter().map(|b| b.column(k).as_ref()).collect();
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let sort = |values: ArrayRef| SortColumn {
+        values,
+        options: Some(SortOptions {
+            descending: false,
+            nulls_first: false,
+        }),
+    };
+    let positions: ArrayRef = std::sync::Arc::new(UInt32Array::from_iter_values(0..rows as u32));
+    let order = lexsort_to_indices(&[sort(concat(&keys)?), sort(positions)], None)?;
+    // Row i here is (batch, row).
+    let mut at = Vec::with_capacity(rows);
+    for (b, batch) in batches.iter().enumerate() {
+        at.extend((0..batch.num_rows()).map(|r| (b, r)));
+    }
+    let sources: Vec<&RecordBatch> = batches.iter().collect();
+    for chunk in order.values().chunks(crate::io::ARROW_BATCH_ROWS) {
+        let picks: Vec<(usize, usize)> = chunk.iter().map(|i| at[*i as usize]).collect();
+        emit(interleave_record_batch(&sources, &picks)?)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
-    use datafusion::arrow::array::{AsArray, Int64Array};
-    use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
+    use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array};
+    use datafusion::arrow::datatypes::{
+        DataType, Field, Float64Type, Int64Type, Schema, SchemaRef,
+    };
+    use datafusion::datasource::MemTable;
 
     use super::*;
 
-    /// A spilled result comes back sorted as the in-memory path sorts it: SK_ID_CURR ascending,
-    /// NULLs last, equal keys in the file's order, across the file's batches.
-    #[tokio::test]
-    async fn reload_sorts_a_spilled_result_by_applicant() {
-        let dir = tempfile::tempdir().unwrap();
+    fn keyed(keys: Vec<Option<i64>>, rows: Vec<i64>) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![
             Field::new(KEY, DataType::Int64, true),
             Field::new("row", DataType::Int64, false),
         ]));
-        let batch = |keys: Vec<Option<i64>>, rows: Vec<i64>| {
-            RecordBatch::try_new(
-                schema.clone(),
-                vec![
-                    Arc::new(Int64Array::from(keys)),
-                    Arc::new(Int64Array::from(rows)),
-                ],
-            )
-            .unwrap()
-        };
-        let sql = TABLE_SQL[1];
-        let mut file = crate::io::ArrowFile::create(
-            &dir.path().join(format!("{}.arrow", sql.result)),
-            &schema,
-        )
-        .unwrap();
-        file.write(&batch(vec![Some(3), None, Some(1)], vec![0, 1, 2]))
-            .unwrap();
-        file.write(&batch(vec![Some(3), Some(2)], vec![3, 4]))
-            .unwrap();
-        assert_eq!(file.finish().unwrap(), 5);
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(keys)),
+            Arc::new(Int64Array::from(rows)),
+        ];
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
 
-        let ctx = crate::raw::session();
-        assert_eq!(SqlSet::reload(&ctx, sql, dir.path()).unwrap(), 5);
-        let out = ctx
-            .table(sql.result)
-            .await
-            .unwrap()
-            .collect()
-            .await
-            .unwrap();
-        let rows: Vec<i64> = out
+    /// Results are sorted by SK_ID_CURR ascending, NULLs last, equal keys in their order,
+    /// across batches.
+    #[test]
+    fn results_are_sorted_by_applicant_stably() {
+        let batches = vec![
+            keyed(vec![Some(3), None, Some(1)], vec![0, 1, 2]),
+            keyed(vec![Some(3), Some(2)], vec![3, 4]),
+        ];
+        let mut sorted = vec![];
+        sort_by_applicant(0, &batches, |b| Ok(sorted.push(b))).unwrap();
+        let rows: Vec<i64> = sorted
             .iter()
             .flat_map(|b| b.column(1).as_primitive::<Int64Type>().values().to_vec())
             .collect();
         assert_eq!(rows, [2, 4, 0, 3, 1]);
+    }
+
+    /// Whether two results hold the same values bit for bit (floats compared by their bits, so
+    /// -0.0 differs from 0.0 and NaN equals itself).
+    fn same_bits(schema: &SchemaRef, a: &[RecordBatch], b: &[RecordBatch]) -> Vec<String> {
+        let (a, b) = (
+            concat_batches(schema, a).unwrap(),
+            concat_batches(schema, b).unwrap(),
+        );
+        let mut differ = vec![];
+        for (i, field) in schema.fields().iter().enumerate() {
+            let (x, y) = (a.column(i), b.column(i));
+            let same = match (
+                x.as_primitive_opt::<Float64Type>(),
+                y.as_primitive_opt::<Float64Type>(),
+            ) {
+                (Some(x), Some(y)) => {
+                    let bits = |f: &Float64Array| {
+                        f.iter().map(|v| v.map(f64::to_bits)).collect::<Vec<_>>()
+                    };
+                    bits(x) == bits(y)
+                }
+                _ => x.to_data() == y.to_data(),
+            };
+            if !same {
+                differ.push(field.name().clone());
+            }
+        }
+        differ
+    }
+
+    /// Every per-table statement over a small synthetic extract: the union of the halves is the
+    /// one run's result bit for bit; every statement computed applicant by applicant from a
+    /// table in memory is split; a result that waited on disk comes back unchanged.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn halves_give_the_bits_of_one_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let raw = dir.path().join("raw");
+        let opts =
+            crate::synth::SynthOptions::new(3000, 11, raw.clone(), dir.path().join("t.parquet"));
+        crate::synth::run(&opts, &crate::progress::Silent).unwrap();
+        let ctx = crate::raw::session();
+        for table in RawTable::ALL {
+            let path = raw.join(table.file_name());
+            let names = crate::raw::read_header(&path).unwrap();
+            let header = crate::raw::check_header(table, &names);
+            crate::raw::load_csv(&ctx, table, &path, &names, &header)
+                .await
+                .unwrap();
+        }
+        crate::raw::register_application_view(&ctx).await.unwrap();
+        let one = crate::raw::feature_session(&ctx);
+        let set = SqlSet::builtin();
+        let mut split_files = vec![];
+        for sql in TABLE_SQL {
+            let whole = set.plan(&one, sql).await.unwrap();
+            let schema = Arc::new(whole.schema().as_arrow().clone());
+            let k = schema.index_of(KEY).unwrap();
+            let sorted = |batches: Vec<RecordBatch>| {
+                let mut out = vec![];
+                sort_by_applicant(k, &batches, |b| Ok(out.push(b))).unwrap();
+                out
+            };
+            let whole = sorted(whole.collect().await.unwrap());
+            assert!(
+                whole.iter().map(RecordBatch::num_rows).sum::<usize>() > 100,
+                "{}",
+                sql.file
+            );
+            let halves = split::by_applicant(set.plan(&one, sql).await.unwrap()).unwrap();
+            if halves.len() == 2 {
+                split_files.push(sql.file);
+            }
+            let mut batches = vec![];
+            for half in halves {
+                batches.extend(half.collect().await.unwrap());
+            }
+            let halves = sorted(batches);
+            assert_eq!(
+                same_bits(&schema, &whole, &halves),
+                Vec::<String>::new(),
+                "{}",
+                sql.file
+            );
+
+            set.materialize(&one, sql, Some(dir.path()), true)
+                .await
+                .unwrap();
+            SqlSet::reload(&one, sql, dir.path()).unwrap();
+            let back = one
+                .table(sql.result)
+                .await
+                .unwrap()
+                .collect()
+                .await
+                .unwrap();
+            assert_eq!(
+                same_bits(&schema, &whole, &back),
+                Vec::<String>::new(),
+                "{}",
+                sql.file
+            );
+        }
+        // Not application.sql (it reads the `application` view, not a table held in memory)
+        // nor bureau_balance.sql (a join).
+        let split_expected = [
+            "bureau.sql",
+            "previous_application.sql",
+            "installments_payments.sql",
+            "credit_card_balance.sql",
+            "pos_cash_balance.sql",
+        ];
+        assert_eq!(split_files, split_expected);
+    }
+
+    /// Statements whose rows mix applicants run whole; the halves split the rows between them,
+    /// a NULL key with the even ones.
+    #[tokio::test]
+    async fn only_applicant_by_applicant_statements_are_split() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new(KEY, DataType::Int64, true),
+            Field::new("SK_ID_PREV", DataType::Int64, true),
+            Field::new("AMT_PAYMENT", DataType::Float64, true),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(vec![
+                Some(1),
+                Some(2),
+                None,
+                Some(-3),
+                Some(2),
+            ])),
+            Arc::new(Int64Array::from(vec![10, 20, 30, 40, 20])),
+            Arc::new(Float64Array::from(vec![1.5, 2.0, 3.0, 4.0, 0.25])),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let ctx = crate::raw::session();
+        let table = MemTable::try_new(schema, vec![vec![batch]]).unwrap();
+        ctx.register_table("installments_payments", Arc::new(table))
+            .unwrap();
+        let one = crate::raw::feature_session(&ctx);
+        let keys_of = |batches: Vec<RecordBatch>| -> Vec<Option<i64>> {
+            batches
+                .iter()
+                .flat_map(|b| {
+                    b.column(0)
+                        .as_primitive::<Int64Type>()
+                        .iter()
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let split = [
+            "SELECT SK_ID_CURR, SUM(AMT_PAYMENT) AS s FROM installments_payments GROUP BY SK_ID_CURR",
+            "WITH loan AS (SELECT SK_ID_CURR AS id, SK_ID_PREV, AVG(AMT_PAYMENT) AS m \
+             FROM installments_payments i WHERE AMT_PAYMENT > 0 GROUP BY SK_ID_PREV, SK_ID_CURR) \
+             SELECT id AS SK_ID_CURR, MAX(m) AS m FROM loan GROUP BY id",
+            "SELECT SK_ID_CURR, AMT_PAYMENT * 2 AS twice FROM installments_payments",
+        ];
+        for sql in split {
+            let halves = split::by_applicant(one.sql(sql).await.unwrap()).unwrap();
+            assert_eq!(halves.len(), 2, "{sql}");
+            let mut keys = vec![];
+            for half in halves {
+                keys.push(keys_of(half.collect().await.unwrap()));
+            }
+            let even = keys[0].iter().all(|k| k.is_none_or(|k| k % 2 == 0));
+            let odd = keys[1].iter().all(|k| k.is_some_and(|k| k % 2 != 0));
+            assert!(even && odd, "{sql}: {keys:?}");
+            let whole = keys_of(one.sql(sql).await.unwrap().collect().await.unwrap());
+            assert_eq!(keys[0].len() + keys[1].len(), whole.len(), "{sql}");
+        }
+        let whole = [
+            "SELECT SK_ID_CURR, AMT_PAYMENT / SUM(AMT_PAYMENT) OVER () AS share FROM installments_payments",
+            "SELECT SK_ID_CURR, AMT_PAYMENT - (SELECT AVG(AMT_PAYMENT) FROM installments_payments) AS d \
+             FROM installments_payments",
+            "SELECT MIN(SK_ID_CURR) AS SK_ID_CURR, SUM(AMT_PAYMENT) AS s FROM installments_payments GROUP BY SK_ID_PREV",
+            "SELECT SK_ID_PREV AS SK_ID_CURR, SUM(AMT_PAYMENT) AS s FROM installments_payments GROUP BY SK_ID_PREV",
+            "SELECT SK_ID_CURR + 0 AS SK_ID_CURR, AMT_PAYMENT FROM installments_payments",
+            "SELECT SK_ID_CURR, SUM(AMT_PAYMENT) AS s FROM installments_payments GROUP BY ROLLUP (SK_ID_CURR)",
+            "SELECT SK_ID_CURR, AMT_PAYMENT FROM installments_payments LIMIT 2",
+            "SELECT a.SK_ID_CURR, b.AMT_PAYMENT FROM installments_payments a \
+             JOIN installments_payments b ON a.SK_ID_PREV = b.SK_ID_PREV",
+        ];
+        for sql in whole {
+            let parts = split::by_applicant(one.sql(sql).await.unwrap()).unwrap();
+            assert_eq!(parts.len(), 1, "{sql}");
+        }
     }
 }
