@@ -93,7 +93,7 @@ static STEPS: [Step; 6] = [
 /// ones are checked and reduced only while their CSVs and its own stay under this, so peak memory
 /// stays near that of the largest table (a step over it alone still runs, by itself). Parsed rows
 /// take about 1.2 times their CSV's bytes; steps read from the Parquet cache hold no rows.
-const PARSED_BYTES_IN_MEMORY: u64 = 900_000_000;
+const PARSED_BYTES_IN_MEMORY: u64 = 800_000_000;
 
 /// Rows from which a table's feature statement runs as two halves of the applicants (see
 /// `feature_sql::split`), when its table is held in memory. Measured at full scale: the 13.8 M
