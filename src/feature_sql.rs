@@ -219,7 +219,10 @@ impl SqlSet {
         let mut sorted = vec![];
         let mut keep = |batch: RecordBatch| match &mut spill {
             Some(file) => file.write(&batch),
-            None => Ok(sorted.push(batch)),
+            None => {
+                sorted.push(batch);
+                Ok(())
+            }
         };
         let order = match schema.index_of(KEY) {
             Ok(k) => {
@@ -362,7 +365,11 @@ mod tests {
             keyed(vec![Some(3), Some(2)], vec![3, 4]),
         ];
         let mut sorted = vec![];
-        sort_by_applicant(0, &batches, |b| Ok(sorted.push(b))).unwrap();
+        sort_by_applicant(0, &batches, |b| {
+            sorted.push(b);
+            Ok(())
+        })
+        .unwrap();
         let rows: Vec<i64> = sorted
             .iter()
             .flat_map(|b| b.column(1).as_primitive::<Int64Type>().values().to_vec())
@@ -428,7 +435,11 @@ mod tests {
             let k = schema.index_of(KEY).unwrap();
             let sorted = |batches: Vec<RecordBatch>| {
                 let mut out = vec![];
-                sort_by_applicant(k, &batches, |b| Ok(out.push(b))).unwrap();
+                sort_by_applicant(k, &batches, |b| {
+                    out.push(b);
+                    Ok(())
+                })
+                .unwrap();
                 out
             };
             let whole = sorted(whole.collect().await.unwrap());
