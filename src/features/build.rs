@@ -122,6 +122,8 @@ struct Shared {
     /// Parents whose known ids are registered (or not needed): their children's orphan checks
     /// wait for them, the feature SQL does not.
     known_ready: tokio::sync::watch::Sender<Vec<RawTable>>,
+    /// Each table's remembered report for this build's inputs, read once (see `recall`).
+    recalled: std::sync::Mutex<BTreeMap<RawTable, Option<Arc<ContractMemo>>>>,
 }
 
 struct Source {
@@ -204,6 +206,7 @@ pub(super) async fn run(
         digests: digests.clone(),
         program: tokio::sync::OnceCell::new(),
         known_ready: tokio::sync::watch::Sender::new(vec![]),
+        recalled: std::sync::Mutex::new(BTreeMap::new()),
     });
     let mut done: Vec<StepDone> = vec![];
     let mut running: JoinSet<Result<StepDone>> = JoinSet::new();
@@ -541,24 +544,19 @@ async fn contracts(
     let memo_dir = (shared.cache.as_ref())
         .filter(|_| type_report.is_none())
         .map(|c| c.dir.clone());
-    let mut key = None;
     if let Some(dir) = &memo_dir
         && shared.reuse_reports
-        && memo::any(dir, table)
+        && let Some(memo) = recall(&shared, dir, table).await?
     {
-        let k = contract_key(&shared, table).await?;
-        if let Some(memo) = memo::recall(dir, &k) {
-            let failure = memo.write_and_check(&report_file).err();
-            return Ok(Piece::Contracts {
-                table,
-                rows: memo.rows,
-                nulls: memo.nulls,
-                seconds: t0.elapsed().as_secs_f64(),
-                failure,
-                reused: true,
-            });
-        }
-        key = Some(k);
+        let failure = memo.write_and_check(&report_file).err();
+        return Ok(Piece::Contracts {
+            table,
+            rows: memo.rows,
+            nulls: memo.nulls.clone(),
+            seconds: t0.elapsed().as_secs_f64(),
+            failure,
+            reused: true,
+        });
     }
     let parents: Vec<RawTable> = table.parents().iter().map(|link| link.parent).collect();
     let mut ready = shared.known_ready.subscribe();
@@ -583,12 +581,8 @@ async fn contracts(
     }
     let failure = report.write_and_check(&report_file).err();
     if let Some(dir) = &memo_dir {
-        let key = match key {
-            Some(key) => key,
-            None => contract_key(&shared, table).await?,
-        };
         let memo = ContractMemo {
-            key,
+            key: contract_key(&shared, table).await?,
             rows: run.rows,
             nulls: run.nulls.clone(),
             report: crate::io::json_text(&report)
@@ -628,18 +622,35 @@ async fn known_ids_needed(shared: &Shared, parent: RawTable) -> Result<bool> {
         return Ok(true);
     };
     for child in RawTable::ALL {
-        if !memo::parents(child).contains(&parent) {
-            continue;
-        }
-        if !memo::any(&cache.dir, child) {
-            return Ok(true);
-        }
-        let key = contract_key(shared, child).await?;
-        if memo::recall(&cache.dir, &key).is_none() {
+        let links = memo::parents(child).contains(&parent);
+        if links && recall(shared, &cache.dir, child).await?.is_none() {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// `table`'s remembered report for this build's inputs, read once per build: the known-ids
+/// decision and the table's contracts see the same memo, even when another build sharing the
+/// cache folder replaces the file in between.
+async fn recall(
+    shared: &Shared,
+    dir: &std::path::Path,
+    table: RawTable,
+) -> Result<Option<Arc<ContractMemo>>> {
+    let seen = |shared: &Shared| {
+        let recalled = shared.recalled.lock().unwrap_or_else(|e| e.into_inner());
+        recalled.get(&table).cloned()
+    };
+    if let Some(memo) = seen(shared) {
+        return Ok(memo);
+    }
+    let memo = match memo::any(dir, table) {
+        true => memo::recall(dir, &contract_key(shared, table).await?).map(Arc::new),
+        false => None,
+    };
+    let mut recalled = shared.recalled.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(recalled.entry(table).or_insert(memo).clone())
 }
 
 /// Everything `table`'s contract report depends on (see `memo`).
