@@ -4,19 +4,19 @@
 //! A statement runs in one partition so that every sum adds the same numbers in the same order
 //! (file order) on every run. That leaves a core idle for the longest statements. A statement is
 //! split only when its optimized plan shows that each output row comes from one applicant's rows
-//! alone: one raw table, scanned once, under filters, projections and aggregations whose GROUP
-//! BY keeps that table's SK_ID_CURR. Each half then reads the table restricted to half of the
+//! alone: one table held in memory, scanned once, under filters, projections and aggregations
+//! whose GROUP BY keeps that table's SK_ID_CURR. Each half then reads the table restricted to half of the
 //! applicants (all of each one's rows, still in file order), so each group meets its rows, and
 //! each applicant its loans, in the order one run would: the union of the halves is the one
-//! run's result, bit for bit. Anything else (joins, unions, windows, limits, subqueries) runs
-//! whole.
+//! run's result, bit for bit. Anything else (joins, unions, windows, limits, subqueries, views,
+//! files) runs whole.
 
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::dataframe::DataFrame;
+use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, ident, lit};
 
 use super::KEY;
-use datafusion::error::Result;
 
 /// The two halves of `df` (odd and even SK_ID_CURR; NULL keys with the even), or `df` alone when
 /// its result is not computed applicant by applicant.
