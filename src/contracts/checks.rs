@@ -6,13 +6,14 @@
 //! (`SUM(CASE WHEN <failing> THEN 1 ELSE 0 END)` per check, `COUNT(col)` per column for the null
 //! profile), then fetches a few sample rows only for the checks that failed. The same runner serves
 //! raw files, the feature store and, later, serving payloads registered as small tables.
-//! (The aggregates are split in two queries: one that Parquet statistics answer without reading a
-//! value, and one for the checks that must look at every row.)
+//! (The aggregates are split in two queries: one of row counts, NULL counts and extremes, which
+//! the measures taken while parsing answer without a scan, and one for the checks that must look
+//! at every row.)
 //!
 //! Speed: evaluating one predicate per check on every row dominates the cost of a contract (tens
 //! of millions of rows, hundreds of checks). Most checks have a [`Shortcut`]: `not_null` is the
 //! NULL count the profile measures anyway, and range/finite checks are proved by the column's MIN
-//! and MAX (cheap kernels, even free from Parquet statistics). Only a check its shortcut cannot
+//! and MAX (cheap kernels, or free from the parse's measures). Only a check its shortcut cannot
 //! prove is counted row by row, so clean data costs one light scan and the counts are unchanged.
 //! Key checks (unique Int64 keys, orphans) are counted over a scan of their column (`keys`), and
 //! text domains of a table registered from its typed Parquet copy on the copy's dictionaries
@@ -300,9 +301,9 @@ pub struct TableRun {
 
 /// Run `checks` over the registered `table` (plus one query per `KnownIn` rule), profile NULLs of
 /// `profile` columns, and fetch up to `sample_rows` rows (with the `id_columns` present in the
-/// table) for each failing check. `facts` names float columns known to hold no NaN or no -0.0
-/// (the typed cache records them), whose bounds then come from Parquet statistics, and the
-/// Parquet copy the table was registered from, whose dictionaries answer the domain checks.
+/// table) for each failing check. `facts` holds the measures taken as the rows were parsed (the
+/// typed cache records them), which answer the first pass, and the Parquet copy the table was
+/// registered from, whose dictionaries answer the domain checks.
 pub async fn run_checks(
     ctx: &SessionContext,
     table: &str,
@@ -321,10 +322,10 @@ pub async fn run_checks(
         .collect();
     let id_columns = id_columns.as_slice();
 
-    // Pass 1, in two queries: `bounds` holds only what Parquet statistics can answer without
-    // reading a value (row count, NULL profile, MIN and MAX of each column a `Within` shortcut
-    // may prove, and — for floats that may hold NaN, which statistics leave out — MAX(ABS));
-    // `counted` the checks without a usable shortcut, which must look at every row.
+    // Pass 1, in two queries: `bounds` holds only what the parse's measures can answer (row
+    // count, NULL profile, MIN and MAX of each column a `Within` shortcut may prove, and — for
+    // floats, where NaN may hide from an engine's MIN and MAX — MAX(ABS)); `counted` the checks
+    // without a usable shortcut, which must look at every row.
     let mut bounds_pass = Select::default();
     let mut counted_pass = Select::default();
     bounds_pass.measure(Measure::Rows);
@@ -350,16 +351,11 @@ pub async fn run_checks(
                 Plan::Counted(Pass::Bounds(bounds_pass.measure(Measure::Nulls(column))))
             }
             (Rule::Failing(_), Some(Shortcut::Within { lo, hi }), Some(ty)) => {
-                bounds.entry(column).or_insert_with(|| {
-                    let float = ty == DataType::Float64;
-                    let known = |list: &[String]| list.iter().any(|n| n == column);
-                    Bounds {
-                        min: bounds_pass.measure(Measure::Min(column)),
-                        max: bounds_pass.measure(Measure::Max(column)),
-                        abs: (float && !known(&facts.nan_free))
-                            .then(|| bounds_pass.measure(Measure::MaxAbs(column))),
-                        zero_is_positive: float && known(&facts.no_negative_zero),
-                    }
+                bounds.entry(column).or_insert_with(|| Bounds {
+                    min: bounds_pass.measure(Measure::Min(column)),
+                    max: bounds_pass.measure(Measure::Max(column)),
+                    abs: (ty == DataType::Float64)
+                        .then(|| bounds_pass.measure(Measure::MaxAbs(column))),
                 });
                 Plan::Within { column, lo, hi }
             }
@@ -514,23 +510,16 @@ struct Bounds {
     max: usize,
     /// MAX(ABS(col)) of a float column: finite only when no value is NaN or ±inf.
     abs: Option<usize>,
-    /// The column holds no -0.0, so a MIN of -0.0 (how Parquet statistics write any zero MIN)
-    /// is +0.0.
-    zero_is_positive: bool,
 }
 
 impl Bounds {
     /// Whether every non-NULL value lies within [lo, hi] (so no row fails).
     fn proves(&self, row: &[RecordBatch], lo: Limit, hi: Limit) -> Result<bool> {
-        let (Some(mut min), Some(max)) = (float_at(row, self.min)?, float_at(row, self.max)?)
-        else {
+        let (Some(min), Some(max)) = (float_at(row, self.min)?, float_at(row, self.max)?) else {
             return Ok(true); // no non-NULL value: the predicate is never true
         };
-        if self.zero_is_positive && min == 0.0 {
-            min = 0.0;
-        }
         if let Some(abs) = self.abs {
-            // NaN may hide from MIN/MAX (Parquet statistics leave it out): prove nothing then.
+            // NaN may hide from an engine's MIN/MAX: prove nothing then.
             match float_at(row, abs)? {
                 Some(a) if a.is_finite() => {}
                 _ => return Ok(false),

@@ -1,53 +1,65 @@
-//! What is known of a raw table beyond its rows in the engine: float facts (no NaN, no -0.0)
-//! and, for rows parsed into memory, the measures the contracts' first pass would otherwise
-//! query (see [`TableFacts`]).
+//! What is known of a raw table beyond its rows in the engine: for rows parsed into memory, the
+//! measures the contracts' first pass would otherwise query (see [`TableFacts`]). The typed cache
+//! records them in its copy's footer, so a warm build reads them too.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use serde::{Deserialize, Serialize};
 
 use crate::io::ParquetSink;
 
-/// Footer keys of a cached copy: float columns without NaN, and without -0.0, comma-separated.
-const NAN_FREE_KEY: &str = "creditrisk.nan_free_columns";
-const NO_NEGATIVE_ZERO_KEY: &str = "creditrisk.no_negative_zero_columns";
+/// Footer key of a cached copy: its [`Measured`] as JSON.
+const MEASURED_KEY: &str = "creditrisk.measured";
 
-/// What is known of a table beyond its rows in the engine. Parquet statistics leave NaN out of
-/// MIN and MAX and write a zero MIN as -0.0 whatever the zero's sign (Parquet's rule); the
-/// contracts compare in total order (-0.0 < 0.0), so without the float facts a column of
-/// non-negative values whose minimum is 0 could not be proved `>= 0` from statistics.
+/// What is known of a table beyond its rows in the engine.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TableFacts {
-    /// Float columns in which no (non-NULL) value is NaN.
-    pub nan_free: Vec<String>,
-    /// Float columns in which no value is -0.0.
-    pub no_negative_zero: Vec<String>,
     /// The typed Parquet copy the table was registered from (None: rows parsed into memory):
     /// its dictionary-encoded text columns let domain checks skip decoding every string.
     pub copy: Option<PathBuf>,
-    /// Exact measures of rows parsed into memory, taken as they were parsed (None for a cached
-    /// copy, whose Parquet statistics answer the same questions): the contracts' first pass reads
-    /// them instead of scanning the table again.
+    /// Exact measures of the rows, taken as they were parsed (and recorded with a cached copy):
+    /// the contracts' first pass reads them instead of scanning the table again. None when the
+    /// rows were not parsed by the typed reader.
     pub measured: Option<Measured>,
 }
 
 /// Row count and per-column measures of a table in memory.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Measured {
     pub rows: u64,
     pub columns: BTreeMap<String, ColumnMeasure>,
 }
 
 /// What the contracts' first pass asks of one column, as SQL's aggregates would answer it.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ColumnMeasure {
     pub nulls: u64,
     /// MIN and MAX of the non-NULL values of a numeric column in total order (-0.0 < 0.0),
     /// None when there is none. Both are NaN when any value is NaN, so that no bound is proved.
+    /// (Recorded as their bits: JSON has no NaN, and would lose the sign of a zero.)
+    #[serde(with = "bits")]
     pub min: Option<f64>,
+    #[serde(with = "bits")]
     pub max: Option<f64>,
+}
+
+/// An optional f64 as the u64 of its bits.
+mod bits {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => s.serialize_some(&v.to_bits()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(f64::from_bits))
+    }
 }
 
 impl ColumnMeasure {
@@ -72,8 +84,6 @@ impl TableFacts {
         use datafusion::arrow::array::{Array, AsArray};
         use datafusion::arrow::datatypes::{Float64Type, Int64Type};
         let width = schema.fields().len();
-        let mut nan = vec![false; width];
-        let mut negative_zero = vec![false; width];
         let mut measures = vec![ColumnMeasure::default(); width];
         let mut rows = 0;
         for batch in batches {
@@ -93,8 +103,6 @@ impl TableFacts {
                             let valid: Vec<f64> = values.iter().flatten().collect();
                             FloatScan::of(&valid)
                         };
-                        nan[i] |= scan.nan;
-                        negative_zero[i] |= scan.negative_zero;
                         (part.min, part.max) = scan.bounds();
                     }
                     DataType::Int64 => {
@@ -111,28 +119,17 @@ impl TableFacts {
                 measures[i] = measures[i].both(part);
             }
         }
-        let floats = |flags: &[bool]| -> Vec<String> {
-            (0..width)
-                .filter(|i| schema.field(*i).data_type() == &DataType::Float64 && !flags[*i])
-                .map(|i| schema.field(i).name().clone())
-                .collect()
-        };
         let columns = (0..width)
             .map(|i| (schema.field(i).name().clone(), measures[i]))
             .collect();
         TableFacts {
-            nan_free: floats(&nan),
-            no_negative_zero: floats(&negative_zero),
             copy: None,
             measured: Some(Measured { rows, columns }),
         }
     }
 
-    /// What holds in both parts of one table.
+    /// The facts of both parts of one table.
     pub fn both(mut self, other: &TableFacts) -> Self {
-        self.nan_free.retain(|c| other.nan_free.contains(c));
-        self.no_negative_zero
-            .retain(|c| other.no_negative_zero.contains(c));
         self.measured = match (self.measured, &other.measured) {
             (Some(mut a), Some(b)) => {
                 a.rows += b.rows;
@@ -147,30 +144,28 @@ impl TableFacts {
         self
     }
 
-    /// The facts a Parquet file's footer records (none when it records nothing), with the file.
-    pub fn recorded_in(file: &Path) -> Self {
-        let [nan_free, no_negative_zero] =
-            crate::io::footer_values(file, [NAN_FREE_KEY, NO_NEGATIVE_ZERO_KEY]).map(|list| {
-                list.map(|list| {
-                    list.split(',')
-                        .filter(|c| !c.is_empty())
-                        .map(String::from)
-                        .collect()
-                })
-                .unwrap_or_default()
-            });
-        TableFacts {
-            nan_free,
-            no_negative_zero,
+    /// The facts a cached copy's footer records, with the file; None when it records no
+    /// measures (a copy written by an earlier version, to be made again).
+    pub fn recorded_in(file: &Path) -> Option<Self> {
+        let [measured] = crate::io::footer_values(file, [MEASURED_KEY]);
+        let measured = serde_json::from_str(&measured?).ok()?;
+        Some(TableFacts {
             copy: Some(file.to_path_buf()),
-            measured: None,
-        }
+            measured: Some(measured),
+        })
     }
 
     /// Record these facts in the footer of a Parquet file being written.
-    pub fn annotate(&self, sink: &mut ParquetSink) {
-        sink.annotate(NAN_FREE_KEY, self.nan_free.join(","));
-        sink.annotate(NO_NEGATIVE_ZERO_KEY, self.no_negative_zero.join(","));
+    pub fn annotate(&self, sink: &mut ParquetSink) -> crate::error::Result<()> {
+        let Some(measured) = &self.measured else {
+            return Err(crate::error::Error::Internal(
+                "a cached copy needs the measures of its rows".into(),
+            ));
+        };
+        let json = serde_json::to_string(measured)
+            .map_err(|e| crate::error::Error::Internal(format!("measures as JSON: {e}")))?;
+        sink.annotate(MEASURED_KEY, json);
+        Ok(())
     }
 }
 
@@ -349,5 +344,32 @@ mod tests {
         let z = measured.columns["z"];
         assert_eq!(z.min.unwrap().to_bits(), (-0.0f64).to_bits());
         assert_eq!(measured.columns["e"].min, None);
+
+        // A cached copy's footer gives them back bit for bit (NaN, -0.0, no value); a copy
+        // without them (an earlier version's) is not taken.
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("copy.parquet");
+        let mut sink =
+            ParquetSink::create(&copy, &schema, crate::io::ParquetOptions::RAW_CACHE).unwrap();
+        let facts = TableFacts::of(&schema, batches.iter());
+        facts.annotate(&mut sink).unwrap();
+        sink.finish().unwrap().persist().unwrap();
+        let recorded = TableFacts::recorded_in(&copy).unwrap();
+        assert_eq!(recorded.copy.as_deref(), Some(copy.as_path()));
+        assert_eq!(
+            format!("{:?}", recorded.measured),
+            format!("{:?}", facts.measured)
+        );
+        let z = recorded.measured.unwrap().columns["z"];
+        assert_eq!(z.min.unwrap().to_bits(), (-0.0f64).to_bits());
+        let older = dir.path().join("older.parquet");
+        crate::io::write_parquet(
+            &older,
+            &schema,
+            &batches,
+            crate::io::ParquetOptions::RAW_CACHE,
+        )
+        .unwrap();
+        assert_eq!(TableFacts::recorded_in(&older), None);
     }
 }

@@ -250,8 +250,8 @@ impl ParquetCache {
     }
 
     /// Store `parts` as the copy of `table` for `sha256`, removing older versions. The footer
-    /// records `facts` (those of `parts`), which let the contracts take a column's bounds from
-    /// the Parquet statistics alone.
+    /// records `facts` (the measures of `parts`), which the contracts read instead of scanning
+    /// the copy.
     pub fn store(
         &self,
         table: RawTable,
@@ -265,7 +265,7 @@ impl ParquetCache {
         for batch in parts.iter().flatten() {
             sink.write(batch)?;
         }
-        facts.annotate(&mut sink);
+        facts.annotate(&mut sink)?;
         sink.finish()?.persist()?;
         for old in self.copies(table).into_iter().filter(|p| *p != file) {
             let _ = std::fs::remove_file(old);
@@ -282,12 +282,15 @@ pub struct CachedCopy {
 
 /// Register a cached Parquet copy under the table's name, scanned in place (Parquet is columnar
 /// and cheap to decode, so the checks and the SQL each read only what they need, and memory stays
-/// low). None when the file is not a readable copy with the catalog's columns.
+/// low). None when the file is not a readable copy with the catalog's columns and its measures.
 pub async fn register_parquet(
     ctx: &SessionContext,
     table: RawTable,
     file: &Path,
 ) -> Result<Option<CachedCopy>> {
+    let Some(facts) = TableFacts::recorded_in(file) else {
+        return Ok(None);
+    };
     let Ok(df) = ctx
         .read_parquet(path_str(file)?, ParquetReadOptions::default())
         .await
@@ -307,9 +310,7 @@ pub async fn register_parquet(
     }
     ctx.deregister_table(table.name())?;
     ctx.register_table(table.name(), df.into_view())?;
-    Ok(Some(CachedCopy {
-        facts: TableFacts::recorded_in(file),
-    }))
+    Ok(Some(CachedCopy { facts }))
 }
 
 /// Register a complete Parquet file (any file name) as table `name`.

@@ -232,7 +232,7 @@ fn unknown_bureau_balance_status_fails_domain() {
     assert!(err.contains("bureau_balance.STATUS domain"), "{err}");
 }
 
-/// A warm build checks the typed Parquet copies (statistics, dictionaries, id scans) where a cold
+/// A warm build checks the typed Parquet copies (recorded measures, dictionaries, id scans) where a cold
 /// build checks parsed rows: on the same corrupted files both must report the same counts and
 /// samples, table by table.
 #[test]
@@ -268,7 +268,8 @@ fn warm_build_reports_what_the_cold_build_reports() {
             "7",
         )
     });
-    // A zero minimum: the copy's statistics write it as -0.0, its footer says no -0.0 is there.
+    // A zero minimum: the measures recorded with the copy keep its sign (a -0.0 MIN, as Parquet
+    // statistics would write it, could not prove `>= 0`).
     let inst = RawTable::InstallmentsPayments;
     corrupt(inst, &|t| set_field(t, inst, 1, "AMT_PAYMENT", "0"));
     let reports = || -> Vec<ValidationReport> {
