@@ -8,24 +8,22 @@ use std::time::Instant;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::prelude::SessionContext;
-use futures::StreamExt;
 use serde::Serialize;
 use tokio::task::JoinSet;
 
 use super::digests::Digests;
 use super::engine::{Spill, read_header, register_listing, session};
 use super::lineage::{self, DataLineage, SourceLineage, StoreLineage};
-use super::memo::{self, ContractKey, ContractMemo};
+use super::raw_checks::{Checked, RawChecks};
+use super::store;
 use super::{FeatureStoreOptions, FeatureStoreSummary, peak_rss_mb};
 use crate::catalog::RawTable;
 use crate::cluster::Engine;
-use crate::config::{ValidationConfig, combine_hashes};
+use crate::config::combine_hashes;
 use crate::contracts::ValidationReport;
-use crate::contracts::feature_store::check_feature_store;
-use crate::contracts::raw_tables::{check_raw_table, check_types, register_known_ids};
+use crate::contracts::raw_tables::check_types;
 use crate::error::{Error, Result};
-use crate::feature_sql::{FeatureSql, STORE_SQL, SqlSet, TABLE_SQL};
-use crate::io::{ParquetOptions, ParquetSink};
+use crate::feature_sql::{FeatureSql, SqlSet, TABLE_SQL};
 use crate::layout::Layout;
 use crate::progress::Reporter;
 use crate::raw::{self, CsvLoad, LoadedFrom, ParquetCache, TableFacts};
@@ -109,21 +107,12 @@ struct Shared {
     storage: Storage,
     sql: SqlSet,
     layout: Layout,
-    validation: ValidationConfig,
     cache: Option<ParquetCache>,
-    /// `features.reuse_contract_reports`.
-    reuse_reports: bool,
     /// Where finished per-table features wait for the store query, when this build parses CSVs
     /// into memory (None: they stay in memory, as on a warm build, which holds no parsed rows).
     spill: Option<PathBuf>,
     digests: Digests,
-    /// sha256 of this executable, for the contract memo's key (hashed once, when first needed).
-    program: tokio::sync::OnceCell<String>,
-    /// Parents whose known ids are registered (or not needed): their children's orphan checks
-    /// wait for them, the feature SQL does not.
-    known_ready: tokio::sync::watch::Sender<Vec<RawTable>>,
-    /// Each table's remembered report for this build's inputs, read once (see `recall`).
-    recalled: std::sync::Mutex<BTreeMap<RawTable, Option<Arc<ContractMemo>>>>,
+    checks: RawChecks,
 }
 
 struct Source {
@@ -199,14 +188,19 @@ pub(super) async fn run(
         storage: opts.storage.clone(),
         sql: sql.clone(),
         layout: layout.clone(),
-        validation: opts.validation.clone(),
         cache: cache.clone(),
-        reuse_reports: opts.reuse_contract_reports,
         spill: parses_csv.then(|| spill.dir.clone()),
         digests: digests.clone(),
-        program: tokio::sync::OnceCell::new(),
-        known_ready: tokio::sync::watch::Sender::new(vec![]),
-        recalled: std::sync::Mutex::new(BTreeMap::new()),
+        checks: RawChecks::new(
+            ctx.clone(),
+            opts.storage.clone(),
+            layout.clone(),
+            opts.validation.clone(),
+            // The memo lives with the typed cache.
+            cache.as_ref().map(|c| c.dir.clone()),
+            opts.reuse_contract_reports,
+            digests.clone(),
+        ),
     });
     let mut done: Vec<StepDone> = vec![];
     let mut running: JoinSet<Result<StepDone>> = JoinSet::new();
@@ -258,84 +252,18 @@ pub(super) async fn run(
     let mut sources: Vec<Source> = done.iter_mut().flat_map(|d| d.sources.drain(..)).collect();
     sources.sort_by_key(|s| order(s.table.name()));
 
-    // The store query streams into the Parquet file; its contracts then read the complete file
-    // before it is published (so memory holds the joined store once, in encoded pages). Locally
-    // it runs in one partition: the per-table results are sorted by SK_ID_CURR
-    // (`SqlSet::materialize`), so each join streams the applicants in that order and the final
-    // ORDER BY costs no sort, nor a sorted copy of the whole store in memory.
-    reporter.message(STORE_SQL.file);
-    let t0 = Instant::now();
-    let engine_error = |e| Error::engine(format!("feature SQL {}", STORE_SQL.file), e);
-    let store_ctx = match (&engine, shared.spill.clone()) {
-        (Engine::Local, Some(dir)) => {
-            // Read back and sorted on both cores (each is a file read, a sort and a copy).
-            let reload_ctx = ctx.clone();
-            tokio::task::spawn_blocking(move || {
-                use rayon::prelude::*;
-                TABLE_SQL
-                    .par_iter()
-                    .try_for_each(|file| SqlSet::reload(&reload_ctx, *file, &dir).map(|_| ()))
-            })
-            .await
-            .map_err(|e| Error::Internal(format!("reading back the features stopped: {e}")))??;
-            raw::feature_session(&ctx)
-        }
-        (Engine::Local, None) => raw::feature_session(&ctx),
-        (Engine::Ballista { .. }, _) => ctx.clone(),
-    };
-    let df = sql.plan(&store_ctx, STORE_SQL).await?;
-    let schema = Arc::new(df.schema().as_arrow().clone());
-    let mut stream = df.execute_stream().await.map_err(engine_error)?;
-    // Joined batches are encoded on another thread while the next ones are joined.
-    let (batches, mut received) = tokio::sync::mpsc::channel::<RecordBatch>(4);
-    let (file, store_schema) = (output.to_path_buf(), schema.clone());
-    let writer = tokio::task::spawn_blocking(move || {
-        let mut sink = ParquetSink::create(&file, &store_schema, ParquetOptions::STORE)?;
-        let mut rows = 0;
-        // Known as it streams, so the store's contracts take float bounds from the statistics.
-        let mut facts = TableFacts::default();
-        while let Some(batch) = received.blocking_recv() {
-            let these = TableFacts::of(&store_schema, std::iter::once(&batch));
-            facts = if rows == 0 { these } else { facts.both(&these) };
-            rows += batch.num_rows() as u64;
-            sink.write(&batch)?;
-        }
-        Ok::<_, Error>((sink.finish()?, rows, facts))
-    });
-    while let Some(batch) = stream.next().await {
-        // A closed channel means the writer failed: its error is reported below.
-        if batches.send(batch.map_err(engine_error)?).await.is_err() {
-            break;
-        }
-    }
-    drop(batches);
-    let (written, rows, facts) = writer
-        .await
-        .map_err(|e| Error::Internal(format!("the feature-store writer stopped: {e}")))??;
-    let store_seconds = t0.elapsed().as_secs_f64();
-    reporter.advance(1);
-
-    reporter.message("feature store: contracts");
-    let t0 = Instant::now();
-    let store_source = output.display().to_string();
-    // Checked here, whatever the engine: the file is local until it is published.
-    let check_ctx = raw::session();
-    raw::register_parquet_file(&check_ctx, STORE_SQL.result, written.temp_path()).await?;
-    let report = check_feature_store(
-        &check_ctx,
-        STORE_SQL.result,
-        &schema,
-        &store_source,
+    let store = store::write(
+        &ctx,
+        &engine,
+        &sql,
+        shared.spill.clone(),
+        output,
+        layout,
         &opts.validation,
-        &facts,
+        reporter,
     )
-    .await?;
-    if let Err(e) = report.write_and_check(&layout.validation_report("feature_store")) {
-        reporter.finish();
-        return Err(e);
-    }
-    written.persist()?;
-    let store_contracts_seconds = t0.elapsed().as_secs_f64();
+    .await;
+    let store = store.inspect_err(|_| reporter.finish())?;
 
     let t0 = Instant::now();
     let mut lineage_sources = vec![];
@@ -368,8 +296,8 @@ pub(super) async fn run(
         sources: lineage_sources,
         feature_store: StoreLineage {
             path: output.display().to_string(),
-            rows,
-            columns: schema.fields().len(),
+            rows: store.rows,
+            columns: store.columns,
         },
     };
     crate::io::write_json(&layout.lineage_file(), &lineage)?;
@@ -380,13 +308,13 @@ pub(super) async fn run(
 
     Ok(FeatureStoreSummary {
         output: output.display().to_string(),
-        rows,
-        columns: schema.fields().len(),
+        rows: store.rows,
+        columns: store.columns,
         seconds: started.elapsed().as_secs_f64(),
         peak_rss_mb: peak_rss_mb(),
         tables: timings,
-        store_seconds,
-        store_contracts_seconds,
+        store_seconds: store.seconds,
+        store_contracts_seconds: store.contracts_seconds,
         lineage_seconds,
     })
 }
@@ -413,18 +341,8 @@ async fn next_done(running: &mut JoinSet<Result<StepDone>>) -> Result<Option<Ste
 
 /// One piece of a step's work.
 enum Piece {
-    Contracts {
-        table: RawTable,
-        rows: u64,
-        nulls: BTreeMap<String, u64>,
-        seconds: f64,
-        failure: Option<Error>,
-        reused: bool,
-    },
-    Features {
-        table: RawTable,
-        seconds: f64,
-    },
+    Contracts(RawTable, Checked),
+    Features { table: RawTable, seconds: f64 },
     CacheFilled,
     KnownIds,
 }
@@ -450,7 +368,11 @@ async fn check_and_reduce(
         pieces.spawn(features(shared.clone(), TABLE_SQL[index], table, halves));
     }
     if !step.known.is_empty() {
-        pieces.spawn(known_ids(shared.clone(), step.known));
+        let shared = shared.clone();
+        pieces.spawn(async move {
+            shared.checks.register_known_ids(step.known).await?;
+            Ok(Piece::KnownIds)
+        });
     }
     for (table, loaded, load_seconds) in loads {
         timings.push(TableTiming {
@@ -465,12 +387,12 @@ async fn check_and_reduce(
         if let Some(fill) = loaded.fill {
             pieces.spawn(fill_cache(shared.clone(), table, fill));
         }
-        pieces.spawn(contracts(
-            shared.clone(),
-            table,
-            loaded.type_report,
-            loaded.facts,
-        ));
+        let shared = shared.clone();
+        pieces.spawn(async move {
+            let checks = &shared.checks;
+            let checked = checks.check(table, loaded.type_report, loaded.facts);
+            Ok(Piece::Contracts(table, checked.await?))
+        });
     }
     let mut sources = vec![];
     let mut failed = vec![];
@@ -484,26 +406,19 @@ async fn check_and_reduce(
                 .expect("every table of the step is timed")
         };
         match piece {
-            Piece::Contracts {
-                table,
-                rows,
-                nulls,
-                seconds,
-                failure,
-                reused,
-            } => {
+            Piece::Contracts(table, checked) => {
                 let i = timing(table, &mut timings);
-                timings[i].rows = rows;
-                timings[i].contracts_seconds = seconds;
-                timings[i].contracts_reused = reused;
+                timings[i].rows = checked.rows;
+                timings[i].contracts_seconds = checked.seconds;
+                timings[i].contracts_reused = checked.reused;
                 sources.push(Source {
                     table,
                     path: shared.layout.raw_file(table),
-                    rows,
-                    nulls,
-                    contracts_reused: reused,
+                    rows: checked.rows,
+                    nulls: checked.nulls,
+                    contracts_reused: checked.reused,
                 });
-                failed.extend(failure.map(|f| (table, f)));
+                failed.extend(checked.failure.map(|f| (table, f)));
             }
             Piece::Features { table, seconds } => {
                 let i = timing(table, &mut timings);
@@ -525,157 +440,6 @@ async fn check_and_reduce(
         sources,
         failed: failed.into_iter().map(|(_, f)| f).collect(),
         held_bytes,
-    })
-}
-
-async fn contracts(
-    shared: Arc<Shared>,
-    table: RawTable,
-    type_report: Option<ValidationReport>,
-    facts: TableFacts,
-) -> Result<Piece> {
-    let t0 = Instant::now();
-    let path = shared.layout.raw_file(table);
-    let report_file = shared
-        .layout
-        .validation_report(&format!("raw_{}", table.name()));
-    // The memo lives with the typed cache: a build without the cache checks every table (and
-    // one that may not reuse reports still leaves them for the next).
-    let memo_dir = (shared.cache.as_ref())
-        .filter(|_| type_report.is_none())
-        .map(|c| c.dir.clone());
-    if let Some(dir) = &memo_dir
-        && shared.reuse_reports
-        && let Some(memo) = recall(&shared, dir, table).await?
-    {
-        let failure = memo.write_and_check(&report_file).err();
-        return Ok(Piece::Contracts {
-            table,
-            rows: memo.rows,
-            nulls: memo.nulls.clone(),
-            seconds: t0.elapsed().as_secs_f64(),
-            failure,
-            reused: true,
-        });
-    }
-    let parents: Vec<RawTable> = table.parents().iter().map(|link| link.parent).collect();
-    let mut ready = shared.known_ready.subscribe();
-    ready
-        .wait_for(|known| parents.iter().all(|p| known.contains(p)))
-        .await
-        .map_err(|e| Error::Internal(format!("waiting for known ids: {e}")))?;
-    let source = path.display().to_string();
-    let names = read_header(&shared.storage, &path).await?;
-    let header = raw::check_header(table, &names);
-    let (mut report, run) = check_raw_table(
-        &shared.ctx,
-        table,
-        &source,
-        &header,
-        &shared.validation,
-        &facts,
-    )
-    .await?;
-    if let Some(types) = type_report {
-        merge(&mut report, types);
-    }
-    let failure = report.write_and_check(&report_file).err();
-    if let Some(dir) = &memo_dir {
-        let memo = ContractMemo {
-            key: contract_key(&shared, table).await?,
-            rows: run.rows,
-            nulls: run.nulls.clone(),
-            report: crate::io::json_text(&report)
-                .map_err(|e| Error::Internal(format!("report of {}: {e}", table.name())))?,
-        };
-        // The memo only saves a later build time: failing to write it must not fail this one.
-        let _ = memo::remember(dir, table, &memo);
-    }
-    Ok(Piece::Contracts {
-        table,
-        rows: run.rows,
-        nulls: run.nulls,
-        seconds: t0.elapsed().as_secs_f64(),
-        failure,
-        reused: false,
-    })
-}
-
-/// Register the ids of `parents` that orphan checks will look up (a step's piece: its tables are
-/// still registered), then let the waiting checks run.
-async fn known_ids(shared: Arc<Shared>, parents: &'static [RawTable]) -> Result<Piece> {
-    for &parent in parents {
-        if known_ids_needed(&shared, parent).await? {
-            register_known_ids(&shared.ctx, parent).await?;
-        }
-    }
-    shared
-        .known_ready
-        .send_modify(|known| known.extend(parents));
-    Ok(Piece::KnownIds)
-}
-
-/// Whether a later table's orphan checks will look up `parent`'s ids: not when every such table
-/// will reuse its remembered report (the same test as `contracts`).
-async fn known_ids_needed(shared: &Shared, parent: RawTable) -> Result<bool> {
-    let (Some(cache), true) = (&shared.cache, shared.reuse_reports) else {
-        return Ok(true);
-    };
-    for child in RawTable::ALL {
-        let links = memo::parents(child).contains(&parent);
-        if links && recall(shared, &cache.dir, child).await?.is_none() {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// `table`'s remembered report for this build's inputs, read once per build: the known-ids
-/// decision and the table's contracts see the same memo, even when another build sharing the
-/// cache folder replaces the file in between.
-async fn recall(
-    shared: &Shared,
-    dir: &std::path::Path,
-    table: RawTable,
-) -> Result<Option<Arc<ContractMemo>>> {
-    let seen = |shared: &Shared| {
-        let recalled = shared.recalled.lock().unwrap_or_else(|e| e.into_inner());
-        recalled.get(&table).cloned()
-    };
-    if let Some(memo) = seen(shared) {
-        return Ok(memo);
-    }
-    let memo = match memo::any(dir, table) {
-        true => memo::recall(dir, &contract_key(shared, table).await?).map(Arc::new),
-        false => None,
-    };
-    let mut recalled = shared.recalled.lock().unwrap_or_else(|e| e.into_inner());
-    Ok(recalled.entry(table).or_insert(memo).clone())
-}
-
-/// Everything `table`'s contract report depends on (see `memo`).
-async fn contract_key(shared: &Shared, table: RawTable) -> Result<ContractKey> {
-    let mut parents = BTreeMap::new();
-    for parent in memo::parents(table) {
-        let sha = shared.digests.wait(parent).await?;
-        parents.insert(parent.name().to_string(), sha);
-    }
-    let program = shared
-        .program
-        .get_or_try_init(|| async {
-            let dir = shared.layout.raw_cache_dir();
-            tokio::task::spawn_blocking(move || memo::program_sha256(&dir))
-                .await
-                .map_err(|e| Error::Internal(format!("hashing the executable stopped: {e}")))?
-        })
-        .await?
-        .clone();
-    Ok(ContractKey {
-        table: table.name().into(),
-        sha256: shared.digests.wait(table).await?,
-        parents,
-        validation: memo::validation_value(&shared.validation)?,
-        program,
     })
 }
 
@@ -798,7 +562,7 @@ async fn load(shared: &Shared, table: RawTable, reporter: &dyn Reporter) -> Resu
                 "types",
                 &header,
                 &text_table,
-                &shared.validation,
+                &shared.checks.validation,
             )
             .await?;
             raw::load_relaxed(ctx, table, &text_table, &header).await?;
@@ -810,13 +574,6 @@ async fn load(shared: &Shared, table: RawTable, reporter: &dyn Reporter) -> Resu
                 facts: TableFacts::default(),
             })
         }
-    }
-}
-
-fn merge(report: &mut ValidationReport, other: ValidationReport) {
-    report.checks_run += other.checks_run;
-    for f in other.failures.into_iter().chain(other.warnings) {
-        report.record(f);
     }
 }
 

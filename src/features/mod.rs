@@ -12,6 +12,8 @@ mod digests;
 mod engine;
 pub mod lineage;
 mod memo;
+mod raw_checks;
+mod store;
 
 use std::collections::BTreeMap;
 use std::path::Path;
