@@ -96,7 +96,7 @@ const PARSED_BYTES_IN_MEMORY: u64 = 800_000_000;
 
 /// The same when the build fills the cache: a step then holds its rows until their copy is
 /// written too. Measured at full scale, 800 MB let the application step's rows, still being
-/// written, meet bureau_balance's: 1.23-1.58 GB peaks, against 1.26-1.33 GB here at the same
+/// written, meet bureau_balance's: 1.23-1.58 GB peaks, against 1.22-1.33 GB here at the same
 /// speed (a cold build at 700 MB was 0.2 s slower, so it keeps 800).
 const PARSED_BYTES_IN_MEMORY_FILLING: u64 = 700_000_000;
 
