@@ -4,9 +4,10 @@
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::prelude::SessionContext;
 
-use super::checks::{Check, Group, Rule, finite_check, run_checks};
+use super::checks::{Check, Group, Rule, finite_check};
 use super::raw_tables::enforced;
 use super::report::{CheckFailure, Severity, ValidationReport};
+use super::runner::run_checks;
 use crate::catalog::{FEATURES, KEY_COLUMNS};
 use crate::config::ValidationConfig;
 use crate::error::Result;

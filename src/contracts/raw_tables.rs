@@ -5,8 +5,9 @@
 
 use datafusion::prelude::SessionContext;
 
-use super::checks::{Check, Finding, Group, Rule, TableRun, column_checks, run_checks, type_check};
+use super::checks::{Check, Group, Rule, column_checks, type_check};
 use super::report::{CheckFailure, Severity, ValidationReport};
+use super::runner::{Finding, TableRun, run_checks};
 use crate::catalog::{ParentLink, RawTable};
 use crate::config::ValidationConfig;
 use crate::error::Result;
