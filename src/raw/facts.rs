@@ -39,7 +39,7 @@ pub struct ColumnMeasure {
     pub nulls: u64,
     /// MIN and MAX of the non-NULL values of a numeric column in total order (-0.0 < 0.0),
     /// None when there is none. Both are NaN when any value is NaN, so that no bound is proved.
-    /// (Recorded as their bits: JSON has no NaN, and would lose the sign of a zero.)
+    /// (Recorded as their bits: JSON has no NaN or infinity.)
     #[serde(with = "bits")]
     pub min: Option<f64>,
     #[serde(with = "bits")]
