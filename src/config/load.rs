@@ -118,6 +118,20 @@ impl Config {
                     &format!("unknown table `{}`", source.table),
                 );
             }
+            // Two sources for one table would race for the same file in raw_dir.
+            if let Some(first) = self.ingestion.sources[..i]
+                .iter()
+                .position(|s| s.table == source.table)
+            {
+                return bad(
+                    &format!("ingestion.sources[{i}].table"),
+                    &format!(
+                        "table `{}` is already the table of ingestion.sources[{first}]; \
+                         keep one source per table",
+                        source.table
+                    ),
+                );
+            }
         }
         Ok(())
     }

@@ -518,6 +518,28 @@ mod tests {
     }
 
     #[test]
+    fn a_table_named_by_two_sources_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(baseline()).unwrap();
+        let twice = dir.path().join("twice.yaml");
+        std::fs::write(
+            &twice,
+            text.replace(
+                "{ table: bureau_balance, uri: data/raw/bureau_balance.csv }",
+                "{ table: bureau, uri: data/raw/bureau_balance.csv }",
+            ),
+        )
+        .unwrap();
+        let err = Config::load_with_overrides(&twice, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ingestion.sources[3].table") && err.contains("ingestion.sources[2]"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn section_hashes_change_only_with_their_section() {
         let base = Config::load_with_overrides(&baseline(), &[]).unwrap();
         let o = [(
