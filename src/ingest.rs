@@ -179,7 +179,12 @@ fn verify_source(layout: &Layout, source: &SourceConfig) -> SourceReport {
     if report.problems.is_empty() {
         let target = layout.raw_file(table);
         match bring_into_raw_dir(&path, &target) {
-            Ok(()) => report.path = target.display().to_string(),
+            Ok(()) => {
+                // The file in raw_dir holds the bytes just hashed: the store build reads this
+                // memo instead of hashing them a second time.
+                crate::raw::remember_sha256(&target, &digest.sha256, &layout.raw_cache_dir());
+                report.path = target.display().to_string();
+            }
             Err(e) => report.problems.push(e.to_string()),
         }
     } else {
@@ -364,7 +369,10 @@ fn verify_remote(layout: &Layout, storage: &Storage, source: &SourceConfig) -> S
         });
         report.problems.extend(failure);
         match saved {
-            Ok(()) => report.path = target.display().to_string(),
+            Ok(()) => {
+                crate::raw::remember_sha256(&target, &report.sha256, &layout.raw_cache_dir());
+                report.path = target.display().to_string();
+            }
             Err(e) if report.problems.is_empty() => report.problems.push(e.to_string()),
             Err(_) => {}
         }

@@ -537,41 +537,44 @@ pub async fn register_application_view(ctx: &SessionContext) -> Result<()> {
 /// sha256 of a raw file, remembered next to the cache by (size, modification time) so that a warm
 /// build does not hash gigabytes it has already hashed (the same trick as git's index).
 pub fn file_sha256(path: &Path, memo_dir: Option<&Path>) -> Result<String> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let key = Memo {
-        path: abs.display().to_string(),
-        bytes: meta.len(),
-        modified_ns: modified,
-        sha256: String::new(),
-    };
-    let memo_file = memo_dir.map(|d| d.join(RawCacheName::sha_memo(&abs)));
+    let key = Memo::of(path)?;
+    let memo_file = memo_dir.map(|d| d.join(RawCacheName::sha_memo(Path::new(&key.path))));
     if let Some(file) = &memo_file
         && let Ok(text) = std::fs::read_to_string(file)
         && let Ok(memo) = serde_json::from_str::<Memo>(&text)
         && memo.path == key.path
         && memo.bytes == key.bytes
         && memo.modified_ns == key.modified_ns
-        && modified != 0
+        && key.modified_ns != 0
     {
         return Ok(memo.sha256);
     }
     let sha256 = crate::io::sha256_file(path)?;
     if let Some(file) = &memo_file {
-        let memo = Memo {
-            sha256: sha256.clone(),
-            ..key
-        };
         // The memo is an optimisation: failing to write it must not fail the build.
-        let _ = crate::io::write_json(file, &memo);
+        let _ = crate::io::write_json(
+            file,
+            &Memo {
+                sha256: sha256.clone(),
+                ..key
+            },
+        );
     }
     Ok(sha256)
+}
+
+/// Remember `sha256` as the hash of `path` as it is now, for [`file_sha256`]: `ingest` has just
+/// hashed the file, and the store build would otherwise hash the same gigabytes again. Best
+/// effort: a memo that cannot be written only costs that second hash.
+pub fn remember_sha256(path: &Path, sha256: &str, memo_dir: &Path) {
+    if let Ok(key) = Memo::of(path) {
+        let file = memo_dir.join(RawCacheName::sha_memo(Path::new(&key.path)));
+        let memo = Memo {
+            sha256: sha256.to_string(),
+            ..key
+        };
+        let _ = crate::io::write_json(&file, &memo);
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -580,6 +583,26 @@ struct Memo {
     bytes: u64,
     modified_ns: u128,
     sha256: String,
+}
+
+impl Memo {
+    /// The key of `path` as it is now (no hash yet): absolute path, size, modification time.
+    fn of(path: &Path) -> Result<Memo> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let modified_ns = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        Ok(Memo {
+            path: abs.display().to_string(),
+            bytes: meta.len(),
+            modified_ns,
+            sha256: String::new(),
+        })
+    }
 }
 
 fn path_str(path: &Path) -> Result<&str> {
@@ -616,4 +639,24 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let from = text.find(start)? + start.len();
     let to = text[from..].find(end)? + from;
     Some(&text[from..to])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{file_sha256, remember_sha256};
+
+    #[test]
+    fn a_remembered_sha256_stands_until_the_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bureau.csv");
+        let memo = dir.path().join("memo");
+        std::fs::write(&file, "SK_ID_CURR\n1\n").unwrap();
+        // A made-up hash shows that the memo is read instead of the file being hashed again.
+        remember_sha256(&file, "remembered", &memo);
+        assert_eq!(file_sha256(&file, Some(&memo)).unwrap(), "remembered");
+        std::fs::write(&file, "SK_ID_CURR\n12\n").unwrap();
+        let real = crate::io::sha256_file(&file).unwrap();
+        assert_eq!(file_sha256(&file, Some(&memo)).unwrap(), real);
+        assert_eq!(file_sha256(&file, Some(&memo)).unwrap(), real);
+    }
 }

@@ -121,6 +121,16 @@ fn ingest_verifies_and_summarises_every_file() {
     assert_eq!(bureau["sha256"], digest.sha256);
     assert_eq!(bureau["rows"], 0);
     assert_eq!(bureau["status"], "ok");
+    // The hashes are remembered for the store build, which then does not hash the files again.
+    let raw = project.raw(RawTable::Bureau);
+    let memo = project.root().join("data/cache/raw");
+    assert_eq!(
+        creditrisk::raw::file_sha256(&raw, Some(&memo)).unwrap(),
+        digest.sha256
+    );
+    let memos = std::fs::read_dir(&memo).unwrap().flatten();
+    let memos = memos.filter(|e| e.file_name().to_string_lossy().ends_with(".sha256.json"));
+    assert_eq!(memos.count(), 8);
 }
 
 #[test]
