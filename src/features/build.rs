@@ -8,15 +8,15 @@ use std::time::Instant;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::prelude::SessionContext;
-use serde::Serialize;
 use tokio::task::JoinSet;
 
 use super::digests::Digests;
 use super::engine::{Spill, read_header, register_listing, session};
 use super::lineage::{self, DataLineage, SourceLineage, StoreLineage};
+use super::options::FeatureStoreOptions;
 use super::raw_checks::{Checked, RawChecks};
 use super::store;
-use super::{FeatureStoreOptions, FeatureStoreSummary, peak_rss_mb};
+use super::summary::{FeatureStoreSummary, TableTiming, peak_rss_mb};
 use crate::catalog::RawTable;
 use crate::cluster::Engine;
 use crate::config::combine_hashes;
@@ -28,21 +28,6 @@ use crate::layout::Layout;
 use crate::progress::Reporter;
 use crate::raw::{self, CsvLoad, LoadedFrom, ParquetCache, TableFacts};
 use crate::storage::{self, Storage};
-
-/// Time spent on one raw table. Tables are checked and reduced concurrently, so the contracts
-/// and features seconds of different tables overlap (they are each task's own wall time).
-#[derive(Clone, Debug, Serialize)]
-pub struct TableTiming {
-    pub table: String,
-    pub rows: u64,
-    pub from: LoadedFrom,
-    pub load_seconds: f64,
-    pub contracts_seconds: f64,
-    /// The contract report was that of an earlier build over the same bytes (see `memo`).
-    pub contracts_reused: bool,
-    /// Seconds of this table's feature SQL (attributed to the table it reads the most).
-    pub features_seconds: f64,
-}
 
 /// One unit of work: tables loaded together, the SQL that reduces them, the parents whose ids
 /// later tables are checked against. Its tables are dropped once its work is done.

@@ -12,69 +12,15 @@ mod digests;
 mod engine;
 pub mod lineage;
 mod memo;
+mod options;
 mod raw_checks;
 mod store;
+mod summary;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Serialize;
-
-pub use build::TableTiming;
-
-use crate::config::{Config, Section, ValidationConfig};
-
-/// What `build-feature-store` reads from the configuration.
-#[derive(Clone, Debug)]
-pub struct FeatureStoreOptions {
-    /// Keep typed Parquet copies of the raw CSVs (`features.raw_parquet_cache`).
-    pub raw_parquet_cache: bool,
-    /// `features.reuse_contract_reports` (only with the cache: the reports are kept beside it).
-    pub reuse_contract_reports: bool,
-    pub validation: ValidationConfig,
-    /// Hashes of the config sections read, for the lineage.
-    pub config_sections: BTreeMap<String, String>,
-    /// `features.engine`: `local` / unset, or `ballista://HOST:PORT` (`--engine` overrides it).
-    pub engine: Option<String>,
-    /// `features.cluster_timeout_seconds`.
-    pub cluster_timeout_seconds: u64,
-    /// How object-store raw files are reached (`paths.endpoint` + the environment).
-    pub storage: crate::storage::Storage,
-}
-
-impl FeatureStoreOptions {
-    pub const SECTIONS: [Section; 3] = [Section::Paths, Section::Features, Section::Validation];
-
-    pub fn from_config(cfg: &Config) -> FeatureStoreOptions {
-        FeatureStoreOptions {
-            raw_parquet_cache: cfg.features.raw_parquet_cache,
-            reuse_contract_reports: cfg.features.reuse_contract_reports,
-            validation: cfg.validation.clone(),
-            config_sections: cfg.sections_record(&Self::SECTIONS),
-            engine: cfg.features.engine.clone(),
-            cluster_timeout_seconds: cfg.features.cluster_timeout_seconds,
-            storage: crate::storage::Storage::new(cfg.paths.endpoint.clone()),
-        }
-    }
-}
-
-/// What a build did, for the CLI summary and benchmarks.
-#[derive(Clone, Debug, Serialize)]
-pub struct FeatureStoreSummary {
-    pub output: String,
-    pub rows: u64,
-    pub columns: usize,
-    pub seconds: f64,
-    /// Peak resident memory of the process so far (VmHWM), in MB.
-    pub peak_rss_mb: f64,
-    pub tables: Vec<TableTiming>,
-    /// Seconds of the store query (joins), streamed into the Parquet file.
-    pub store_seconds: f64,
-    /// Seconds of the store's contracts (read back from the written file) and publishing it.
-    pub store_contracts_seconds: f64,
-    /// Seconds spent on lineage, mostly waiting for the background sha256 of the raw files.
-    pub lineage_seconds: f64,
-}
+pub use options::FeatureStoreOptions;
+pub use summary::{FeatureStoreSummary, TableTiming};
 
 /// Build the feature store at `layout.store_file` from the raw files of `layout.raw_dir`.
 pub async fn build_feature_store(
@@ -146,22 +92,4 @@ pub async fn parse_floor(raw_dir: &Path) -> crate::Result<Vec<(String, u64, f64)
         ));
     }
     Ok(out)
-}
-
-/// Peak resident set size of this process in MB (VmHWM), 0 when /proc is unavailable.
-pub fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| {
-                    l.split_whitespace()
-                        .nth(1)
-                        .and_then(|kb| kb.parse::<f64>().ok())
-                })
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
 }
