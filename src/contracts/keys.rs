@@ -53,9 +53,9 @@ pub async fn orphans(
     let Some(mut parents) = int_stream(ctx, &sql).await? else {
         return Ok(None);
     };
-    let mut known = HashSet::default();
+    let mut ids = vec![];
     while let Some(batch) = parents.next().await {
-        known.extend(
+        ids.extend(
             batch?
                 .column(0)
                 .as_primitive::<Int64Type>()
@@ -63,6 +63,7 @@ pub async fn orphans(
                 .flatten(),
         );
     }
+    let known = KnownIds::new(ids);
     let sql = format!("SELECT {} FROM {}", ident(column), ident(table));
     let Some(mut children) = int_stream(ctx, &sql).await? else {
         return Ok(None);
@@ -82,11 +83,54 @@ pub async fn orphans(
     Ok(Some((orphans, rows)))
 }
 
+/// A parent's ids. Extracts number their records in sequence, so the ids usually fill most of
+/// their range: then a bitmap over that range answers a probe with one bit test in a few hundred
+/// KB (bureau's 1.7 M ids: 230 KB) where a hash set would miss the cache in tens of MB. Sparse
+/// ids (a range over 64 times their count) keep the hash set, so memory stays within 8 bytes
+/// per id either way.
+enum KnownIds {
+    Bits { first: i64, words: Vec<u64> },
+    Set(HashSet<i64>),
+}
+
+impl KnownIds {
+    fn new(ids: Vec<i64>) -> KnownIds {
+        let (Some(&first), Some(&last)) = (ids.iter().min(), ids.iter().max()) else {
+            return KnownIds::Set(HashSet::default());
+        };
+        let span = (i128::from(last) - i128::from(first) + 1) as u128;
+        if span > 64 * ids.len() as u128 {
+            return KnownIds::Set(ids.into_iter().collect());
+        }
+        let mut words = vec![0u64; (span as usize).div_ceil(64)];
+        for id in ids {
+            let bit = id.abs_diff(first) as usize;
+            words[bit / 64] |= 1 << (bit % 64);
+        }
+        KnownIds::Bits { first, words }
+    }
+
+    fn contains(&self, id: i64) -> bool {
+        match self {
+            KnownIds::Bits { first, words } => {
+                id >= *first && {
+                    let bit = id.abs_diff(*first);
+                    usize::try_from(bit / 64)
+                        .ok()
+                        .and_then(|word| words.get(word))
+                        .is_some_and(|word| word >> (bit % 64) & 1 == 1)
+                }
+            }
+            KnownIds::Set(set) => set.contains(&id),
+        }
+    }
+}
+
 /// How many of `ids` are not in `known`, probing once per run of equal ids. `last` is the id
 /// probed last and whether it is known (carried from one batch to the next).
 fn unknown(
     mut ids: impl Iterator<Item = i64>,
-    known: &HashSet<i64>,
+    known: &KnownIds,
     last: &mut Option<(i64, bool)>,
 ) -> u64 {
     let Some(first) = ids.next() else {
@@ -94,12 +138,12 @@ fn unknown(
     };
     let (mut previous, mut found) = match *last {
         Some((id, found)) if id == first => (id, found),
-        _ => (first, known.contains(&first)),
+        _ => (first, known.contains(first)),
     };
     let mut missing = u64::from(!found);
     for id in ids {
         if id != previous {
-            (previous, found) = (id, known.contains(&id));
+            (previous, found) = (id, known.contains(id));
         }
         missing += u64::from(!found);
     }
@@ -184,6 +228,45 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(found, Some((6, 10)));
+    }
+
+    #[test]
+    fn known_ids_dense_or_sparse_answer_alike() {
+        let dense = vec![7, 8, 10, 70, 71, 200];
+        let sparse = vec![i64::MIN, -3, 7, i64::MAX];
+        for ids in [dense, sparse, vec![]] {
+            let known = KnownIds::new(ids.clone());
+            let probes = [
+                i64::MIN,
+                -4,
+                -3,
+                0,
+                6,
+                7,
+                8,
+                9,
+                10,
+                69,
+                70,
+                71,
+                199,
+                200,
+                201,
+                263,
+            ];
+            for probe in probes.into_iter().chain([i64::MAX]) {
+                assert_eq!(
+                    known.contains(probe),
+                    ids.contains(&probe),
+                    "{probe} in {ids:?}"
+                );
+            }
+        }
+        assert!(matches!(
+            KnownIds::new(vec![7, 8, 150]),
+            KnownIds::Bits { .. }
+        ));
+        assert!(matches!(KnownIds::new(vec![7, 1 << 40]), KnownIds::Set(_)));
     }
 
     #[tokio::test]
