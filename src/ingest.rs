@@ -152,6 +152,7 @@ fn verify_source(layout: &Layout, source: &SourceConfig) -> SourceReport {
         ));
         return report;
     }
+    let stamp = crate::raw::HashStamp::take(&path);
     let digest = match digest_file(&path) {
         Ok(d) => d,
         Err(e) => {
@@ -180,9 +181,12 @@ fn verify_source(layout: &Layout, source: &SourceConfig) -> SourceReport {
         let target = layout.raw_file(table);
         match bring_into_raw_dir(&path, &target) {
             Ok(()) => {
-                // The file in raw_dir holds the bytes just hashed: the store build reads this
-                // memo instead of hashing them a second time.
-                crate::raw::remember_sha256(&target, &digest.sha256, &layout.raw_cache_dir());
+                // A source already in raw_dir is the file just hashed: the store build reads
+                // this memo instead of hashing it a second time. (A copy is newer than its hash
+                // and is hashed again.)
+                if let (Ok(stamp), true) = (&stamp, same_file(&path, &target)) {
+                    crate::raw::remember_sha256(stamp, &digest.sha256, &layout.raw_cache_dir());
+                }
                 report.path = target.display().to_string();
             }
             Err(e) => report.problems.push(e.to_string()),
@@ -301,17 +305,20 @@ fn resolve_uri(root: &Path, uri: &str) -> std::result::Result<PathBuf, String> {
 
 /// Copy a verified file into the raw folder (atomically) unless it is already there.
 fn bring_into_raw_dir(source: &Path, target: &Path) -> Result<()> {
-    let same = match (source.canonicalize(), target.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if same {
+    if same_file(source, target) {
         return Ok(());
     }
     crate::io::write_atomic_with(target, |out| {
         let mut input = std::fs::File::open(source)?;
         std::io::copy(&mut input, out).map(|_| ())
     })
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// An object-store source, streamed once: size, rows, md5, sha256 and the header from the same
@@ -369,10 +376,7 @@ fn verify_remote(layout: &Layout, storage: &Storage, source: &SourceConfig) -> S
         });
         report.problems.extend(failure);
         match saved {
-            Ok(()) => {
-                crate::raw::remember_sha256(&target, &report.sha256, &layout.raw_cache_dir());
-                report.path = target.display().to_string();
-            }
+            Ok(()) => report.path = target.display().to_string(),
             Err(e) if report.problems.is_empty() => report.problems.push(e.to_string()),
             Err(_) => {}
         }

@@ -537,45 +537,69 @@ pub async fn register_application_view(ctx: &SessionContext) -> Result<()> {
 /// sha256 of a raw file, remembered next to the cache by (size, modification time) so that a warm
 /// build does not hash gigabytes it has already hashed (the same trick as git's index).
 pub fn file_sha256(path: &Path, memo_dir: Option<&Path>) -> Result<String> {
-    let key = Memo::of(path)?;
-    let memo_file = memo_dir.map(|d| d.join(RawCacheName::sha_memo(Path::new(&key.path))));
+    let stamp = HashStamp::take(path)?;
+    let memo_file = memo_dir.map(|d| stamp.memo_file(d));
     if let Some(file) = &memo_file
         && let Ok(text) = std::fs::read_to_string(file)
         && let Ok(memo) = serde_json::from_str::<Memo>(&text)
-        && memo.path == key.path
-        && memo.bytes == key.bytes
-        && memo.modified_ns == key.modified_ns
-        && key.modified_ns != 0
+        && memo.describes(&stamp.0)
     {
         return Ok(memo.sha256);
     }
     let sha256 = crate::io::sha256_file(path)?;
     if let Some(file) = &memo_file {
         // The memo is an optimisation: failing to write it must not fail the build.
-        let _ = crate::io::write_json(
-            file,
-            &Memo {
-                sha256: sha256.clone(),
-                ..key
-            },
-        );
+        let _ = crate::io::write_json(file, &stamp.with(&sha256));
     }
     Ok(sha256)
 }
 
-/// Remember `sha256` as the hash of `path` as it is now, for [`file_sha256`]: `ingest` has just
-/// hashed the file, and the store build would otherwise hash the same gigabytes again. Best
-/// effort: a memo that cannot be written only costs that second hash.
-pub fn remember_sha256(path: &Path, sha256: &str, memo_dir: &Path) {
-    if let Ok(key) = Memo::of(path) {
-        let file = memo_dir.join(RawCacheName::sha_memo(Path::new(&key.path)));
-        let memo = Memo {
+/// A file's path, size and modification time, taken just before it is hashed.
+pub struct HashStamp(Memo);
+
+impl HashStamp {
+    pub fn take(path: &Path) -> Result<HashStamp> {
+        let hashed_at_ns = epoch_ns(std::time::SystemTime::now());
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        Ok(HashStamp(Memo {
+            path: abs.display().to_string(),
+            bytes: meta.len(),
+            modified_ns: meta.modified().map(epoch_ns).unwrap_or(0),
+            sha256: String::new(),
+            hashed_at_ns,
+        }))
+    }
+
+    fn memo_file(&self, memo_dir: &Path) -> PathBuf {
+        memo_dir.join(RawCacheName::sha_memo(Path::new(&self.0.path)))
+    }
+
+    fn with(&self, sha256: &str) -> Memo {
+        Memo {
             sha256: sha256.to_string(),
-            ..key
-        };
-        let _ = crate::io::write_json(&file, &memo);
+            path: self.0.path.clone(),
+            ..self.0
+        }
     }
 }
+
+/// Remember `sha256`, hashed from the file `stamp` was taken of, for [`file_sha256`]: `ingest`
+/// has just hashed the file, and the store build would otherwise hash the same gigabytes again.
+/// Nothing is remembered when the file changed since the stamp. Best effort: a memo that cannot
+/// be written only costs that second hash.
+pub fn remember_sha256(stamp: &HashStamp, sha256: &str, memo_dir: &Path) {
+    let unchanged = HashStamp::take(Path::new(&stamp.0.path))
+        .is_ok_and(|now| now.0.bytes == stamp.0.bytes && now.0.modified_ns == stamp.0.modified_ns);
+    if unchanged {
+        let _ = crate::io::write_json(&stamp.memo_file(memo_dir), &stamp.with(sha256));
+    }
+}
+
+/// File timestamps come from a coarse clock (one kernel tick, 4-10 ms): a rewrite of the same size
+/// within the tick in which the file was hashed keeps its mtime. Such a memo ("racily clean", as
+/// git calls it) is not trusted; the file is hashed again.
+const RACY_MARGIN_NS: u128 = 20_000_000;
 
 #[derive(Serialize, Deserialize)]
 struct Memo {
@@ -583,26 +607,24 @@ struct Memo {
     bytes: u64,
     modified_ns: u128,
     sha256: String,
+    /// When the hash was started (ns since the epoch); memos without it are not trusted.
+    #[serde(default)]
+    hashed_at_ns: u128,
 }
 
 impl Memo {
-    /// The key of `path` as it is now (no hash yet): absolute path, size, modification time.
-    fn of(path: &Path) -> Result<Memo> {
-        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-        let modified_ns = meta
-            .modified()
-            .ok()
-            .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        Ok(Memo {
-            path: abs.display().to_string(),
-            bytes: meta.len(),
-            modified_ns,
-            sha256: String::new(),
-        })
+    /// Whether this memo holds the hash of the file as `now` found it.
+    fn describes(&self, now: &Memo) -> bool {
+        self.path == now.path
+            && self.bytes == now.bytes
+            && self.modified_ns == now.modified_ns
+            && self.modified_ns != 0
+            && self.modified_ns + RACY_MARGIN_NS < self.hashed_at_ns
     }
+}
+
+fn epoch_ns(t: std::time::SystemTime) -> u128 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())
 }
 
 fn path_str(path: &Path) -> Result<&str> {
@@ -643,7 +665,7 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{file_sha256, remember_sha256};
+    use super::{HashStamp, file_sha256, remember_sha256};
 
     #[test]
     fn a_remembered_sha256_stands_until_the_file_changes() {
@@ -651,9 +673,19 @@ mod tests {
         let file = dir.path().join("bureau.csv");
         let memo = dir.path().join("memo");
         std::fs::write(&file, "SK_ID_CURR\n1\n").unwrap();
+        // Hashed within the clock tick of its last write: not trusted ("racily clean").
+        remember_sha256(&HashStamp::take(&file).unwrap(), "remembered", &memo);
+        assert_ne!(file_sha256(&file, Some(&memo)).unwrap(), "remembered");
+        std::thread::sleep(std::time::Duration::from_millis(30));
         // A made-up hash shows that the memo is read instead of the file being hashed again.
-        remember_sha256(&file, "remembered", &memo);
+        remember_sha256(&HashStamp::take(&file).unwrap(), "remembered", &memo);
         assert_eq!(file_sha256(&file, Some(&memo)).unwrap(), "remembered");
+        // A stamp taken before the file changed is not remembered.
+        let stamp = HashStamp::take(&file).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        std::fs::write(&file, "SK_ID_CURR\n3\n").unwrap();
+        remember_sha256(&stamp, "stale", &memo);
+        assert_ne!(file_sha256(&file, Some(&memo)).unwrap(), "stale");
         std::fs::write(&file, "SK_ID_CURR\n12\n").unwrap();
         let real = crate::io::sha256_file(&file).unwrap();
         assert_eq!(file_sha256(&file, Some(&memo)).unwrap(), real);
