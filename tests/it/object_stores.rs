@@ -9,6 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use crate::support;
 use crate::tracking::{Group, free_port, pyenv, run_bounded};
 
 /// Synthetic raw CSVs and their local feature store, made once per test binary.
@@ -41,9 +42,9 @@ pub(crate) fn fixture() -> &'static Fixture {
     })
 }
 
-/// A kept temporary project with the repository's config, edited.
+/// A project in a [`support::kept_dir`] with the repository's config, edited.
 pub(crate) fn project(edit: impl Fn(String) -> String) -> PathBuf {
-    let root = tempfile::tempdir().unwrap().keep();
+    let root = support::kept_dir();
     let baseline = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/baseline.yaml");
     let text = edit(std::fs::read_to_string(baseline).unwrap());
     std::fs::create_dir_all(root.join("configs")).unwrap();

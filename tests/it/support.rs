@@ -1,6 +1,8 @@
 //! Synchronous wrappers over the async stage entry points, as the CLI wires them, so tests read
 //! like the commands they exercise. The library creates no runtime; tests share one here.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use creditrisk::evaluate::EvalSummary;
@@ -20,6 +22,46 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             .build()
             .expect("tokio runtime")
     })
+}
+
+/// A folder for files that outlive one test (the fixtures shared through statics, which are never
+/// dropped): `creditrisk-it-<pid>` in the temp folder. A watcher process removes it once this
+/// test binary has exited, and the first call removes any left by a binary that was killed, so
+/// test runs leave nothing behind.
+pub fn scratch() -> &'static Path {
+    static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
+    SCRATCH.get_or_init(|| {
+        let tmp = std::env::temp_dir();
+        let pid = std::process::id();
+        for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(owner) = name.strip_prefix("creditrisk-it-") else {
+                continue;
+            };
+            if !Path::new("/proc").join(owner).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let root = tmp.join(format!("creditrisk-it-{pid}"));
+        std::fs::create_dir_all(&root).unwrap();
+        let watch = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; rm -rf '{}'",
+            root.display()
+        );
+        Command::new("sh")
+            .args(["-c", &watch])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the scratch folder's watcher");
+        root
+    })
+}
+
+/// A new folder in [`scratch`], kept until the test binary exits.
+pub fn kept_dir() -> PathBuf {
+    tempfile::tempdir_in(scratch()).unwrap().keep()
 }
 
 pub fn layout(cfg: &Config) -> Layout {
@@ -61,11 +103,11 @@ pub fn demo(cfg: &Config) -> Result<DemoSummary> {
     runtime().block_on(creditrisk::pipeline::demo(cfg, &Silent))
 }
 
-/// A synthetic project in a kept temporary folder: `rows` applicants made with `seed`, its
+/// A synthetic project in a [`kept_dir`]: `rows` applicants made with `seed`, its
 /// feature store, splits and a trained, registered model. Returns the root, the config and the
 /// model's bundle folder.
-pub fn trained_project(rows: usize, seed: u64) -> (std::path::PathBuf, Config, std::path::PathBuf) {
-    let root = tempfile::tempdir().unwrap().keep();
+pub fn trained_project(rows: usize, seed: u64) -> (PathBuf, Config, PathBuf) {
+    let root = kept_dir();
     let mut cfg = crate::features::test_config(&root);
     cfg.paths.models_dir = root.join("models");
     let layout = Layout::new(&cfg);

@@ -37,7 +37,7 @@ struct Generated {
 fn generated() -> &'static Generated {
     static DATA: OnceLock<Generated> = OnceLock::new();
     DATA.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir_in(crate::support::scratch()).unwrap();
         let raw = dir.path().join("raw");
         let truth = dir.path().join("synth_truth.parquet");
         let summary = run(&SynthOptions::new(
