@@ -52,8 +52,8 @@ pub enum Shortcut {
     /// Arrow's total order for floats (like the predicates themselves: -0.0 < 0.0), and only used
     /// on columns that MAX(ABS(..)) shows free of NaN and infinities.
     Within { lo: Limit, hi: Limit },
-    /// The predicate is exactly "a non-NULL value outside this vocabulary": on a typed Parquet
-    /// copy it is counted from the column's dictionary (see `domains`).
+    /// The predicate is exactly "a non-NULL value outside this vocabulary": when the parse counted
+    /// the column's values (`TableFacts`), the failing rows are summed from those counts.
     Among(&'static [&'static str]),
 }
 

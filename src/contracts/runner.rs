@@ -12,8 +12,8 @@
 //! and MAX (cheap kernels, or free from the parse's measures). Only a check its shortcut cannot
 //! prove is counted row by row, so clean data costs one light scan and the counts are unchanged.
 //! Key checks (unique Int64 keys, orphans) are counted over a scan of their column (`keys`), and
-//! text domains of a table registered from its typed Parquet copy on the copy's dictionaries
-//! (`domains`): the SQL forms cost a hash join or a string hash per row at full scale.
+//! text domains from the rows per value the parse counted (`TableFacts`): the SQL forms cost a
+//! hash join or a string hash per row and check at full scale.
 
 use std::collections::BTreeMap;
 
@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 use super::checks::{Check, Limit, Rule, Shortcut};
 use super::first_pass::{Bounds, Measure, Select, count_at};
-use super::{domains, keys};
+use super::keys;
 use crate::error::{Error, Result};
 use crate::raw::{TableFacts, ident};
 
@@ -50,8 +50,7 @@ pub struct TableRun {
 /// Run `checks` over the registered `table` (plus one query per `KnownIn` rule), profile NULLs of
 /// `profile` columns, and fetch up to `sample_rows` rows (with the `id_columns` present in the
 /// table) for each failing check. `facts` holds the measures taken as the rows were parsed (the
-/// typed cache records them), which answer the first pass, and the Parquet copy the table was
-/// registered from, whose dictionaries answer the domain checks.
+/// typed cache records them), which answer the first pass and the domain checks.
 pub async fn run_checks(
     ctx: &SessionContext,
     table: &str,
@@ -82,7 +81,7 @@ pub async fn run_checks(
     }
     let mut bounds: BTreeMap<&str, Bounds> = BTreeMap::new();
     let mut plans = vec![];
-    let mut vocabularies = vec![];
+    let measured = facts.measured.as_ref();
     for check in checks {
         let column = check.column.as_deref().unwrap_or_default();
         let c = ident(column);
@@ -108,10 +107,10 @@ pub async fn run_checks(
                 Plan::Within { column, lo, hi }
             }
             (Rule::Failing(_), Some(Shortcut::Among(vocabulary)), _)
-                if text && facts.copy.is_some() =>
+                if text
+                    && let Some(outside) = measured.and_then(|m| m.outside(column, vocabulary)) =>
             {
-                vocabularies.push((column.to_string(), vocabulary));
-                Plan::Among(vocabularies.len() - 1)
+                Plan::Outside(outside)
             }
             (Rule::Failing(sql), _, _) => {
                 Plan::Counted(Pass::Counted(counted_pass.push(count_failing(sql))))
@@ -133,15 +132,6 @@ pub async fn run_checks(
     } else {
         counted_pass.run(ctx, &t).await?
     };
-    let outside = match (&facts.copy, vocabularies.is_empty()) {
-        (Some(copy), false) => {
-            let copy = copy.clone();
-            tokio::task::spawn_blocking(move || domains::misses(&copy, &vocabularies))
-                .await
-                .map_err(|e| Error::Internal(format!("the domain check stopped: {e}")))??
-        }
-        _ => vec![],
-    };
     let rows = count_at(&first, 0)?;
     let mut nulls = BTreeMap::new();
     for (i, c) in profile.iter().enumerate() {
@@ -154,7 +144,7 @@ pub async fn run_checks(
     for (plan, check) in plans.iter().zip(checks) {
         counted.push(match plan {
             Plan::Counted(pass) => Some(Counted::First(*pass)),
-            Plan::Among(i) => Some(Counted::Outside(*i)),
+            Plan::Outside(n) => Some(Counted::Outside(*n)),
             Plan::Keys => None,
             Plan::Within { column, lo, hi } => {
                 let b = &bounds[column];
@@ -182,7 +172,7 @@ pub async fn run_checks(
             (Some(Counted::First(Pass::Counted(i))), _, _) => (count_at(&counted_rows, i)?, rows),
             (Some(Counted::Second(i)), _, _) => (count_at(&second, i)?, rows),
             (Some(Counted::Zero), _, _) => (0, rows),
-            (Some(Counted::Outside(i)), _, _) => (outside[i], rows),
+            (Some(Counted::Outside(n)), _, _) => (n, rows),
             (None, Rule::KnownIn(parent), Some(column)) => {
                 match keys::orphans(ctx, table, column, parent).await? {
                     Some(counts) => counts,
@@ -241,15 +231,15 @@ enum Plan<'a> {
     },
     /// A key check counted over its column (unique keys, orphans).
     Keys,
-    /// A domain check counted on the Parquet copy (position in its list).
-    Among(usize),
+    /// A domain check answered by the counts of the column's values: its failing rows.
+    Outside(u64),
 }
 
 enum Counted {
     First(Pass),
     Second(usize),
     Zero,
-    Outside(usize),
+    Outside(u64),
 }
 
 /// (orphans, non-NULL rows) of `table.column` against the ids produced by `parent`.

@@ -197,8 +197,8 @@ struct Column {
 impl Column {
     fn new(kind: Kind) -> Column {
         let values = match kind {
-            Kind::Int => Values::Int(Vec::with_capacity(BATCH_ROWS)),
-            Kind::Float => Values::Float(Vec::with_capacity(BATCH_ROWS)),
+            Kind::Int => Values::Int(batch_vec()),
+            Kind::Float => Values::Float(batch_vec()),
             Kind::Text => Values::Text {
                 offsets: offsets(),
                 bytes: Vec::new(),
@@ -308,8 +308,16 @@ impl Column {
     fn finish(&mut self) -> Option<ArrayRef> {
         let nulls = self.nulls.finish();
         Some(match &mut self.values {
-            Values::Int(v) => Arc::new(Int64Array::new(std::mem::take(v).into(), nulls)),
-            Values::Float(v) => Arc::new(Float64Array::new(std::mem::take(v).into(), nulls)),
+            // The next batch gets its full size at once: growing from empty copied each batch's
+            // values once more through reallocations.
+            Values::Int(v) => Arc::new(Int64Array::new(
+                std::mem::replace(v, batch_vec()).into(),
+                nulls,
+            )),
+            Values::Float(v) => Arc::new(Float64Array::new(
+                std::mem::replace(v, batch_vec()).into(),
+                nulls,
+            )),
             Values::Text { offsets, bytes } => {
                 let offsets = OffsetBuffer::new(std::mem::replace(offsets, self::offsets()).into());
                 // The table keeps these bytes until the build ends: no doubling slack in them.
@@ -323,6 +331,11 @@ impl Column {
             }
         })
     }
+}
+
+/// An empty vector for one batch of numbers.
+fn batch_vec<T>() -> Vec<T> {
+    Vec::with_capacity(BATCH_ROWS)
 }
 
 /// An empty offsets vector for one batch of text.

@@ -15,8 +15,7 @@ use crate::error::{Error, Result};
 pub mod csv;
 pub mod parquet;
 pub use parquet::{
-    ParquetOptions, ParquetSink, footer_values, read_parquet, read_text_as_dictionaries,
-    write_batch, write_parquet,
+    ParquetOptions, ParquetSink, footer_values, read_parquet, write_batch, write_parquet,
 };
 
 /// Write `bytes` to `path` atomically (temp file in the same folder, then rename).

@@ -4,16 +4,12 @@
 //! written atomically and with fixed writer properties (the same batches give the same bytes).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::{BatchCoalescer, concat_batches};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::arrow::ProjectionMask;
-use datafusion::parquet::arrow::arrow_reader::{
-    ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
-};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::arrow::arrow_writer::{
     ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
 };
@@ -93,56 +89,6 @@ pub fn read_parquet(path: &Path, hint: &str) -> Result<RecordBatch> {
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| unreadable(e.into()))?;
     Ok(concat_batches(&schema, &batches)?)
-}
-
-/// The text (Utf8) `columns` of a Parquet file, batch by batch, read as Arrow dictionaries
-/// (Int32 keys): a dictionary-encoded column then yields its distinct values once per batch and
-/// one key per row, without rebuilding each row's string. Errors when a column is not text.
-pub fn read_text_as_dictionaries(
-    path: &Path,
-    columns: &[&str],
-) -> Result<impl Iterator<Item = Result<RecordBatch>>> {
-    let unreadable = |source| Error::Parquet {
-        path: path.display().to_string(),
-        source,
-    };
-    let open = || std::fs::File::open(path).map_err(|e| Error::io(path, e));
-    let plain = ParquetRecordBatchReaderBuilder::try_new(open()?).map_err(unreadable)?;
-    let mut roots = vec![];
-    let mut fields = vec![];
-    for (i, field) in plain.schema().fields().iter().enumerate() {
-        if columns.contains(&field.name().as_str()) && field.data_type() == &DataType::Utf8 {
-            roots.push(i);
-            let keys = Box::new(DataType::Int32);
-            let dictionary = DataType::Dictionary(keys, Box::new(DataType::Utf8));
-            fields.push(Field::new(field.name(), dictionary, field.is_nullable()));
-        } else {
-            fields.push(field.as_ref().clone());
-        }
-    }
-    if roots.len() != columns.len() {
-        return Err(Error::Input(format!(
-            "{}: not every one of {} is a text column of the file",
-            path.display(),
-            columns.join(", ")
-        )));
-    }
-    let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
-    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(open()?, options)
-        .map_err(unreadable)?;
-    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(65_536)
-        .build()
-        .map_err(unreadable)?;
-    let owned = path.display().to_string();
-    Ok(reader.map(move |batch| {
-        batch.map_err(|e| Error::Parquet {
-            path: owned.clone(),
-            source: e.into(),
-        })
-    }))
 }
 
 /// Write `batches` (all of `schema`) to `path` atomically (temp file + rename).

@@ -232,9 +232,9 @@ fn unknown_bureau_balance_status_fails_domain() {
     assert!(err.contains("bureau_balance.STATUS domain"), "{err}");
 }
 
-/// A warm build checks the typed Parquet copies (recorded measures, dictionaries, id scans) where a cold
-/// build checks parsed rows: on the same corrupted files both must report the same counts and
-/// samples, table by table.
+/// A warm build checks the typed Parquet copies (the measures and value counts their footers
+/// record, id scans) where a cold build checks parsed rows: on the same corrupted files both must
+/// report the same counts and samples, table by table.
 #[test]
 fn warm_build_reports_what_the_cold_build_reports() {
     let dir = tempfile::tempdir().unwrap();

@@ -48,6 +48,8 @@ pub fn scratch() -> &'static Path {
             "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; rm -rf '{}'",
             root.display()
         );
+        // Not waited for: it outlives this process by design (init reaps it).
+        #[allow(clippy::zombie_processes)]
         Command::new("sh")
             .args(["-c", &watch])
             .stdin(Stdio::null())
