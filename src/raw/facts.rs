@@ -218,6 +218,9 @@ fn value_counts(column: &StringArray) -> Option<BTreeMap<String, u64>> {
     Some(table.counts())
 }
 
+/// log2 of the slots of a [`ValueTable`]: 4 × MAX_DISTINCT, so probes stay short.
+const SLOT_BITS: u32 = 12;
+
 /// A value's first and last 8 bytes (zero-padded; 0 for the last when it has at most 8) and its
 /// length: all of a value of up to 16 bytes, which most categories are.
 type ValueKey = (u64, u64, usize);
@@ -227,7 +230,7 @@ type ValueKey = (u64, u64, usize);
 /// longer than 16 bytes). A general string hash map cost ~110 instructions a row, as much as
 /// the `NOT IN` scans this counting replaces.
 struct ValueTable<'a> {
-    /// Index + 1 into `values` (0: empty); 4 × MAX_DISTINCT slots keep probes short.
+    /// Index + 1 into `values` (0: empty).
     slots: Vec<u32>,
     values: Vec<(ValueKey, &'a [u8], u64)>,
 }
@@ -235,7 +238,7 @@ struct ValueTable<'a> {
 impl Default for ValueTable<'_> {
     fn default() -> Self {
         ValueTable {
-            slots: vec![0; 4 * MAX_DISTINCT],
+            slots: vec![0; 1 << SLOT_BITS],
             values: vec![],
         }
     }
@@ -252,7 +255,8 @@ impl<'a> ValueTable<'a> {
         let key = (head, tail, n);
         let mask = self.slots.len() - 1;
         let mixed = (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let mut slot = (mixed >> 40) as usize & mask;
+        // The product's top bits depend on every bit of the key (Fibonacci hashing).
+        let mut slot = (mixed >> (64 - SLOT_BITS)) as usize;
         loop {
             match self.slots[slot] {
                 0 => {
