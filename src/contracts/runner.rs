@@ -363,11 +363,11 @@ fn cell(array: &dyn Array, row: usize) -> Value {
 mod tests {
     use std::sync::Arc;
 
-    use datafusion::arrow::array::Float64Array;
+    use datafusion::arrow::array::{ArrayRef, Float64Array, StringArray};
     use datafusion::arrow::datatypes::{Field, Schema};
 
     use super::*;
-    use crate::contracts::checks::finite_check;
+    use crate::contracts::checks::{Group, finite_check};
 
     #[tokio::test]
     async fn finite_check_catches_nan_and_both_infinities_but_not_null() {
@@ -399,5 +399,65 @@ mod tests {
         assert_eq!(run.nulls["X"], 1);
         assert_eq!(run.findings[0].failing, 4);
         assert_eq!(run.findings[0].samples.len(), 4);
+    }
+
+    /// A domain check fails the same rows whether summed from the parse's value counts or counted
+    /// in SQL, and falls back to SQL for a column past the counts' limit of distinct values.
+    #[tokio::test]
+    async fn domain_checks_count_alike_from_value_counts_and_in_sql() {
+        const AB: &[&str] = &["a", "b"];
+        let rows = 3000;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("S", DataType::Utf8, true),
+            Field::new("T", DataType::Utf8, true),
+        ]));
+        // S: "x" twice, "a ", "" and "A" fail (NULL passes; case and spaces matter).
+        let odd = [
+            Some("a"),
+            Some("b"),
+            None,
+            Some("x"),
+            Some("a "),
+            Some("x"),
+            Some(""),
+            Some("A"),
+        ];
+        let s = (0..rows).map(|i| odd.get(i).copied().unwrap_or(Some("a")));
+        // T: 3,000 distinct values, too many to count; all but "a" and "b" fail.
+        let t: Vec<String> = (0..rows)
+            .map(|i| match i {
+                0 => "a".into(),
+                1 => "b".into(),
+                _ => format!("t{i}"),
+            })
+            .collect();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter(s)),
+            Arc::new(StringArray::from(t)),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let checks: Vec<Check> = ["S", "T"]
+            .iter()
+            .map(|c| {
+                let sql = format!("{} NOT IN ('a', 'b')", ident(c));
+                let mut check = Check::failing(c, "domain", Group::Domains, sql, String::new());
+                check.shortcut = Some(Shortcut::Among(AB));
+                check
+            })
+            .collect();
+        let counted = TableFacts::of(&schema, std::iter::once(&batch));
+        let measured = counted.measured.as_ref().unwrap();
+        assert_eq!(measured.outside("S", AB), Some(5));
+        assert_eq!(measured.outside("T", AB), None);
+        let ctx = crate::raw::session();
+        crate::raw::register_batches(&ctx, "t", schema, vec![vec![batch]]).unwrap();
+        for facts in [counted.clone(), TableFacts::default()] {
+            let run = run_checks(&ctx, "t", &checks, &[], &[], 2, &facts)
+                .await
+                .unwrap();
+            let failing: Vec<u64> = run.findings.iter().map(|f| f.failing).collect();
+            assert_eq!(failing, vec![5, rows as u64 - 2]);
+            assert_eq!(run.findings[0].samples.len(), 2);
+        }
     }
 }
