@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::{Array, RecordBatch, StringArray};
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use serde::{Deserialize, Serialize};
 
@@ -103,7 +104,8 @@ impl TableFacts {
         use datafusion::arrow::datatypes::{Float64Type, Int64Type};
         let width = schema.fields().len();
         let mut measures = vec![ColumnMeasure::default(); width];
-        let mut values: Vec<Option<BTreeMap<String, u64>>> = vec![Some(BTreeMap::new()); width];
+        let mut texts: Vec<Option<BTreeMap<String, u64>>> = vec![Some(BTreeMap::new()); width];
+        let (mut floats, mut ints) = (vec![], vec![]);
         let mut rows = 0;
         for batch in batches {
             rows += batch.num_rows() as u64;
@@ -115,27 +117,19 @@ impl TableFacts {
                 match column.data_type() {
                     DataType::Float64 => {
                         let values = column.as_primitive::<Float64Type>();
-                        let scan = if values.null_count() == 0 {
-                            FloatScan::of(values.values())
-                        } else {
-                            // NULL slots hold arbitrary values: count the valid ones only.
-                            let valid: Vec<f64> = values.iter().flatten().collect();
-                            FloatScan::of(&valid)
-                        };
-                        (part.min, part.max) = scan.bounds();
+                        let values = without_nulls(values.values(), values.nulls(), &mut floats);
+                        (part.min, part.max) = values
+                            .map(FloatScan::of)
+                            .map_or((None, None), |s| s.bounds());
                     }
                     DataType::Int64 => {
                         let values = column.as_primitive::<Int64Type>();
-                        (part.min, part.max) = if values.null_count() == 0 {
-                            int_bounds(values.values())
-                        } else {
-                            let valid: Vec<i64> = values.iter().flatten().collect();
-                            int_bounds(&valid)
-                        };
+                        let values = without_nulls(values.values(), values.nulls(), &mut ints);
+                        (part.min, part.max) = values.map_or((None, None), int_bounds);
                     }
                     DataType::Utf8 => {
                         let batch_counts = value_counts(column.as_string::<i32>());
-                        values[i] = both_counts(values[i].take(), batch_counts);
+                        texts[i] = both_counts(texts[i].take(), batch_counts);
                     }
                     _ => {}
                 }
@@ -146,7 +140,7 @@ impl TableFacts {
         let columns = (0..width).map(|i| (name(i), measures[i])).collect();
         let values = (0..width)
             .filter(|i| schema.field(*i).data_type() == &DataType::Utf8)
-            .map(|i| (name(i), values[i].take()))
+            .map(|i| (name(i), texts[i].take()))
             .collect();
         TableFacts {
             copy: None,
@@ -204,6 +198,46 @@ impl TableFacts {
         sink.annotate(MEASURED_KEY, json);
         Ok(())
     }
+}
+
+/// A column's values with each NULL slot (which holds an arbitrary value) set to its first valid
+/// value, which changes no extreme and no flag of a scan; in `scratch` when there are NULLs.
+/// None when every slot is NULL. (Collecting the valid values instead cost a branch and a push
+/// per value, and a growing vector per batch.)
+fn without_nulls<'a, T: Copy>(
+    values: &'a [T],
+    nulls: Option<&NullBuffer>,
+    scratch: &'a mut Vec<T>,
+) -> Option<&'a [T]> {
+    let Some(nulls) = nulls.filter(|n| n.null_count() > 0) else {
+        return (!values.is_empty()).then_some(values);
+    };
+    let fill = values[nulls.valid_indices().next()?];
+    scratch.clear();
+    scratch.resize(values.len(), fill);
+    // 64 slots per word of the validity bitmap: a select the compiler vectorises.
+    let words = nulls
+        .inner()
+        .inner()
+        .bit_chunks(nulls.offset(), nulls.len());
+    let whole = words.chunk_len() * 64;
+    let slots = scratch[..whole]
+        .chunks_exact_mut(64)
+        .zip(values[..whole].chunks_exact(64));
+    for (word, (out, values)) in words.iter().zip(slots) {
+        for (j, (out, value)) in out.iter_mut().zip(values).enumerate() {
+            if word >> j & 1 == 1 {
+                *out = *value;
+            }
+        }
+    }
+    let rest = words.remainder_bits();
+    for (j, value) in values[whole..].iter().enumerate() {
+        if rest >> j & 1 == 1 {
+            scratch[whole + j] = *value;
+        }
+    }
+    Some(scratch)
 }
 
 /// Rows per non-NULL value of one batch's text column; None past [`MAX_DISTINCT`] values.
@@ -557,5 +591,48 @@ mod tests {
             values(TableFacts::of(&schema, [&low, &low].into_iter())).map(|c| c["v1"]),
             Some(2)
         );
+    }
+
+    /// A NULL slot holds an arbitrary value (here extremes and NaN): it must not reach the
+    /// measures, in whole 64-slot words of the validity bitmap, in the rest, and in a slice whose
+    /// bitmap starts mid-word.
+    #[test]
+    fn null_slots_never_become_extremes() {
+        use datafusion::arrow::buffer::ScalarBuffer;
+        let slots = 200;
+        let valid = |i: usize| !i.is_multiple_of(3);
+        let nulls = NullBuffer::from((0..slots).map(valid).collect::<Vec<bool>>());
+        let junk = |i: usize| [f64::NAN, 1e300, -1e300][i % 2 + i.is_multiple_of(9) as usize];
+        let floats: Vec<f64> = (0..slots)
+            .map(|i| if valid(i) { i as f64 } else { junk(i) })
+            .collect();
+        let ints: Vec<i64> = (0..slots)
+            .map(|i| if valid(i) { i as i64 } else { i64::MIN })
+            .collect();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("f", DataType::Float64, true),
+            Field::new("i", DataType::Int64, true),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Float64Array::new(
+                ScalarBuffer::from(floats),
+                Some(nulls.clone()),
+            )),
+            Arc::new(Int64Array::new(ScalarBuffer::from(ints), Some(nulls))),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        for (batch, low, high) in [
+            (batch.clone(), 1.0, 199.0),
+            (batch.slice(5, 150), 5.0, 154.0),
+        ] {
+            let measured = TableFacts::of(&schema, [&batch].into_iter())
+                .measured
+                .unwrap();
+            for column in ["f", "i"] {
+                let m = measured.columns[column];
+                assert_eq!((m.min, m.max), (Some(low), Some(high)), "{column}");
+                assert_eq!(m.nulls, batch.column(0).null_count() as u64);
+            }
+        }
     }
 }

@@ -132,15 +132,15 @@ fn corrupted(
     table: RawTable,
     edit: impl Fn(String) -> String,
 ) -> (String, ValidationReport, creditrisk::Config) {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = kaggle_config(dir.path());
+    // Kept until the test binary exits: the caller reads the reports.
+    let dir = support::kept_dir();
+    let cfg = kaggle_config(&dir);
     let path = support::layout(&cfg).raw_file(table);
     std::fs::write(&path, edit(std::fs::read_to_string(&path).unwrap())).unwrap();
     let err = support::build_feature_store(&cfg).unwrap_err();
     assert!(matches!(err, Error::Check { .. }), "{err}");
     let r = report(&cfg, &format!("raw_{}", table.name()));
     assert!(!r.passed);
-    std::mem::forget(dir); // keep the reports readable for the caller's assertions
     (err.to_string(), r, cfg)
 }
 
