@@ -3,7 +3,7 @@
 //! them in its copy's footer, so a warm build reads them too.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use datafusion::arrow::array::{Array, RecordBatch, StringArray};
 use datafusion::arrow::buffer::NullBuffer;
@@ -21,8 +21,6 @@ const MAX_DISTINCT: usize = 1024;
 /// What is known of a table beyond its rows in the engine.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TableFacts {
-    /// The typed Parquet copy the table was registered from (None: rows parsed into memory).
-    pub copy: Option<PathBuf>,
     /// Exact measures of the rows, taken as they were parsed (and recorded with a cached copy):
     /// the contracts' first pass reads them instead of scanning the table again. None when the
     /// rows were not parsed by the typed reader.
@@ -143,7 +141,6 @@ impl TableFacts {
             .map(|i| (name(i), texts[i].take()))
             .collect();
         TableFacts {
-            copy: None,
             measured: Some(Measured {
                 rows,
                 columns,
@@ -175,13 +172,12 @@ impl TableFacts {
         self
     }
 
-    /// The facts a cached copy's footer records, with the file; None when it records no
+    /// The facts a cached copy's footer records; None when it records no
     /// measures (a copy written by an earlier version, to be made again).
     pub fn recorded_in(file: &Path) -> Option<Self> {
         let [measured] = crate::io::footer_values(file, [MEASURED_KEY]);
         let measured = serde_json::from_str(&measured?).ok()?;
         Some(TableFacts {
-            copy: Some(file.to_path_buf()),
             measured: Some(measured),
         })
     }
@@ -540,7 +536,6 @@ mod tests {
         facts.annotate(&mut sink).unwrap();
         sink.finish().unwrap().persist().unwrap();
         let recorded = TableFacts::recorded_in(&copy).unwrap();
-        assert_eq!(recorded.copy.as_deref(), Some(copy.as_path()));
         assert_eq!(
             format!("{:?}", recorded.measured),
             format!("{:?}", facts.measured)

@@ -276,7 +276,7 @@ impl ParquetCache {
 
 /// A cached copy registered in place of its CSV.
 pub struct CachedCopy {
-    /// What the copy records of its columns, and its path.
+    /// What the copy records of its columns.
     pub facts: TableFacts,
 }
 
