@@ -1,7 +1,7 @@
 //! What the binary shows: progress bars on stderr and the closing summaries on stdout.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use creditrisk::features::FeatureStoreSummary;
+use creditrisk::features::{FeatureStoreSummary, TypedCopy};
 use creditrisk::monitor::DriftReport;
 use creditrisk::pipeline::{Outcome, RunSummary};
 use creditrisk::progress::Reporter;
@@ -71,8 +71,13 @@ pub fn print_feature_store(s: &FeatureStoreSummary) {
         s.rows, s.columns, s.output, s.seconds, s.peak_rss_mb
     );
     for t in &s.tables {
+        let copy = match t.copy {
+            TypedCopy::None => String::new(),
+            TypedCopy::Written { seconds } => format!("  copy {seconds:>5.2} s"),
+            TypedCopy::Deferred => "  copy left for a later build".into(),
+        };
         eprintln!(
-            "  {:<24} {:>10} rows  load {:>5.2} s ({:?})  contracts {:>5.2} s{}  features {:>5.2} s",
+            "  {:<24} {:>10} rows  load {:>5.2} s ({:?})  contracts {:>5.2} s{}  features {:>5.2} s{copy}",
             t.table,
             t.rows,
             t.load_seconds,

@@ -93,6 +93,10 @@ impl Config {
                 );
             }
         }
+        let share = self.features.cache_fill_share;
+        if !(share > 0.0 && share <= 1.0) {
+            return bad("features.cache_fill_share", "must be in (0, 1]");
+        }
         if !(0.0..=1.0).contains(&self.validation.max_orphan_share) {
             return bad("validation.max_orphan_share", "must be within [0, 1]");
         }

@@ -75,6 +75,10 @@ pub struct DataConfig {
 pub struct FeaturesConfig {
     pub store_file: PathBuf,
     pub raw_parquet_cache: bool,
+    /// Share of the extract's CSV bytes whose typed copies one build writes (in catalog order,
+    /// at least one table per build); the tables left over are copied by the next builds.
+    #[serde(default = "default_cache_fill_share")]
+    pub cache_fill_share: f64,
     /// Reuse a raw table's contract report from an earlier build over the same bytes, parents,
     /// `validation` section and executable (kept with the typed cache); false checks every table.
     #[serde(default = "default_true")]
@@ -92,6 +96,13 @@ pub struct FeaturesConfig {
 
 fn default_true() -> bool {
     true
+}
+
+// Writing a table's typed copy costs about 0.4 times what parsing, checking and reducing its CSV
+// costs, so copying a whole extract made a build ~1.5 times slower than one without the cache;
+// half of it keeps a build within ~1.2 times (BENCHMARKS.md, "Feature store").
+fn default_cache_fill_share() -> f64 {
+    0.5
 }
 
 fn default_cluster_timeout() -> u64 {

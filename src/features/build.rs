@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use datafusion::arrow::array::RecordBatch;
@@ -16,7 +16,7 @@ use super::lineage::{self, DataLineage, SourceLineage, StoreLineage};
 use super::options::FeatureStoreOptions;
 use super::raw_checks::{Checked, RawChecks};
 use super::store;
-use super::summary::{FeatureStoreSummary, TableTiming, peak_rss_mb};
+use super::summary::{FeatureStoreSummary, TableTiming, TypedCopy, peak_rss_mb};
 use crate::catalog::RawTable;
 use crate::cluster::Engine;
 use crate::config::combine_hashes;
@@ -100,11 +100,40 @@ struct Shared {
     sql: SqlSet,
     layout: Layout,
     cache: Option<ParquetCache>,
+    fill: FillBudget,
     /// Where finished per-table features wait for the store query, when this build parses CSVs
     /// into memory (None: they stay in memory, as on a warm build, which holds no parsed rows).
     spill: Option<PathBuf>,
     digests: Digests,
     checks: RawChecks,
+}
+
+/// CSV bytes whose typed copies this build may still write: `features.cache_fill_share` of the
+/// extract, plus the bytes of the tables it read from their copies (reading a copy costs less
+/// than half of parsing, checking and reducing the CSV, so a build that reads some copies can
+/// write more of the others and stay as fast). Tables are offered in parse order, so the same
+/// cache state gives the same choice.
+struct FillBudget {
+    /// Bytes left, and whether a copy was admitted yet: the first always is, so a table larger
+    /// than the share is copied too (by a build of its own).
+    left: Mutex<(u64, bool)>,
+}
+
+impl FillBudget {
+    fn admit(&self, bytes: u64) -> bool {
+        let mut left = self.left.lock().unwrap_or_else(|e| e.into_inner());
+        let (rest, any) = &mut *left;
+        let fits = bytes <= *rest || !*any;
+        if fits {
+            *rest = rest.saturating_sub(bytes);
+            *any = true;
+        }
+        fits
+    }
+
+    fn read_from_copy(&self, bytes: u64) {
+        self.left.lock().unwrap_or_else(|e| e.into_inner()).0 += bytes;
+    }
 }
 
 struct Source {
@@ -123,7 +152,7 @@ struct StepDone {
     /// Contract failures in catalog order (every table is checked even when an earlier one
     /// failed).
     failed: Vec<Error>,
-    /// CSV bytes of the tables the step held parsed in memory.
+    /// CSV bytes the step counts for while it runs (see `run`).
     held_bytes: u64,
 }
 
@@ -181,6 +210,13 @@ pub(super) async fn run(
         sql: sql.clone(),
         layout: layout.clone(),
         cache: cache.clone(),
+        fill: FillBudget {
+            left: Mutex::new((
+                (csv_bytes(layout, RawTable::ALL.iter().copied()) as f64 * opts.cache_fill_share)
+                    as u64,
+                false,
+            )),
+        },
         spill: parses_csv.then(|| spill.dir.clone()),
         digests: digests.clone(),
         checks: RawChecks::new(
@@ -224,10 +260,17 @@ pub(super) async fn run(
                 raw::register_application_view(&ctx).await?;
             }
         }
-        let parsed = loads
+        let (cached, parsed): (Vec<_>, Vec<_>) = loads
             .iter()
-            .filter(|(_, l, _)| l.from != LoadedFrom::ParquetCache);
-        let held = csv_bytes(layout, parsed.map(|(t, _, _)| *t));
+            .map(|(t, l, _)| (*t, l.from))
+            .partition(|(_, from)| *from == LoadedFrom::ParquetCache);
+        let mut held = csv_bytes(layout, parsed.into_iter().map(|(t, _)| t));
+        // A step read from copies holds no parsed rows, but its SQL's working memory: beside
+        // a parsed table it counts for half its CSV's bytes (a build that parses nothing runs
+        // every step at once).
+        if parses_csv {
+            held += csv_bytes(layout, cached.into_iter().map(|(t, _)| t)) / 2;
+        }
         held_bytes += held;
         running.spawn(check_and_reduce(shared.clone(), step, loads, held));
     }
@@ -340,7 +383,7 @@ async fn next_done(running: &mut JoinSet<Result<StepDone>>) -> Result<Option<Ste
 enum Piece {
     Contracts(RawTable, Checked),
     Features { table: RawTable, seconds: f64 },
-    CacheFilled,
+    CacheFilled { table: RawTable, seconds: f64 },
     KnownIds,
 }
 
@@ -380,6 +423,7 @@ async fn check_and_reduce(
             contracts_seconds: 0.0,
             contracts_reused: false,
             features_seconds: 0.0,
+            copy: loaded.copy,
         });
         if let Some(fill) = loaded.fill {
             pieces.spawn(fill_cache(shared.clone(), table, fill));
@@ -421,7 +465,11 @@ async fn check_and_reduce(
                 let i = timing(table, &mut timings);
                 timings[i].features_seconds = seconds;
             }
-            Piece::CacheFilled | Piece::KnownIds => {}
+            Piece::CacheFilled { table, seconds } => {
+                let i = timing(table, &mut timings);
+                timings[i].copy = TypedCopy::Written { seconds };
+            }
+            Piece::KnownIds => {}
         }
     }
     failed.sort_by_key(|(table, _)| RawTable::ALL.iter().position(|t| t == table));
@@ -467,8 +515,12 @@ async fn features(
 /// Write the typed Parquet copy of a freshly parsed table (on a blocking thread: it is CPU-bound
 /// encoding, and must not hold up the engine's workers).
 async fn fill_cache(shared: Arc<Shared>, table: RawTable, fill: CacheFill) -> Result<Piece> {
+    let t0 = Instant::now();
     let Some(cache) = shared.cache.clone() else {
-        return Ok(Piece::CacheFilled);
+        return Ok(Piece::CacheFilled {
+            table,
+            seconds: 0.0,
+        });
     };
     let sha = shared.digests.wait(table).await?;
     tokio::task::spawn_blocking(move || {
@@ -476,7 +528,10 @@ async fn fill_cache(shared: Arc<Shared>, table: RawTable, fill: CacheFill) -> Re
     })
     .await
     .map_err(|e| Error::Internal(format!("the cache writer stopped: {e}")))??;
-    Ok(Piece::CacheFilled)
+    Ok(Piece::CacheFilled {
+        table,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
 }
 
 /// Parsed batches to write to the Parquet cache, and their facts.
@@ -492,6 +547,8 @@ struct Loaded {
     type_report: Option<ValidationReport>,
     /// The parsed rows, when the cache should keep a copy.
     fill: Option<CacheFill>,
+    /// `Deferred` when the cache should keep a copy but this build has written its share.
+    copy: TypedCopy,
     /// What is known of the table (see [`TableFacts`]).
     facts: TableFacts,
 }
@@ -507,6 +564,7 @@ async fn load(shared: &Shared, table: RawTable, reporter: &dyn Reporter) -> Resu
             from: LoadedFrom::Csv,
             type_report: None,
             fill: None,
+            copy: TypedCopy::None,
             facts: TableFacts::default(),
         });
     }
@@ -519,10 +577,12 @@ async fn load(shared: &Shared, table: RawTable, reporter: &dyn Reporter) -> Resu
         if file.is_file()
             && let Some(copy) = raw::register_parquet(ctx, table, &file).await?
         {
+            (shared.fill).read_from_copy(csv_bytes(&shared.layout, [table].into_iter()));
             return Ok(Loaded {
                 from: LoadedFrom::ParquetCache,
                 type_report: None,
                 fill: None,
+                copy: TypedCopy::None,
                 facts: copy.facts,
             });
         }
@@ -536,7 +596,12 @@ async fn load(shared: &Shared, table: RawTable, reporter: &dyn Reporter) -> Resu
                 let facts = parts.par_iter().map(of).reduce_with(|a, b| a.both(&b));
                 facts.unwrap_or_else(|| TableFacts::of(&schema, std::iter::empty()))
             };
-            let fill = shared.cache.is_some().then(|| CacheFill {
+            let cached = shared.cache.is_some();
+            let copied = cached
+                && shared
+                    .fill
+                    .admit(csv_bytes(&shared.layout, [table].into_iter()));
+            let fill = copied.then(|| CacheFill {
                 schema,
                 parts,
                 facts: facts.clone(),
@@ -546,6 +611,10 @@ async fn load(shared: &Shared, table: RawTable, reporter: &dyn Reporter) -> Resu
                 type_report: None,
                 facts,
                 fill,
+                copy: match cached && !copied {
+                    true => TypedCopy::Deferred,
+                    false => TypedCopy::None,
+                },
             })
         }
         CsvLoad::Unparseable {
@@ -568,6 +637,7 @@ async fn load(shared: &Shared, table: RawTable, reporter: &dyn Reporter) -> Resu
                 from: LoadedFrom::CsvRelaxed,
                 type_report: Some(report),
                 fill: None,
+                copy: TypedCopy::None,
                 facts: TableFacts::default(),
             })
         }

@@ -20,7 +20,7 @@ mod summary;
 use std::path::Path;
 
 pub use options::FeatureStoreOptions;
-pub use summary::{FeatureStoreSummary, TableTiming};
+pub use summary::{FeatureStoreSummary, TableTiming, TypedCopy};
 
 /// Build the feature store at `layout.store_file` from the raw files of `layout.raw_dir`.
 pub async fn build_feature_store(

@@ -9,6 +9,8 @@ use crate::config::{Config, Section, ValidationConfig};
 pub struct FeatureStoreOptions {
     /// Keep typed Parquet copies of the raw CSVs (`features.raw_parquet_cache`).
     pub raw_parquet_cache: bool,
+    /// `features.cache_fill_share`: how much of the extract one build copies into the cache.
+    pub cache_fill_share: f64,
     /// `features.reuse_contract_reports` (only with the cache: the reports are kept beside it).
     pub reuse_contract_reports: bool,
     pub validation: ValidationConfig,
@@ -28,6 +30,7 @@ impl FeatureStoreOptions {
     pub fn from_config(cfg: &Config) -> FeatureStoreOptions {
         FeatureStoreOptions {
             raw_parquet_cache: cfg.features.raw_parquet_cache,
+            cache_fill_share: cfg.features.cache_fill_share,
             reuse_contract_reports: cfg.features.reuse_contract_reports,
             validation: cfg.validation.clone(),
             config_sections: cfg.sections_record(&Self::SECTIONS),

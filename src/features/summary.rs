@@ -35,6 +35,19 @@ pub struct TableTiming {
     pub contracts_reused: bool,
     /// Seconds of this table's feature SQL (attributed to the table it reads the most).
     pub features_seconds: f64,
+    pub copy: TypedCopy,
+}
+
+/// The typed Parquet copy of a table this build parsed (`features.raw_parquet_cache`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TypedCopy {
+    /// Not parsed (read from the cache), or the cache is off.
+    None,
+    /// Written by this build, in this many seconds (beside the table's other work).
+    Written { seconds: f64 },
+    /// Left for a later build: this one had written its share (`features.cache_fill_share`).
+    Deferred,
 }
 
 /// Peak resident set size of this process in MB (VmHWM), 0 when /proc is unavailable.

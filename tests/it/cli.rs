@@ -92,6 +92,20 @@ fn wrong_config_type_exits_2_naming_key() {
 }
 
 #[test]
+fn cache_fill_share_out_of_range_names_the_key() {
+    for share in ["0", "1.5", "-0.5"] {
+        let project = Project::new(|t| {
+            t.replace(
+                "  cache_fill_share: 0.5",
+                &format!("  cache_fill_share: {share}"),
+            )
+        });
+        let out = project.run(&["build-feature-store"]);
+        assert_clear_error(&out, 2, &["features.cache_fill_share", "(0, 1]"]);
+    }
+}
+
+#[test]
 fn bad_environment_override_names_the_key() {
     let project = Project::new(|t| t);
     let out = Command::new(env!("CARGO_BIN_EXE_creditrisk"))

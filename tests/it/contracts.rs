@@ -240,6 +240,8 @@ fn warm_build_reports_what_the_cold_build_reports() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = kaggle_config(dir.path());
     assert!(cfg.features.raw_parquet_cache);
+    // Every table copied by the cold build, so that the warm one checks only copies.
+    cfg.features.cache_fill_share = 1.0;
     // The warm build must check the copies, not reuse the cold build's reports.
     cfg.features.reuse_contract_reports = false;
     let corrupt = |table: RawTable, edit: &dyn Fn(String) -> String| {

@@ -541,23 +541,67 @@ fn golden_dataset_gives_every_feature_by_hand() {
     );
 }
 
+/// The first build with the cache copies half the extract's CSV bytes (catalog order, a table
+/// that would pass the share waits); the next one reads those copies and copies the rest (it may
+/// copy the bytes it read from copies on top of the share); the third reads every table from a
+/// copy. All three write the same store.
 #[test]
 fn parquet_cache_gives_the_same_store() {
+    use creditrisk::features::TypedCopy;
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = test_config(dir.path());
     cfg.features.raw_parquet_cache = true;
-    write_golden(&support::layout(&cfg).raw_dir);
+    assert_eq!(cfg.features.cache_fill_share, 0.5);
+    let layout = support::layout(&cfg);
+    write_golden(&layout.raw_dir);
+    let bytes = |t: &str| {
+        let table = RawTable::ALL.iter().find(|r| r.name() == t).unwrap();
+        std::fs::metadata(layout.raw_file(*table)).unwrap().len()
+    };
+    let total: u64 = RawTable::ALL.iter().map(|t| bytes(t.name())).sum();
+    let copied = |s: &creditrisk::features::FeatureStoreSummary| -> Vec<String> {
+        let written = s
+            .tables
+            .iter()
+            .filter(|t| matches!(t.copy, TypedCopy::Written { .. }));
+        written.map(|t| t.table.clone()).collect()
+    };
+    let deferred = |s: &creditrisk::features::FeatureStoreSummary| -> Vec<String> {
+        let left = s.tables.iter().filter(|t| t.copy == TypedCopy::Deferred);
+        left.map(|t| t.table.clone()).collect()
+    };
+
     let cold = support::build_feature_store(&cfg).unwrap();
     assert!(cold.tables.iter().all(|t| format!("{:?}", t.from) == "Csv"));
-    let first = read_parquet(&support::layout(&cfg).store_file);
+    let first_copies = copied(&cold);
+    let left = deferred(&cold);
+    assert!(!first_copies.is_empty() && !left.is_empty(), "{cold:?}");
+    assert_eq!(first_copies.len() + left.len(), RawTable::ALL.len());
+    let first_bytes: u64 = first_copies.iter().map(|t| bytes(t)).sum();
+    assert!(first_bytes <= total / 2, "{first_bytes} of {total}");
+    // Greedy in catalog order: each table left over would have passed the share.
+    assert!(left.iter().all(|t| first_bytes + bytes(t) > total / 2));
+    let first = read_parquet(&layout.store_file);
+
+    let second = support::build_feature_store(&cfg).unwrap();
+    for t in &second.tables {
+        let from = format!("{:?}", t.from);
+        match first_copies.contains(&t.table) {
+            true => assert_eq!((from.as_str(), t.copy), ("ParquetCache", TypedCopy::None)),
+            false => assert_eq!(from, "Csv"),
+        }
+    }
+    assert_eq!(copied(&second), left, "{second:?}");
+    assert_eq!(first, read_parquet(&layout.store_file));
+
     let warm = support::build_feature_store(&cfg).unwrap();
     assert!(
         warm.tables
             .iter()
-            .all(|t| format!("{:?}", t.from) == "ParquetCache"),
+            .all(|t| format!("{:?}", t.from) == "ParquetCache" && t.copy == TypedCopy::None),
         "{warm:?}"
     );
-    assert_eq!(first, read_parquet(&support::layout(&cfg).store_file));
+    assert_eq!(first, read_parquet(&layout.store_file));
 
     // A changed file is re-read, not served stale from the cache.
     write_table(
@@ -762,11 +806,14 @@ fn store_is_bit_identical_across_builds_and_the_cache() {
             "cold rebuild at {partitions} partitions differs"
         );
     }
-    let (filled, log) = build(true, 2);
-    assert!(
-        filled == first && log.contains("(Csv)"),
-        "cache fill: {log}"
-    );
+    // Two builds fill the cache (`features.cache_fill_share`), each parsing some tables.
+    for partitions in [2, 8] {
+        let (filled, log) = build(true, partitions);
+        assert!(
+            filled == first && log.contains("(Csv)") && log.contains(" copy "),
+            "cache fill: {log}"
+        );
+    }
     for partitions in [1, 2, 8, 2, 8] {
         let (bytes, log) = build(true, partitions);
         assert!(
