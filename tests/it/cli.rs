@@ -96,7 +96,7 @@ fn cache_fill_share_out_of_range_names_the_key() {
     for share in ["0", "1.5", "-0.5"] {
         let project = Project::new(|t| {
             t.replace(
-                "  cache_fill_share: 0.5",
+                "  cache_fill_share: 0.4",
                 &format!("  cache_fill_share: {share}"),
             )
         });
