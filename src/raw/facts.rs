@@ -267,6 +267,9 @@ struct ValueTable<'a> {
     /// Rows of each one-byte value, and how many of those are distinct.
     single: [u64; 256],
     distinct_single: usize,
+    /// Index into `values` of the previous row's value: runs of one value (a loan's status
+    /// month after month, one currency) skip the probe.
+    last: usize,
 }
 
 impl Default for ValueTable<'_> {
@@ -276,6 +279,7 @@ impl Default for ValueTable<'_> {
             values: vec![],
             single: [0; 256],
             distinct_single: 0,
+            last: usize::MAX,
         }
     }
 }
@@ -300,6 +304,15 @@ impl<'a> ValueTable<'a> {
             word(bytes, start) & u64::MAX.checked_shr(8 * (8 - n.min(8)) as u32).unwrap_or(0);
         let tail = if n > 8 { word(bytes, end - 8) } else { 0 };
         let key = (head, tail, n);
+        let same = |entry: &(ValueKey, &[u8], u64)| {
+            entry.0 == key && (n <= 16 || entry.1 == &bytes[start..end])
+        };
+        if let Some(entry) = self.values.get_mut(self.last)
+            && same(entry)
+        {
+            entry.2 += 1;
+            return Some(());
+        }
         let mask = self.slots.len() - 1;
         let mixed = (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         // The product's top bits depend on every bit of the key (Fibonacci hashing).
@@ -312,12 +325,14 @@ impl<'a> ValueTable<'a> {
                     }
                     self.values.push((key, &bytes[start..end], 1));
                     self.slots[slot] = self.values.len() as u32;
+                    self.last = self.values.len() - 1;
                     return Some(());
                 }
                 at => {
                     let entry = &mut self.values[at as usize - 1];
-                    if entry.0 == key && (n <= 16 || entry.1 == &bytes[start..end]) {
+                    if same(entry) {
                         entry.2 += 1;
+                        self.last = at as usize - 1;
                         return Some(());
                     }
                 }
@@ -614,12 +629,19 @@ mod tests {
         // Empty values, and values longer than 16 bytes that share their first and last 8 bytes
         // and their length.
         let (a, b) = ("01234567-a-89abcdef", "01234567-b-89abcdef");
-        let odd = StringArray::from(vec!["", a, "X", "", b, a, "", "X", "Y"]);
+        // Runs of one value, and a run broken by a one-byte value.
+        let odd = vec![
+            "", a, "X", "", b, b, a, "", "X", "Y", "ab", "ab", "Z", "ab", a, b,
+        ];
+        let odd = StringArray::from(odd);
         let odd = RecordBatch::try_new(schema.clone(), vec![Arc::new(odd)]).unwrap();
         let counts = values(TableFacts::of(&schema, [&odd].into_iter())).unwrap();
-        assert_eq!(counts.len(), 5);
-        assert_eq!((counts[""], counts[a], counts[b]), (3, 2, 1));
-        assert_eq!((counts["X"], counts["Y"]), (2, 1));
+        assert_eq!(counts.len(), 7);
+        assert_eq!(
+            (counts[""], counts[a], counts[b], counts["ab"]),
+            (3, 3, 3, 3)
+        );
+        assert_eq!((counts["X"], counts["Y"], counts["Z"]), (2, 1, 1));
         assert_eq!(
             values(TableFacts::of(&schema, [&low, &low].into_iter())).map(|c| c["v1"]),
             Some(2)
