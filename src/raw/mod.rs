@@ -29,6 +29,7 @@ use crate::io::{ParquetOptions, ParquetSink};
 use crate::layout::RawCacheName;
 
 mod facts;
+mod value_counts;
 
 pub use facts::{ColumnMeasure, Measured, TableFacts};
 
