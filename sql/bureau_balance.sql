@@ -13,15 +13,23 @@
 --   application month itself is delinquent; NULL when the line never was delinquent (Int64).
 -- * Applicant: BB_DELINQ_SHARE_MEAN = mean of line shares, BB_WORST_STATUS_MAX = max of line worst
 --   statuses, BB_MONTHS_SINCE_LAST_DELINQ_MIN = min of line values (the most recent delinquency).
-WITH line AS (
+-- The month's status digit `dpd` is one CASE over literals (which the engine runs as a lookup
+-- table); the three line values are then read from it, not from three string comparisons.
+WITH month AS (
     SELECT
         SK_ID_BUREAU,
-        AVG(CASE WHEN STATUS IN ('1', '2', '3', '4', '5') THEN 1.0
-                 WHEN STATUS IS NULL THEN NULL ELSE 0.0 END) AS delinq_share,
-        MAX(CASE STATUS WHEN '1' THEN 1 WHEN '2' THEN 2 WHEN '3' THEN 3 WHEN '4' THEN 4
-                        WHEN '5' THEN 5 ELSE 0 END) AS worst_status,
-        -MAX(CASE WHEN STATUS IN ('1', '2', '3', '4', '5') THEN MONTHS_BALANCE END) AS months_since_delinq
+        MONTHS_BALANCE,
+        STATUS IS NULL AS no_status,
+        CASE STATUS WHEN '1' THEN 1 WHEN '2' THEN 2 WHEN '3' THEN 3 WHEN '4' THEN 4
+                    WHEN '5' THEN 5 ELSE 0 END AS dpd
     FROM bureau_balance
+), line AS (
+    SELECT
+        SK_ID_BUREAU,
+        AVG(CASE WHEN no_status THEN NULL WHEN dpd > 0 THEN 1.0 ELSE 0.0 END) AS delinq_share,
+        MAX(dpd) AS worst_status,
+        -MAX(CASE WHEN dpd > 0 THEN MONTHS_BALANCE END) AS months_since_delinq
+    FROM month
     GROUP BY SK_ID_BUREAU
 )
 SELECT

@@ -8,7 +8,9 @@
 -- * late          = 1 when DAYS_ENTRY_PAYMENT > DAYS_INSTALMENT, else 0
 -- * severe late   = 1 when DAYS_ENTRY_PAYMENT - DAYS_INSTALMENT > 30, else 0
 --   All three late values are NULL when DAYS_ENTRY_PAYMENT is NULL (no payment recorded), so such
---   rows do not count in the means, maxima or shares below.
+--   rows do not count in the means, maxima or shares below. The shares are written as
+--   CAST(comparison AS DOUBLE): a comparison is NULL when an operand is, and a cast costs the
+--   engine less than a CASE with a NULL branch (same values, bit for bit).
 -- Loan level, grouped on (SK_ID_CURR, SK_ID_PREV): mean and sample standard deviation
 -- (STDDEV_SAMP: NULL for a single instalment) of the ratio, mean and max of days late, share late,
 -- share severely late.
@@ -20,13 +22,10 @@ WITH row_level AS (
         SK_ID_CURR,
         SK_ID_PREV,
         AMT_PAYMENT / NULLIF(AMT_INSTALMENT, 0) AS payment_ratio,
-        CASE WHEN DAYS_ENTRY_PAYMENT IS NULL OR DAYS_INSTALMENT IS NULL THEN NULL
-             WHEN DAYS_ENTRY_PAYMENT - DAYS_INSTALMENT > 0 THEN DAYS_ENTRY_PAYMENT - DAYS_INSTALMENT
-             ELSE 0.0 END AS days_late,
-        CASE WHEN DAYS_ENTRY_PAYMENT IS NULL OR DAYS_INSTALMENT IS NULL THEN NULL
-             WHEN DAYS_ENTRY_PAYMENT > DAYS_INSTALMENT THEN 1.0 ELSE 0.0 END AS is_late,
-        CASE WHEN DAYS_ENTRY_PAYMENT IS NULL OR DAYS_INSTALMENT IS NULL THEN NULL
-             WHEN DAYS_ENTRY_PAYMENT - DAYS_INSTALMENT > 30 THEN 1.0 ELSE 0.0 END AS is_severe_late
+        CASE WHEN DAYS_ENTRY_PAYMENT - DAYS_INSTALMENT > 0 THEN DAYS_ENTRY_PAYMENT - DAYS_INSTALMENT
+             WHEN DAYS_ENTRY_PAYMENT - DAYS_INSTALMENT IS NOT NULL THEN 0.0 END AS days_late,
+        CAST(DAYS_ENTRY_PAYMENT > DAYS_INSTALMENT AS DOUBLE) AS is_late,
+        CAST(DAYS_ENTRY_PAYMENT - DAYS_INSTALMENT > 30 AS DOUBLE) AS is_severe_late
     FROM installments_payments
     WHERE SK_ID_CURR IS NOT NULL
 ),

@@ -3,7 +3,8 @@
 --
 -- Choices where the feature definitions leave room (see docs/features.md):
 -- * A month is "active" when NAME_CONTRACT_STATUS = 'Active' (exactly).
--- * Loan level, grouped on (SK_ID_CURR, SK_ID_PREV): share of months with SK_DPD > 0, max SK_DPD,
+-- * Loan level, grouped on (SK_ID_CURR, SK_ID_PREV): share of months with SK_DPD > 0 (months with
+--   SK_DPD NULL not counted: CAST(SK_DPD > 0 AS DOUBLE) is NULL there), max SK_DPD,
 --   months since the last active month = -MAX(MONTHS_BALANCE of active months) (0 when the
 --   application month is active; NULL for a loan never active).
 -- * Applicant: POS_DPD_ANY_SHARE = mean of loan shares; POS_DPD_MAX = max of loan maxima;
@@ -13,7 +14,7 @@ WITH loan AS (
     SELECT
         SK_ID_CURR,
         SK_ID_PREV,
-        AVG(CASE WHEN SK_DPD IS NULL THEN NULL WHEN SK_DPD > 0 THEN 1.0 ELSE 0.0 END) AS dpd_any_share,
+        AVG(CAST(SK_DPD > 0 AS DOUBLE)) AS dpd_any_share,
         MAX(SK_DPD) AS dpd_max,
         -MAX(CASE WHEN NAME_CONTRACT_STATUS = 'Active' THEN MONTHS_BALANCE END) AS months_since_active
     FROM pos_cash_balance
