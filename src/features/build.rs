@@ -522,12 +522,10 @@ async fn features(
 /// encoding, and must not hold up the engine's workers).
 async fn fill_cache(shared: Arc<Shared>, table: RawTable, fill: CacheFill) -> Result<Piece> {
     let t0 = Instant::now();
-    let Some(cache) = shared.cache.clone() else {
-        return Ok(Piece::CacheFilled {
-            table,
-            seconds: 0.0,
-        });
-    };
+    // A build makes a CacheFill only when it has a cache.
+    let cache = shared.cache.clone().ok_or_else(|| {
+        Error::Internal(format!("{}: a cache fill without a cache", table.name()))
+    })?;
     let sha = shared.digests.wait(table).await?;
     tokio::task::spawn_blocking(move || {
         cache.store(table, &sha, &fill.schema, &fill.parts, &fill.facts)

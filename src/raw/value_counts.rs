@@ -63,14 +63,14 @@ impl<'a> ValueTable<'a> {
     fn add(&mut self, bytes: &'a [u8], start: usize, end: usize) -> Option<()> {
         let n = end - start;
         if n == 1 {
-            let count = &mut self.single[usize::from(bytes[start])];
-            if *count == 0 {
-                if self.values.len() + self.distinct_single == MAX_DISTINCT {
+            let byte = usize::from(bytes[start]);
+            if self.single[byte] == 0 {
+                if self.full() {
                     return None;
                 }
                 self.distinct_single += 1;
             }
-            *count += 1;
+            self.single[byte] += 1;
             return Some(());
         }
         let head =
@@ -93,7 +93,7 @@ impl<'a> ValueTable<'a> {
         loop {
             match self.slots[slot] {
                 0 => {
-                    if self.values.len() + self.distinct_single == MAX_DISTINCT {
+                    if self.full() {
                         return None;
                     }
                     self.values.push((key, &bytes[start..end], 1));
@@ -112,6 +112,11 @@ impl<'a> ValueTable<'a> {
             }
             slot = (slot + 1) & mask;
         }
+    }
+
+    /// Whether MAX_DISTINCT values are counted already (one-byte ones included).
+    fn full(&self) -> bool {
+        self.values.len() + self.distinct_single == MAX_DISTINCT
     }
 
     fn counts(self) -> BTreeMap<String, u64> {
