@@ -5,11 +5,11 @@
 -- * utilisation      = AMT_BALANCE / NULLIF(AMT_CREDIT_LIMIT_ACTUAL, 0)
 -- * min-pay coverage = AMT_PAYMENT_TOTAL_CURRENT / NULLIF(AMT_INST_MIN_REGULARITY, 0)
 -- * min-pay met      = 1 when AMT_PAYMENT_TOTAL_CURRENT >= AMT_INST_MIN_REGULARITY, else 0; NULL
---                      (not counted) when the minimum due is 0 or NULL
+--                      (not counted) when the minimum due is 0 or NULL, or the payment NULL
 -- * any DPD          = 1 when SK_DPD > 0, else 0; NULL when SK_DPD is NULL
--- Both indicators are CAST(comparison AS DOUBLE): a comparison is NULL when an operand is (and
--- NULLIF turns a minimum due of 0 into NULL), and a cast costs the engine less than a CASE.
 -- * cash ratio       = AMT_DRAWINGS_ATM_CURRENT / NULLIF(AMT_DRAWINGS_CURRENT, 0)
+-- The two indicators are CAST(comparison AS DOUBLE): a comparison is NULL when an operand is
+-- (and NULLIF makes a minimum due of 0 NULL), and a cast costs the engine less than a CASE.
 -- Loan level, grouped on (SK_ID_CURR, SK_ID_PREV): means of the above, max utilisation, max SK_DPD.
 -- Applicant level (the convention of docs/features.md: means of loan values, not of months):
 -- CC_UTIL_MEAN, CC_MINPAY_COVERAGE_MEAN, CC_MINPAY_MET_SHARE, CC_DPD_ANY_SHARE, CC_CASH_RATIO_MEAN
