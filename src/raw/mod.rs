@@ -487,11 +487,26 @@ pub fn register_sorted(
     parts: Vec<Vec<RecordBatch>>,
     order: Vec<SortExpr>,
 ) -> Result<u64> {
-    if order.is_empty() || parts.is_empty() || crate::storage::file_tables(ctx).is_some() {
+    let orders = match order.is_empty() {
+        true => vec![],
+        false => vec![order],
+    };
+    register_ordered(ctx, name, schema, parts, orders)
+}
+
+/// Register in-memory batches as `name` with each of `orders` declared (none: no order).
+fn register_ordered(
+    ctx: &SessionContext,
+    name: &str,
+    schema: SchemaRef,
+    parts: Vec<Vec<RecordBatch>>,
+    orders: Vec<Vec<SortExpr>>,
+) -> Result<u64> {
+    if orders.is_empty() || parts.is_empty() || crate::storage::file_tables(ctx).is_some() {
         return register_batches(ctx, name, schema, parts);
     }
     let rows = parts.iter().flatten().map(|b| b.num_rows() as u64).sum();
-    let table = MemTable::try_new(schema, parts)?.with_sort_order(vec![order]);
+    let table = MemTable::try_new(schema, parts)?.with_sort_order(orders);
     ctx.deregister_table(name)?;
     ctx.register_table(name, Arc::new(table))?;
     Ok(rows)
@@ -511,14 +526,7 @@ fn register_in_file_order(
         .filter(|key| sorted_on(&rows, key))
         .map(|key| vec![Expr::Column(Column::new_unqualified(*key)).sort(true, false)])
         .collect();
-    if orders.is_empty() || crate::storage::file_tables(ctx).is_some() {
-        return register_batches(ctx, name, schema, vec![rows]);
-    }
-    let count = rows.iter().map(|b| b.num_rows() as u64).sum();
-    let table = MemTable::try_new(schema, vec![rows])?.with_sort_order(orders);
-    ctx.deregister_table(name)?;
-    ctx.register_table(name, Arc::new(table))?;
-    Ok(count)
+    register_ordered(ctx, name, schema, vec![rows], orders)
 }
 
 /// The keys the feature statements group rows on. A table whose rows are already in the order
