@@ -16,7 +16,8 @@
 -- The six tables are first joined to the applicants' ids alone (`children`), then to the
 -- application features once: each join copies the rows it has built so far, so joining them to
 -- the ~90 application columns directly copied those columns six times (measured: 2 % of a cold
--- build's instructions other than hashing). Every applicant has one row in `children`, so the last join is an INNER JOIN.
+-- build's instructions other than hashing). Every applicant has one row in `children`, so the
+-- last join is an INNER JOIN.
 WITH children AS (
     SELECT
         k.SK_ID_CURR,
