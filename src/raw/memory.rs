@@ -70,7 +70,7 @@ fn register_ordered(
 }
 
 /// A raw table read in several partitions (byte ranges, in order) as one partition in file order
-/// (see [`feature_session`]).
+/// (see [`super::feature_session`]).
 pub(super) fn register_in_file_order(
     ctx: &SessionContext,
     name: &str,
