@@ -10,11 +10,25 @@
 //! each applicant its loans, in the order one run would: the union of the halves is the one
 //! run's result, bit for bit. Anything else (joins, unions, windows, limits, subqueries, views,
 //! files) runs whole.
+//!
+//! The store query joins the per-table results, each held in memory sorted by SK_ID_CURR, on
+//! that key. [`by_key_range`] runs it as consecutive ranges of applicants, two at a time: each
+//! range reads a slice of every table (no copy, no filter pass), and the ranges' results one
+//! after another are the one run's result, row for row and bit for bit.
 
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{Int64Type, SchemaRef};
+use datafusion::catalog::TableProvider;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::dataframe::DataFrame;
+use datafusion::datasource::{MemTable, provider_as_source, source_as_provider};
 use datafusion::error::Result;
-use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, ident, lit};
+use datafusion::logical_expr::{
+    Expr, JoinType, LogicalPlan, LogicalPlanBuilder, SortExpr, ident, lit,
+};
 
 use super::KEY;
 
@@ -27,7 +41,7 @@ pub fn by_applicant(df: DataFrame) -> Result<Vec<DataFrame>> {
         return Ok(vec![DataFrame::new(state, plan)]);
     };
     let key_out = optimized.schema().index_of_column_by_name(None, KEY);
-    let applicant_local = applicant_columns(&optimized, &table)
+    let applicant_local = key_columns(&optimized, Scope::Table(&table))
         .is_some_and(|keys| key_out.is_some_and(|k| keys.contains(&k)));
     if !applicant_local {
         return Ok(vec![DataFrame::new(state, plan)]);
@@ -74,12 +88,26 @@ fn single_table(plan: &LogicalPlan) -> Option<String> {
     }
 }
 
-/// Output columns (by position) of `plan` that carry `table`'s SK_ID_CURR unchanged, when every
-/// output row is computed from the rows of one such key; None when `plan` holds anything else.
-fn applicant_columns(plan: &LogicalPlan, table: &str) -> Option<Vec<usize>> {
+/// The plans [`key_columns`] accepts.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    /// One table's rows: a per-table statement.
+    Table(&'a str),
+    /// Any tables, joined on the key, and sorts: the store query.
+    Joined,
+}
+
+/// Output columns (by position) of `plan` that carry a scanned table's SK_ID_CURR unchanged
+/// (never NULL-extended by an outer join), when every output row is computed from the rows of
+/// one such key; None when `plan` holds anything else.
+fn key_columns(plan: &LogicalPlan, scope: Scope) -> Option<Vec<usize>> {
     match plan {
         LogicalPlan::TableScan(scan) => {
-            let whole = scan.table_name.table() == table && scan.fetch.is_none();
+            let table_ok = match scope {
+                Scope::Table(table) => scan.table_name.table() == table,
+                Scope::Joined => true,
+            };
+            let whole = table_ok && scan.fetch.is_none();
             if !whole || !scan.filters.iter().all(row_level) {
                 return None;
             }
@@ -87,11 +115,11 @@ fn applicant_columns(plan: &LogicalPlan, table: &str) -> Option<Vec<usize>> {
             Some(vec![key])
         }
         LogicalPlan::Filter(filter) if row_level(&filter.predicate) => {
-            applicant_columns(&filter.input, table)
+            key_columns(&filter.input, scope)
         }
-        LogicalPlan::SubqueryAlias(alias) => applicant_columns(&alias.input, table),
+        LogicalPlan::SubqueryAlias(alias) => key_columns(&alias.input, scope),
         LogicalPlan::Projection(projection) if projection.expr.iter().all(row_level) => {
-            let keys = applicant_columns(&projection.input, table)?;
+            let keys = key_columns(&projection.input, scope)?;
             let input = projection.input.schema();
             Some(kept(&projection.expr, &keys, |c| {
                 input.index_of_column(c).ok()
@@ -103,13 +131,41 @@ fn applicant_columns(plan: &LogicalPlan, table: &str) -> Option<Vec<usize>> {
             {
                 return None;
             }
-            let keys = applicant_columns(&aggregate.input, table)?;
+            let keys = key_columns(&aggregate.input, scope)?;
             let input = aggregate.input.schema();
             // Output: the group columns first, then the aggregates.
             let grouped = kept(&aggregate.group_expr, &keys, |c| {
                 input.index_of_column(c).ok()
             });
             (!grouped.is_empty()).then_some(grouped)
+        }
+        LogicalPlan::Join(join) if matches!(scope, Scope::Joined) => {
+            if !join.filter.as_ref().is_none_or(row_level) {
+                return None;
+            }
+            let left = key_columns(&join.left, scope)?;
+            let right = key_columns(&join.right, scope)?;
+            let (left_schema, right_schema) = (join.left.schema(), join.right.schema());
+            let key_of = |e: &Expr, schema: &datafusion::common::DFSchema, keys: &[usize]| matches!(e, Expr::Column(c) if schema.index_of_column(c).is_ok_and(|i| keys.contains(&i)));
+            let on_key = join
+                .on
+                .iter()
+                .any(|(l, r)| key_of(l, left_schema, &left) && key_of(r, right_schema, &right));
+            if !on_key {
+                return None;
+            }
+            // Output: the left columns, then the right ones. A side whose rows may be missing
+            // (NULL-extended) keeps no key column: its key is NULL there, not the row's key.
+            let right = right.iter().map(|i| i + left_schema.fields().len());
+            match join.join_type {
+                JoinType::Inner => Some(left.iter().copied().chain(right).collect()),
+                JoinType::Left => Some(left),
+                JoinType::Right => Some(right.collect()),
+                _ => None,
+            }
+        }
+        LogicalPlan::Sort(sort) if matches!(scope, Scope::Joined) && sort.fetch.is_none() => {
+            key_columns(&sort.input, scope)
         }
         _ => None,
     }
@@ -145,4 +201,162 @@ fn row_level(e: &Expr) -> bool {
         ))
     });
     other_rows.is_ok_and(|found| !found)
+}
+
+/// `df` run as up to `parts` consecutive ranges of SK_ID_CURR, in key order (or `df` alone when
+/// that would not give its result). It must be computed key by key from tables held in memory,
+/// each in one partition sorted by SK_ID_CURR (ascending, NULLs last), joined on that key, and
+/// end sorted by a key column: each range then meets all the rows of its keys, in the order one
+/// run reads them, and the ranges' results in turn are the one run's rows in its order. NULL keys
+/// go with the last range, where one run sorts them.
+pub fn by_key_range(df: DataFrame, parts: usize) -> Result<Vec<DataFrame>> {
+    let (state, plan) = df.into_parts();
+    let optimized = state.optimize(&plan)?;
+    let local =
+        parts > 1 && key_columns(&optimized, Scope::Joined).is_some() && sorted_by_key(&optimized);
+    let Some(tables) = local.then(|| sorted_tables(&plan)).flatten() else {
+        return Ok(vec![DataFrame::new(state, plan)]);
+    };
+    // Bounds at even steps through the largest table's keys.
+    let keys = tables
+        .values()
+        .max_by_key(|t| t.rows())
+        .map(SortedTable::keys);
+    let keys = keys.unwrap_or_default();
+    let mut bounds: Vec<i64> = (1..parts)
+        .filter_map(|i| keys.get(keys.len() * i / parts).copied())
+        .collect();
+    bounds.dedup();
+    let mut out = vec![];
+    for range in 0..=bounds.len() {
+        let lower = range.checked_sub(1).map(|i| bounds[i]);
+        let upper = bounds.get(range).copied();
+        let sliced = plan.clone().transform_up(|node| match &node {
+            LogicalPlan::TableScan(scan) => {
+                let Some(table) = tables.get(&scan.table_name.to_string()) else {
+                    return Ok(Transformed::no(node));
+                };
+                let mut scan = scan.clone();
+                scan.source = provider_as_source(Arc::new(table.slice(lower, upper)?));
+                Ok(Transformed::yes(LogicalPlan::TableScan(scan)))
+            }
+            _ => Ok(Transformed::no(node)),
+        })?;
+        out.push(DataFrame::new(state.clone(), sliced.data));
+    }
+    Ok(out)
+}
+
+/// Whether `plan`'s rows come out sorted first by one of its key columns, ascending, NULLs last.
+fn sorted_by_key(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::Projection(projection) => sorted_by_key(&projection.input),
+        LogicalPlan::SubqueryAlias(alias) => sorted_by_key(&alias.input),
+        LogicalPlan::Sort(sort) => {
+            let Some(first) = sort.expr.first() else {
+                return false;
+            };
+            let keys = key_columns(&sort.input, Scope::Joined).unwrap_or_default();
+            let input = sort.input.schema();
+            first.asc
+                && !first.nulls_first
+                && matches!(&first.expr, Expr::Column(c)
+                    if input.index_of_column(c).is_ok_and(|i| keys.contains(&i)))
+        }
+        _ => false,
+    }
+}
+
+/// A table held in memory in one partition, sorted by SK_ID_CURR (ascending, NULLs last).
+struct SortedTable {
+    schema: SchemaRef,
+    order: Vec<Vec<SortExpr>>,
+    batches: Vec<RecordBatch>,
+}
+
+impl SortedTable {
+    /// `table`, when it is held so.
+    fn of(table: &MemTable) -> Option<SortedTable> {
+        let order = table.sort_order.lock().clone();
+        let first = order.first()?.first()?;
+        let on_key = matches!(&first.expr, Expr::Column(c) if c.name == KEY);
+        if !on_key || !first.asc || first.nulls_first || table.batches.len() != 1 {
+            return None;
+        }
+        // Nothing writes to these tables; a lock held elsewhere leaves the query whole.
+        let batches = table.batches[0].try_read().ok()?.clone();
+        let int_keys = batches.iter().all(|b| {
+            b.column_by_name(KEY)
+                .is_some_and(|c| c.as_primitive_opt::<Int64Type>().is_some())
+        });
+        int_keys.then_some(SortedTable {
+            schema: table.schema(),
+            order,
+            batches,
+        })
+    }
+
+    fn rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    /// Its non-NULL keys, in order.
+    fn keys(&self) -> Vec<i64> {
+        let columns = self.batches.iter().filter_map(|b| b.column_by_name(KEY));
+        columns
+            .flat_map(|c| c.as_primitive::<Int64Type>().iter().flatten())
+            .collect()
+    }
+
+    /// A table of the rows whose key is in [lower, upper) (no bound: open; NULL keys are above
+    /// every bound), with the same schema and declared order: slices of its batches.
+    fn slice(&self, lower: Option<i64>, upper: Option<i64>) -> Result<MemTable> {
+        let mut rows = vec![];
+        for batch in &self.batches {
+            let Some(key) = batch.column_by_name(KEY) else {
+                continue;
+            };
+            let key = key.as_primitive::<Int64Type>();
+            // Rows below `bound`: a prefix, since the batch is sorted with NULLs last.
+            let below = |bound: i64| {
+                let (mut lo, mut hi) = (0, key.len());
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    match key.is_valid(mid) && key.value(mid) < bound {
+                        true => lo = mid + 1,
+                        false => hi = mid,
+                    }
+                }
+                lo
+            };
+            let start = lower.map_or(0, below);
+            let end = upper.map_or(key.len(), below);
+            if end > start {
+                rows.push(batch.slice(start, end - start));
+            }
+        }
+        let table = MemTable::try_new(self.schema.clone(), vec![rows])?;
+        Ok(table.with_sort_order(self.order.clone()))
+    }
+}
+
+/// Every table `plan` scans, by name, when each is held in memory as a [`SortedTable`].
+fn sorted_tables(plan: &LogicalPlan) -> Option<BTreeMap<String, SortedTable>> {
+    let mut tables = BTreeMap::new();
+    let mut all_sorted = true;
+    plan.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let provider = source_as_provider(&scan.source).ok();
+            let memory = provider.as_ref().and_then(|p| p.downcast_ref::<MemTable>());
+            match memory.and_then(SortedTable::of) {
+                Some(table) => {
+                    tables.insert(scan.table_name.to_string(), table);
+                }
+                None => all_sorted = false,
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .ok()?;
+    all_sorted.then_some(tables)
 }
