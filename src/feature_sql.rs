@@ -163,9 +163,10 @@ impl SqlSet {
     /// stream the applicants in order, so its final ORDER BY needs no sort (nor a second copy of
     /// the joined store in memory). A result without SK_ID_CURR is kept as it comes.
     ///
-    /// With `halves`, on a local one-partition session (`raw::feature_session`), a statement
-    /// computed applicant by applicant runs as two halves at once, with the bits of one run (see
-    /// `split`); the halves cost an extra pass over the table's rows.
+    /// On a local one-partition session (`raw::feature_session`), a statement computed
+    /// applicant by applicant over a table held sorted by SK_ID_CURR runs as two halves at once
+    /// (slices of the table), with the bits of one run (see `split`). Over any other table only
+    /// with `halves`: the halves then cost an extra pass over the table's rows.
     ///
     /// With `spill` (a folder), the sorted result goes to an Arrow IPC file there instead, and
     /// [`SqlSet::reload`] registers it: a build then holds no finished table's features in
@@ -194,8 +195,8 @@ impl SqlSet {
         }
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
         let one_partition = ctx.state().config().target_partitions() == 1;
-        let parts = match halves && one_partition {
-            true => split::by_applicant(df).map_err(engine_error)?,
+        let parts = match one_partition {
+            true => split::by_applicant(df, halves).map_err(engine_error)?,
             false => vec![df],
         };
         // Each half on its own worker (a one-partition plan runs on the task that polls it).
@@ -450,13 +451,26 @@ mod tests {
                 "{}",
                 sql.file
             );
-            let halves = split::by_applicant(set.plan(&one, sql).await.unwrap()).unwrap();
+            let halves = split::by_applicant(set.plan(&one, sql).await.unwrap(), true).unwrap();
             if halves.len() == 2 {
                 split_files.push(sql.file);
             }
             let mut batches = vec![];
+            let mut key_bounds = vec![];
             for half in halves {
-                batches.extend(half.collect().await.unwrap());
+                let part = half.collect().await.unwrap();
+                let keys: Vec<i64> = part
+                    .iter()
+                    .flat_map(|b| b.column(k).as_primitive::<Int64Type>().iter().flatten())
+                    .collect();
+                key_bounds.push((keys.iter().min().copied(), keys.iter().max().copied()));
+                batches.extend(part);
+            }
+            // synth writes every table sorted by SK_ID_CURR: its halves are key ranges.
+            if let [(_, Some(low_max)), (Some(high_min), _)] = key_bounds[..] {
+                assert!(low_max < high_min, "{}: {key_bounds:?}", sql.file);
+            } else {
+                assert!(key_bounds.len() == 1, "{}: {key_bounds:?}", sql.file);
             }
             let halves = sorted(batches);
             assert_eq!(
@@ -553,7 +567,7 @@ mod tests {
             "SELECT SK_ID_CURR, AMT_PAYMENT * 2 AS twice FROM installments_payments",
         ];
         for sql in split {
-            let halves = split::by_applicant(one.sql(sql).await.unwrap()).unwrap();
+            let halves = split::by_applicant(one.sql(sql).await.unwrap(), true).unwrap();
             assert_eq!(halves.len(), 2, "{sql}");
             let mut keys = vec![];
             for half in halves {
@@ -578,7 +592,7 @@ mod tests {
              JOIN installments_payments b ON a.SK_ID_PREV = b.SK_ID_PREV",
         ];
         for sql in whole {
-            let parts = split::by_applicant(one.sql(sql).await.unwrap()).unwrap();
+            let parts = split::by_applicant(one.sql(sql).await.unwrap(), true).unwrap();
             assert_eq!(parts.len(), 1, "{sql}");
         }
     }

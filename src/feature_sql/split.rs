@@ -5,11 +5,12 @@
 //! (file order) on every run. That leaves a core idle for the longest statements. A statement is
 //! split only when its optimized plan shows that each output row comes from one applicant's rows
 //! alone: one table held in memory, scanned once, under filters, projections and aggregations
-//! whose GROUP BY keeps that table's SK_ID_CURR. Each half then reads the table restricted to half of the
-//! applicants (all of each one's rows, still in file order), so each group meets its rows, and
-//! each applicant its loans, in the order one run would: the union of the halves is the one
-//! run's result, bit for bit. Anything else (joins, unions, windows, limits, subqueries, views,
-//! files) runs whole.
+//! whose GROUP BY keeps that table's SK_ID_CURR. Each half then reads the table restricted to
+//! half of the applicants (a slice of a table held sorted by SK_ID_CURR; else, through a filter,
+//! the odd or even keys), all of each one's rows still in file order, so each group meets its
+//! rows, and each applicant its loans, in the order one run would: the union of the halves is
+//! the one run's result, bit for bit. Anything else (joins, unions, windows, limits, subqueries,
+//! views, files) runs whole.
 //!
 //! The store query joins the per-table results, each held in memory sorted by SK_ID_CURR, on
 //! that key. [`by_key_range`] runs it as consecutive ranges of applicants, two at a time: each
@@ -32,9 +33,11 @@ use datafusion::logical_expr::{
 
 use super::KEY;
 
-/// The two halves of `df` (odd and even SK_ID_CURR; NULL keys with the even), or `df` alone when
-/// its result is not computed applicant by applicant.
-pub fn by_applicant(df: DataFrame) -> Result<Vec<DataFrame>> {
+/// The two halves of `df`, or `df` alone when its result is not computed applicant by
+/// applicant. A table held sorted by SK_ID_CURR is halved at its middle key, each half reading a
+/// slice of it (as [`by_key_range`]); any other, only when `filtered`, into odd and even
+/// SK_ID_CURR (NULL keys with the even), each half filtering all of its rows: an extra pass.
+pub fn by_applicant(df: DataFrame, filtered: bool) -> Result<Vec<DataFrame>> {
     let (state, plan) = df.into_parts();
     let optimized = state.optimize(&plan)?;
     let Some(table) = single_table(&optimized) else {
@@ -44,6 +47,12 @@ pub fn by_applicant(df: DataFrame) -> Result<Vec<DataFrame>> {
     let applicant_local = key_columns(&optimized, Scope::Table(&table))
         .is_some_and(|keys| key_out.is_some_and(|k| keys.contains(&k)));
     if !applicant_local {
+        return Ok(vec![DataFrame::new(state, plan)]);
+    }
+    if let Some(tables) = sorted_tables(&plan) {
+        return key_ranges(&state, &plan, &tables, 2);
+    }
+    if !filtered {
         return Ok(vec![DataFrame::new(state, plan)]);
     }
     let parity = || ident(KEY) % lit(2i64);
@@ -214,9 +223,19 @@ pub fn by_key_range(df: DataFrame, parts: usize) -> Result<Vec<DataFrame>> {
     let optimized = state.optimize(&plan)?;
     let local =
         parts > 1 && key_columns(&optimized, Scope::Joined).is_some() && sorted_by_key(&optimized);
-    let Some(tables) = local.then(|| sorted_tables(&plan)).flatten() else {
-        return Ok(vec![DataFrame::new(state, plan)]);
-    };
+    match local.then(|| sorted_tables(&plan)).flatten() {
+        Some(tables) => key_ranges(&state, &plan, &tables, parts),
+        None => Ok(vec![DataFrame::new(state, plan)]),
+    }
+}
+
+/// `plan` over `parts` consecutive key ranges of its `tables` (the rows in each are slices).
+fn key_ranges(
+    state: &datafusion::execution::SessionState,
+    plan: &LogicalPlan,
+    tables: &BTreeMap<String, SortedTable>,
+    parts: usize,
+) -> Result<Vec<DataFrame>> {
     // Bounds at even steps through the largest table's keys.
     let keys = tables
         .values()
@@ -278,9 +297,14 @@ impl SortedTable {
     /// `table`, when it is held so.
     fn of(table: &MemTable) -> Option<SortedTable> {
         let order = table.sort_order.lock().clone();
-        let first = order.first()?.first()?;
-        let on_key = matches!(&first.expr, Expr::Column(c) if c.name == KEY);
-        if !on_key || !first.asc || first.nulls_first || table.batches.len() != 1 {
+        let on_key = order.iter().any(|o| {
+            o.first().is_some_and(|first| {
+                matches!(&first.expr, Expr::Column(c) if c.name == KEY)
+                    && first.asc
+                    && !first.nulls_first
+            })
+        });
+        if !on_key || table.batches.len() != 1 {
             return None;
         }
         // Nothing writes to these tables; a lock held elsewhere leaves the query whole.
