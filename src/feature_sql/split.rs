@@ -236,14 +236,12 @@ fn key_ranges(
     tables: &BTreeMap<String, SortedTable>,
     parts: usize,
 ) -> Result<Vec<DataFrame>> {
-    // Bounds at even steps through the largest table's keys.
-    let keys = tables
-        .values()
-        .max_by_key(|t| t.rows())
-        .map(SortedTable::keys);
-    let keys = keys.unwrap_or_default();
+    // Bounds at even steps through the largest table's rows (NULL keys, last, bound nothing).
+    let Some(largest) = tables.values().max_by_key(|t| t.rows()) else {
+        return Ok(vec![DataFrame::new(state.clone(), plan.clone())]);
+    };
     let mut bounds: Vec<i64> = (1..parts)
-        .filter_map(|i| keys.get(keys.len() * i / parts).copied())
+        .filter_map(|i| largest.key_at(largest.rows() * i / parts))
         .collect();
     bounds.dedup();
     let mut out = vec![];
@@ -324,12 +322,16 @@ impl SortedTable {
         self.batches.iter().map(RecordBatch::num_rows).sum()
     }
 
-    /// Its non-NULL keys, in order.
-    fn keys(&self) -> Vec<i64> {
-        let columns = self.batches.iter().filter_map(|b| b.column_by_name(KEY));
-        columns
-            .flat_map(|c| c.as_primitive::<Int64Type>().iter().flatten())
-            .collect()
+    /// The key of its row at `position` (in its order), unless NULL.
+    fn key_at(&self, mut position: usize) -> Option<i64> {
+        for batch in &self.batches {
+            if position < batch.num_rows() {
+                let key = batch.column_by_name(KEY)?.as_primitive::<Int64Type>();
+                return key.is_valid(position).then(|| key.value(position));
+            }
+            position -= batch.num_rows();
+        }
+        None
     }
 
     /// A table of the rows whose key is in [lower, upper) (no bound: open; NULL keys are above
