@@ -23,6 +23,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Int64Type, SchemaRef};
 use datafusion::catalog::TableProvider;
+use datafusion::common::DFSchema;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::{MemTable, provider_as_source, source_as_provider};
@@ -155,7 +156,10 @@ fn key_columns(plan: &LogicalPlan, scope: Scope) -> Option<Vec<usize>> {
             let left = key_columns(&join.left, scope)?;
             let right = key_columns(&join.right, scope)?;
             let (left_schema, right_schema) = (join.left.schema(), join.right.schema());
-            let key_of = |e: &Expr, schema: &datafusion::common::DFSchema, keys: &[usize]| matches!(e, Expr::Column(c) if schema.index_of_column(c).is_ok_and(|i| keys.contains(&i)));
+            let key_of = |e: &Expr, schema: &DFSchema, keys: &[usize]| match e {
+                Expr::Column(c) => schema.index_of_column(c).is_ok_and(|i| keys.contains(&i)),
+                _ => false,
+            };
             let on_key = join
                 .on
                 .iter()
