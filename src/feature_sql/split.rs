@@ -390,3 +390,101 @@ fn sorted_tables(plan: &LogicalPlan) -> Option<BTreeMap<String, SortedTable>> {
     .ok()?;
     all_sorted.then_some(tables)
 }
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::util::display::array_value_to_string;
+    use datafusion::common::Column;
+
+    use super::*;
+    use crate::feature_sql::tests::keyed;
+
+    /// A query joining tables sorted by SK_ID_CURR on it and sorted by it runs as key ranges
+    /// whose results in turn are the one run's (a NULL key, a key repeated across a batch
+    /// boundary); anything whose rows could mix ranges, or come out in another order, runs
+    /// whole.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn key_ranges_give_the_rows_of_one_run() {
+        let ctx = crate::raw::feature_session(&crate::raw::session());
+        let sorted = vec![Expr::Column(Column::new_unqualified(KEY)).sort(true, false)];
+        let a = vec![
+            keyed(vec![Some(1), Some(2), Some(4)], vec![10, 20, 40]),
+            keyed(vec![Some(5), Some(7), Some(8), None], vec![50, 70, 80, 0]),
+        ];
+        let b = vec![
+            keyed(vec![Some(2), Some(2), Some(5)], vec![1, 2, 3]),
+            keyed(vec![Some(5), Some(8), Some(9), None], vec![4, 5, 6, 7]),
+        ];
+        for (name, batches) in [("a", a.clone()), ("b", b.clone())] {
+            let schema = batches[0].schema();
+            crate::raw::register_sorted(&ctx, name, schema, vec![batches], sorted.clone()).unwrap();
+        }
+        // The same rows without a declared order.
+        crate::raw::register_batches(&ctx, "plain", a[0].schema(), vec![a.clone()]).unwrap();
+        let rows = |batches: &[RecordBatch]| -> Vec<String> {
+            let mut out = vec![];
+            for batch in batches {
+                for i in 0..batch.num_rows() {
+                    let cells: Vec<String> = batch
+                        .columns()
+                        .iter()
+                        .map(|c| match c.is_null(i) {
+                            true => "NULL".to_string(),
+                            false => array_value_to_string(c, i).unwrap(),
+                        })
+                        .collect();
+                    out.push(cells.join("|"));
+                }
+            }
+            out
+        };
+        let split = [
+            "SELECT a.SK_ID_CURR, a.row, s.n, s.total FROM a \
+             LEFT JOIN (SELECT SK_ID_CURR, COUNT(*) AS n, SUM(row) AS total FROM b GROUP BY SK_ID_CURR) s \
+             ON s.SK_ID_CURR = a.SK_ID_CURR ORDER BY a.SK_ID_CURR",
+            "SELECT b.SK_ID_CURR, b.row, a.row AS a_row FROM a RIGHT JOIN b \
+             ON a.SK_ID_CURR = b.SK_ID_CURR WHERE b.row > 1 ORDER BY b.SK_ID_CURR, b.row",
+            "SELECT a.SK_ID_CURR, b.row FROM a JOIN b ON a.SK_ID_CURR = b.SK_ID_CURR \
+             ORDER BY b.SK_ID_CURR",
+        ];
+        for sql in split {
+            let whole = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+            let ranges = super::by_key_range(ctx.sql(sql).await.unwrap(), 3).unwrap();
+            assert_eq!(ranges.len(), 3, "{sql}");
+            let mut batches = vec![];
+            let mut per_range = vec![];
+            for range in ranges {
+                let part = range.collect().await.unwrap();
+                per_range.push(rows(&part).len());
+                batches.extend(part);
+            }
+            assert_eq!(rows(&batches), rows(&whole), "{sql}");
+            assert!(
+                per_range.iter().filter(|n| **n > 0).count() >= 2,
+                "{sql}: {per_range:?}"
+            );
+        }
+        let whole = [
+            // Not sorted by a key, or not at all.
+            "SELECT a.SK_ID_CURR, b.row FROM a JOIN b ON a.SK_ID_CURR = b.SK_ID_CURR ORDER BY b.row",
+            "SELECT a.SK_ID_CURR, b.row FROM a JOIN b ON a.SK_ID_CURR = b.SK_ID_CURR",
+            "SELECT a.SK_ID_CURR, b.row FROM a JOIN b ON a.SK_ID_CURR = b.SK_ID_CURR \
+             ORDER BY a.SK_ID_CURR DESC",
+            // The key of the side an outer join fills with NULLs.
+            "SELECT a.SK_ID_CURR, b.row FROM a LEFT JOIN b ON a.SK_ID_CURR = b.SK_ID_CURR \
+             ORDER BY b.SK_ID_CURR",
+            // Joined on something else, across all rows, or limited.
+            "SELECT a.SK_ID_CURR, b.row FROM a JOIN b ON a.row = b.row ORDER BY a.SK_ID_CURR",
+            "SELECT a.SK_ID_CURR, a.row - (SELECT AVG(row) FROM b) AS d FROM a ORDER BY a.SK_ID_CURR",
+            "SELECT SK_ID_CURR, SUM(row) OVER () AS t FROM a ORDER BY SK_ID_CURR",
+            "SELECT SK_ID_CURR, row FROM a ORDER BY SK_ID_CURR LIMIT 3",
+            // A table without a declared order.
+            "SELECT p.SK_ID_CURR, b.row FROM plain p JOIN b ON p.SK_ID_CURR = b.SK_ID_CURR \
+             ORDER BY p.SK_ID_CURR",
+        ];
+        for sql in whole {
+            let parts = super::by_key_range(ctx.sql(sql).await.unwrap(), 3).unwrap();
+            assert_eq!(parts.len(), 1, "{sql}");
+        }
+    }
+}
