@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{Int64Type, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::common::DFSchema;
@@ -292,7 +292,8 @@ fn sorted_by_key(plan: &LogicalPlan) -> bool {
 struct SortedTable {
     schema: SchemaRef,
     order: Vec<Vec<SortExpr>>,
-    batches: Vec<RecordBatch>,
+    /// Its batches, each with its key column.
+    batches: Vec<(RecordBatch, Int64Array)>,
 }
 
 impl SortedTable {
@@ -311,29 +312,31 @@ impl SortedTable {
         }
         // Nothing writes to these tables; a lock held elsewhere leaves the query whole.
         let batches = table.batches[0].try_read().ok()?.clone();
-        let int_keys = batches.iter().all(|b| {
-            b.column_by_name(KEY)
-                .is_some_and(|c| c.as_primitive_opt::<Int64Type>().is_some())
+        let batches = batches.into_iter().map(|batch| {
+            let key = batch
+                .column_by_name(KEY)?
+                .as_primitive_opt::<Int64Type>()?
+                .clone();
+            Some((batch, key))
         });
-        int_keys.then_some(SortedTable {
+        Some(SortedTable {
             schema: table.schema(),
             order,
-            batches,
+            batches: batches.collect::<Option<_>>()?,
         })
     }
 
     fn rows(&self) -> usize {
-        self.batches.iter().map(RecordBatch::num_rows).sum()
+        self.batches.iter().map(|(batch, _)| batch.num_rows()).sum()
     }
 
     /// The key of its row at `position` (in its order), unless NULL.
     fn key_at(&self, mut position: usize) -> Option<i64> {
-        for batch in &self.batches {
-            if position < batch.num_rows() {
-                let key = batch.column_by_name(KEY)?.as_primitive::<Int64Type>();
+        for (_, key) in &self.batches {
+            if position < key.len() {
                 return key.is_valid(position).then(|| key.value(position));
             }
-            position -= batch.num_rows();
+            position -= key.len();
         }
         None
     }
@@ -342,11 +345,7 @@ impl SortedTable {
     /// every bound), with the same schema and declared order: slices of its batches.
     fn slice(&self, lower: Option<i64>, upper: Option<i64>) -> Result<MemTable> {
         let mut rows = vec![];
-        for batch in &self.batches {
-            let Some(key) = batch.column_by_name(KEY) else {
-                continue;
-            };
-            let key = key.as_primitive::<Int64Type>();
+        for (batch, key) in &self.batches {
             // Rows below `bound`: a prefix, since the batch is sorted with NULLs last.
             let below = |bound: i64| {
                 let (mut lo, mut hi) = (0, key.len());
