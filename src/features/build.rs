@@ -174,35 +174,18 @@ pub(super) async fn run(
 ) -> Result<FeatureStoreSummary> {
     let started = Instant::now();
     let engine = Engine::parse(opts.engine.as_deref(), "features.engine")?;
-    let output = layout.store_file.as_path();
     let sql = SqlSet::load(&layout.sql_dir)?;
     let files: Vec<(RawTable, PathBuf)> = RawTable::ALL
         .iter()
         .map(|t| (*t, layout.raw_file(*t)))
         .collect();
-    let mut absent: Vec<String> = vec![];
-    for (_, p) in &files {
-        match storage::remote(p) {
-            // A missing object or refused credentials: the store's own error, naming the URI.
-            Some(uri) => {
-                opts.storage.size(uri).await?;
-            }
-            None if !p.is_file() => absent.push(p.display().to_string()),
-            None => {}
-        }
-    }
-    if !absent.is_empty() {
-        return Err(Error::Input(format!(
-            "raw files missing: {} (run `creditrisk synth` or `creditrisk ingest`, or set paths.raw_dir)",
-            absent.join(", ")
-        )));
-    }
+    check_present(&files, &opts.storage).await?;
     let cache_dir = layout.raw_cache_dir();
     let cache = opts.raw_parquet_cache.then(|| ParquetCache {
         dir: cache_dir.clone(),
     });
     let memo = cache.as_ref().map(|_| cache_dir.clone());
-    let digests = Digests::spawn(files.clone(), memo, opts.storage.clone());
+    let digests = Digests::spawn(files, memo, opts.storage.clone());
 
     reporter.start("feature store", (STEPS.len() + 2) as u64);
     let spill = Spill::new(&engine, &layout.cache_dir)?;
@@ -241,16 +224,79 @@ pub(super) async fn run(
             digests.clone(),
         ),
     });
+    let (timings, sources) = run_steps(&shared, parses_csv, reporter).await?;
+
+    let store = store::write(
+        &ctx,
+        &engine,
+        &sql,
+        shared.spill.clone(),
+        layout,
+        &opts.validation,
+        reporter,
+    )
+    .await;
+    let store = store.inspect_err(|_| reporter.finish())?;
+
+    let t0 = Instant::now();
+    write_lineage(layout, opts, &sql, &sources, &digests, &store).await?;
+    let lineage_seconds = t0.elapsed().as_secs_f64();
+    reporter.advance(1);
+    reporter.finish();
+    drop(spill);
+
+    Ok(FeatureStoreSummary {
+        output: layout.store_file.display().to_string(),
+        rows: store.rows,
+        columns: store.columns,
+        seconds: started.elapsed().as_secs_f64(),
+        peak_rss_mb: peak_rss_mb(),
+        tables: timings,
+        store_seconds: store.seconds,
+        store_contracts_seconds: store.contracts_seconds,
+        lineage_seconds,
+    })
+}
+
+/// Every raw file present (a remote object is asked for its size: a missing one or refused
+/// credentials give the store's own error, naming the URI).
+async fn check_present(files: &[(RawTable, PathBuf)], storage: &Storage) -> Result<()> {
+    let mut absent: Vec<String> = vec![];
+    for (_, p) in files {
+        match storage::remote(p) {
+            Some(uri) => {
+                storage.size(uri).await?;
+            }
+            None if !p.is_file() => absent.push(p.display().to_string()),
+            None => {}
+        }
+    }
+    if !absent.is_empty() {
+        return Err(Error::Input(format!(
+            "raw files missing: {} (run `creditrisk synth` or `creditrisk ingest`, or set paths.raw_dir)",
+            absent.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Parse step after step on this task; each step's contracts, feature SQL and cache fill run as
+/// tasks beside the parsing of the next (and beside each other). Returns the tables' timings and
+/// sources in catalog order, or every contract failure.
+async fn run_steps(
+    shared: &Arc<Shared>,
+    parses_csv: bool,
+    reporter: &dyn Reporter,
+) -> Result<(Vec<TableTiming>, Vec<Source>)> {
+    let layout = &shared.layout;
     let mut done: Vec<StepDone> = vec![];
     let mut running: JoinSet<Result<StepDone>> = JoinSet::new();
     let mut held_bytes = 0;
     // With the cache on, a parsed step may hold its rows until their copy is written.
-    let in_memory = match cache.is_some() {
+    let in_memory = match shared.cache.is_some() {
         true => PARSED_BYTES_IN_MEMORY_FILLING,
         false => PARSED_BYTES_IN_MEMORY,
     };
-    // Parse step after step on this task; each step's contracts, feature SQL and cache fill run
-    // as tasks beside the parsing of the next (and beside each other).
     for step in &STEPS {
         let step_bytes = csv_bytes(layout, step.tables.iter().copied());
         while held_bytes > 0 && held_bytes + step_bytes > in_memory {
@@ -265,10 +311,10 @@ pub(super) async fn run(
         for &table in step.tables {
             reporter.message(&format!("{}: reading", table.name()));
             let t0 = Instant::now();
-            let loaded = load(&shared, table, reporter).await?;
+            let loaded = load(shared, table, reporter).await?;
             loads.push((table, loaded, t0.elapsed().as_secs_f64()));
             if table == RawTable::ApplicationTest {
-                raw::register_application_view(&ctx).await?;
+                raw::register_application_view(&shared.ctx).await?;
             }
         }
         let (cached, parsed): (Vec<_>, Vec<_>) = loads
@@ -299,23 +345,21 @@ pub(super) async fn run(
     timings.sort_by_key(|t| order(&t.table));
     let mut sources: Vec<Source> = done.iter_mut().flat_map(|d| d.sources.drain(..)).collect();
     sources.sort_by_key(|s| order(s.table.name()));
+    Ok((timings, sources))
+}
 
-    let store = store::write(
-        &ctx,
-        &engine,
-        &sql,
-        shared.spill.clone(),
-        output,
-        layout,
-        &opts.validation,
-        reporter,
-    )
-    .await;
-    let store = store.inspect_err(|_| reporter.finish())?;
-
-    let t0 = Instant::now();
+/// `reports/data_lineage.json`: every source with its sha256 (waited for here, the last moment
+/// it is needed), the configuration, the feature SQL and the store.
+async fn write_lineage(
+    layout: &Layout,
+    opts: &FeatureStoreOptions,
+    sql: &SqlSet,
+    sources: &[Source],
+    digests: &Digests,
+    store: &store::Written,
+) -> Result<()> {
     let mut lineage_sources = vec![];
-    for source in &sources {
+    for source in sources {
         let bytes = match storage::remote(&source.path) {
             Some(uri) => opts.storage.size(uri).await?,
             None => std::fs::metadata(&source.path)
@@ -343,28 +387,12 @@ pub(super) async fn run(
         feature_sql_files: sql.file_sha256s(),
         sources: lineage_sources,
         feature_store: StoreLineage {
-            path: output.display().to_string(),
+            path: layout.store_file.display().to_string(),
             rows: store.rows,
             columns: store.columns,
         },
     };
-    crate::io::write_json(&layout.lineage_file(), &lineage)?;
-    let lineage_seconds = t0.elapsed().as_secs_f64();
-    reporter.advance(1);
-    reporter.finish();
-    drop(spill);
-
-    Ok(FeatureStoreSummary {
-        output: output.display().to_string(),
-        rows: store.rows,
-        columns: store.columns,
-        seconds: started.elapsed().as_secs_f64(),
-        peak_rss_mb: peak_rss_mb(),
-        tables: timings,
-        store_seconds: store.seconds,
-        store_contracts_seconds: store.contracts_seconds,
-        lineage_seconds,
-    })
+    crate::io::write_json(&layout.lineage_file(), &lineage)
 }
 
 /// Bytes of the raw files of `tables` (0 for objects in a store: they are not held whole).

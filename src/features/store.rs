@@ -1,7 +1,7 @@
 //! The store query: every table's features joined into one row per applicant, streamed into the
 //! Parquet file and checked by the store's contracts before the file is published.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -35,15 +35,13 @@ pub(super) struct Written {
 }
 
 /// Run the store query over the per-table features registered in `ctx` (or, with `spill`, waiting
-/// in that folder), write `output` and check it. Its contract report is written either way; the
-/// file is published only when the contracts pass.
-#[allow(clippy::too_many_arguments)]
+/// in that folder), write the store file (`layout.store_file`) and check it. Its contract report
+/// is written either way; the file is published only when the contracts pass.
 pub(super) async fn write(
     ctx: &SessionContext,
     engine: &Engine,
     sql: &SqlSet,
     spill: Option<PathBuf>,
-    output: &Path,
     layout: &Layout,
     validation: &ValidationConfig,
     reporter: &dyn Reporter,
@@ -54,6 +52,7 @@ pub(super) async fn write(
     // SK_ID_CURR (`SqlSet::materialize`), so each range reads slices of them, its joins stream
     // its applicants in that order, and the final ORDER BY costs no sort.
     reporter.message(STORE_SQL.file);
+    let output = layout.store_file.as_path();
     let t0 = Instant::now();
     let engine_error = |e| Error::engine(format!("feature SQL {}", STORE_SQL.file), e);
     let store_ctx = match (engine, spill) {

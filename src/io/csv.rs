@@ -376,7 +376,7 @@ impl Builder {
             return None;
         }
         // One check of the block proves every field valid UTF-8 (fields split at ASCII bytes).
-        std::str::from_utf8(lines).ok()?;
+        simdutf8::basic::from_utf8(lines).ok()?;
         let width = self.columns.len();
         let mut pos = 0;
         while pos < lines.len() && (pos as u64) < limit {
