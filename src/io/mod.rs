@@ -13,7 +13,9 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 
 pub mod csv;
+mod hash_memo;
 pub mod parquet;
+pub use hash_memo::HashMemo;
 pub use parquet::{
     ParquetOptions, ParquetSink, footer_values, read_parquet, write_batch, write_parquet,
 };

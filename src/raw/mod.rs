@@ -13,7 +13,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -23,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::RawTable;
 use crate::error::{Error, Result};
-use crate::io::{ParquetOptions, ParquetSink};
+use crate::io::{HashMemo, ParquetOptions, ParquetSink};
 use crate::layout::RawCacheName;
 
 mod facts;
@@ -483,16 +482,17 @@ pub async fn register_application_view(ctx: &SessionContext) -> Result<()> {
 }
 
 /// sha256 of a raw file, remembered next to the cache by (size, modification time) so that a warm
-/// build does not hash gigabytes it has already hashed (the same trick as git's index).
+/// build does not hash gigabytes it has already hashed (see [`HashMemo`]).
 pub fn file_sha256(path: &Path, memo_dir: Option<&Path>) -> Result<String> {
     let stamp = HashStamp::take(path)?;
     let memo_file = memo_dir.map(|d| stamp.memo_file(d));
     if let Some(file) = &memo_file
         && let Ok(text) = std::fs::read_to_string(file)
         && let Ok(memo) = serde_json::from_str::<Memo>(&text)
-        && memo.describes(&stamp.0)
+        && memo.path == stamp.0.path
+        && memo.file.describes(&stamp.0.file)
     {
-        return Ok(memo.sha256);
+        return Ok(memo.file.sha256);
     }
     let sha256 = crate::io::sha256_file(path)?;
     if let Some(file) = &memo_file {
@@ -507,15 +507,12 @@ pub struct HashStamp(Memo);
 
 impl HashStamp {
     pub fn take(path: &Path) -> Result<HashStamp> {
-        let hashed_at_ns = epoch_ns(std::time::SystemTime::now());
-        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let not_found = || Error::io(path, std::io::ErrorKind::NotFound.into());
+        let file = HashMemo::stamp(path)?.ok_or_else(not_found)?;
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         Ok(HashStamp(Memo {
             path: abs.display().to_string(),
-            bytes: meta.len(),
-            modified_ns: meta.modified().map(epoch_ns).unwrap_or(0),
-            sha256: String::new(),
-            hashed_at_ns,
+            file,
         }))
     }
 
@@ -525,9 +522,8 @@ impl HashStamp {
 
     fn with(&self, sha256: &str) -> Memo {
         Memo {
-            sha256: sha256.to_string(),
             path: self.0.path.clone(),
-            ..self.0
+            file: self.0.file.with(sha256),
         }
     }
 }
@@ -538,41 +534,18 @@ impl HashStamp {
 /// be written only costs that second hash.
 pub fn remember_sha256(stamp: &HashStamp, sha256: &str, memo_dir: &Path) {
     let unchanged = HashStamp::take(Path::new(&stamp.0.path))
-        .is_ok_and(|now| now.0.bytes == stamp.0.bytes && now.0.modified_ns == stamp.0.modified_ns);
+        .is_ok_and(|now| now.0.file.same_file(&stamp.0.file));
     if unchanged {
         let _ = crate::io::write_json(&stamp.memo_file(memo_dir), &stamp.with(sha256));
     }
 }
 
-/// File timestamps come from a coarse clock (one kernel tick, 4-10 ms): a rewrite of the same size
-/// within the tick in which the file was hashed keeps its mtime. Such a memo ("racily clean", as
-/// git calls it) is not trusted; the file is hashed again.
-const RACY_MARGIN_NS: u128 = 20_000_000;
-
+/// A raw file's memo: its absolute path, and its hash with the stamp it was taken of.
 #[derive(Serialize, Deserialize)]
 struct Memo {
     path: String,
-    bytes: u64,
-    modified_ns: u128,
-    sha256: String,
-    /// When the hash was started (ns since the epoch); memos without it are not trusted.
-    #[serde(default)]
-    hashed_at_ns: u128,
-}
-
-impl Memo {
-    /// Whether this memo holds the hash of the file as `now` found it.
-    fn describes(&self, now: &Memo) -> bool {
-        self.path == now.path
-            && self.bytes == now.bytes
-            && self.modified_ns == now.modified_ns
-            && self.modified_ns != 0
-            && self.modified_ns + RACY_MARGIN_NS < self.hashed_at_ns
-    }
-}
-
-fn epoch_ns(t: std::time::SystemTime) -> u128 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+    // Nested, not flattened: serde's flatten cannot carry the u128 timestamps.
+    file: HashMemo,
 }
 
 fn path_str(path: &Path) -> Result<&str> {
