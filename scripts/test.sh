@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/creditrisk/target}"
 # Headless Chromium renders the model card in a test; install it once (Debian package).
 scripts/chromium.sh
-cargo test --release "$@"
+cargo test --release --workspace "$@"

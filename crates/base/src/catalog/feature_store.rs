@@ -1,0 +1,181 @@
+//! The feature store's columns: the contract between the feature SQL (`sql/`) and every later
+//! stage. Their definitions, units and NULL meanings are in `docs/features.md`.
+
+use arrow::datatypes::DataType;
+
+/// Storage type of a feature column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeatureType {
+    Int,
+    Float,
+    /// Categorical, kept as its string value (encoding is fitted on the training split).
+    Text,
+}
+
+impl FeatureType {
+    pub fn arrow_type(self) -> DataType {
+        match self {
+            FeatureType::Int => DataType::Int64,
+            FeatureType::Float => DataType::Float64,
+            FeatureType::Text => DataType::Utf8,
+        }
+    }
+}
+
+/// Bookkeeping columns that lead every store row: SK_ID_CURR (Int64), TARGET (Int64, NULL on
+/// test rows), IS_TRAIN (Boolean).
+pub const KEY_COLUMNS: [(&str, DataType); 3] = [
+    ("SK_ID_CURR", DataType::Int64),
+    ("TARGET", DataType::Int64),
+    ("IS_TRAIN", DataType::Boolean),
+];
+
+/// Every feature of `docs/features.md`, in store order, with its type (137 columns).
+pub const FEATURES: &[(&str, FeatureType)] = &[
+    ("NAME_CONTRACT_TYPE", FeatureType::Text),
+    ("FLAG_OWN_CAR", FeatureType::Text),
+    ("FLAG_OWN_REALTY", FeatureType::Text),
+    ("CNT_CHILDREN", FeatureType::Int),
+    ("AMT_INCOME_TOTAL", FeatureType::Float),
+    ("AMT_CREDIT", FeatureType::Float),
+    ("AMT_ANNUITY", FeatureType::Float),
+    ("AMT_GOODS_PRICE", FeatureType::Float),
+    ("NAME_INCOME_TYPE", FeatureType::Text),
+    ("NAME_EDUCATION_TYPE", FeatureType::Text),
+    ("NAME_FAMILY_STATUS", FeatureType::Text),
+    ("NAME_HOUSING_TYPE", FeatureType::Text),
+    ("DAYS_BIRTH", FeatureType::Int),
+    ("DAYS_EMPLOYED", FeatureType::Int),
+    ("DAYS_REGISTRATION", FeatureType::Float),
+    ("DAYS_ID_PUBLISH", FeatureType::Int),
+    ("OWN_CAR_AGE", FeatureType::Float),
+    ("FLAG_MOBIL", FeatureType::Int),
+    ("FLAG_EMP_PHONE", FeatureType::Int),
+    ("FLAG_WORK_PHONE", FeatureType::Int),
+    ("FLAG_CONT_MOBILE", FeatureType::Int),
+    ("FLAG_PHONE", FeatureType::Int),
+    ("FLAG_EMAIL", FeatureType::Int),
+    ("CNT_FAM_MEMBERS", FeatureType::Float),
+    ("REGION_RATING_CLIENT", FeatureType::Int),
+    ("REGION_RATING_CLIENT_W_CITY", FeatureType::Int),
+    ("WEEKDAY_APPR_PROCESS_START", FeatureType::Text),
+    ("HOUR_APPR_PROCESS_START", FeatureType::Int),
+    ("REG_REGION_NOT_LIVE_REGION", FeatureType::Int),
+    ("REG_REGION_NOT_WORK_REGION", FeatureType::Int),
+    ("LIVE_REGION_NOT_WORK_REGION", FeatureType::Int),
+    ("REG_CITY_NOT_LIVE_CITY", FeatureType::Int),
+    ("REG_CITY_NOT_WORK_CITY", FeatureType::Int),
+    ("LIVE_CITY_NOT_WORK_CITY", FeatureType::Int),
+    ("EXT_SOURCE_1", FeatureType::Float),
+    ("EXT_SOURCE_2", FeatureType::Float),
+    ("EXT_SOURCE_3", FeatureType::Float),
+    ("OBS_30_CNT_SOCIAL_CIRCLE", FeatureType::Float),
+    ("DEF_30_CNT_SOCIAL_CIRCLE", FeatureType::Float),
+    ("OBS_60_CNT_SOCIAL_CIRCLE", FeatureType::Float),
+    ("DEF_60_CNT_SOCIAL_CIRCLE", FeatureType::Float),
+    ("DAYS_LAST_PHONE_CHANGE", FeatureType::Float),
+    ("FLAG_DOCUMENT_2", FeatureType::Int),
+    ("FLAG_DOCUMENT_3", FeatureType::Int),
+    ("FLAG_DOCUMENT_4", FeatureType::Int),
+    ("FLAG_DOCUMENT_5", FeatureType::Int),
+    ("FLAG_DOCUMENT_6", FeatureType::Int),
+    ("FLAG_DOCUMENT_7", FeatureType::Int),
+    ("FLAG_DOCUMENT_8", FeatureType::Int),
+    ("FLAG_DOCUMENT_9", FeatureType::Int),
+    ("FLAG_DOCUMENT_10", FeatureType::Int),
+    ("FLAG_DOCUMENT_11", FeatureType::Int),
+    ("FLAG_DOCUMENT_12", FeatureType::Int),
+    ("FLAG_DOCUMENT_13", FeatureType::Int),
+    ("FLAG_DOCUMENT_14", FeatureType::Int),
+    ("FLAG_DOCUMENT_15", FeatureType::Int),
+    ("FLAG_DOCUMENT_16", FeatureType::Int),
+    ("FLAG_DOCUMENT_17", FeatureType::Int),
+    ("FLAG_DOCUMENT_18", FeatureType::Int),
+    ("FLAG_DOCUMENT_19", FeatureType::Int),
+    ("FLAG_DOCUMENT_20", FeatureType::Int),
+    ("FLAG_DOCUMENT_21", FeatureType::Int),
+    ("AMT_REQ_CREDIT_BUREAU_HOUR", FeatureType::Float),
+    ("AMT_REQ_CREDIT_BUREAU_DAY", FeatureType::Float),
+    ("AMT_REQ_CREDIT_BUREAU_WEEK", FeatureType::Float),
+    ("AMT_REQ_CREDIT_BUREAU_MON", FeatureType::Float),
+    ("AMT_REQ_CREDIT_BUREAU_QRT", FeatureType::Float),
+    ("AMT_REQ_CREDIT_BUREAU_YEAR", FeatureType::Float),
+    ("AGE_YEARS", FeatureType::Float),
+    ("DAYS_EMPLOYED_ANOM", FeatureType::Int),
+    ("EMPLOYED_YEARS", FeatureType::Float),
+    ("EMPLOYMENT_TO_AGE", FeatureType::Float),
+    ("PAYMENT_RATE", FeatureType::Float),
+    ("CREDIT_TO_INCOME", FeatureType::Float),
+    ("ANNUITY_TO_INCOME", FeatureType::Float),
+    ("GOODS_TO_CREDIT", FeatureType::Float),
+    ("INCOME_PER_PERSON", FeatureType::Float),
+    ("CHILDREN_RATIO", FeatureType::Float),
+    ("EXT_SOURCE_1_IS_MISSING", FeatureType::Int),
+    ("EXT_SOURCE_2_IS_MISSING", FeatureType::Int),
+    ("EXT_SOURCE_3_IS_MISSING", FeatureType::Int),
+    ("OWN_CAR_AGE_IS_MISSING", FeatureType::Int),
+    ("EXT_SOURCE_MEAN", FeatureType::Float),
+    ("EXT_SOURCE_MIN", FeatureType::Float),
+    ("EXT_SOURCE_MAX", FeatureType::Float),
+    ("DOC_COUNT", FeatureType::Int),
+    ("CONTACT_COUNT", FeatureType::Int),
+    ("ADDR_MISMATCH_SUM", FeatureType::Int),
+    ("TOT_MISSING_COUNT", FeatureType::Int),
+    ("HAS_BUREAU", FeatureType::Int),
+    ("BUREAU_N_LOANS", FeatureType::Int),
+    ("BUREAU_N_ACTIVE", FeatureType::Int),
+    ("BUREAU_N_CLOSED", FeatureType::Int),
+    ("BUREAU_LAST_CREDIT_DAYS", FeatureType::Int),
+    ("BUREAU_LAST_UPDATE_DAYS", FeatureType::Int),
+    ("BUREAU_TOTAL_DEBT", FeatureType::Float),
+    ("BUREAU_TOTAL_CREDIT", FeatureType::Float),
+    ("BUREAU_LIMIT_SUM", FeatureType::Float),
+    ("BUREAU_UTIL_MEAN", FeatureType::Float),
+    ("BUREAU_OVERDUE_SUM", FeatureType::Float),
+    ("BUREAU_MAX_OVERDUE", FeatureType::Float),
+    ("BUREAU_PROLONG_SUM", FeatureType::Int),
+    ("BB_DELINQ_SHARE_MEAN", FeatureType::Float),
+    ("BB_WORST_STATUS_MAX", FeatureType::Int),
+    ("BB_MONTHS_SINCE_LAST_DELINQ_MIN", FeatureType::Int),
+    ("HAS_PREV", FeatureType::Int),
+    ("PREV_TOTAL", FeatureType::Int),
+    ("PREV_APPROVED", FeatureType::Int),
+    ("PREV_REFUSED", FeatureType::Int),
+    ("PREV_CANCELLED", FeatureType::Int),
+    ("PREV_UNUSED", FeatureType::Int),
+    ("PREV_APPROVAL_RATE", FeatureType::Float),
+    ("PREV_REFUSED_RATE", FeatureType::Float),
+    ("PREV_APP_CREDIT_RATIO_MEAN", FeatureType::Float),
+    ("PREV_DOWNPAYMENT_RATE_MEAN", FeatureType::Float),
+    ("PREV_CNT_PAYMENT_MEAN", FeatureType::Float),
+    ("PREV_LAST_DECISION_DAYS", FeatureType::Int),
+    ("PREV_EARLIEST_DECISION_DAYS", FeatureType::Int),
+    ("HAS_INSTAL", FeatureType::Int),
+    ("INSTAL_PAYMENT_RATIO_MEAN", FeatureType::Float),
+    ("INSTAL_PAYMENT_RATIO_STD", FeatureType::Float),
+    ("INSTAL_LATE_MEAN", FeatureType::Float),
+    ("INSTAL_LATE_MAX", FeatureType::Float),
+    ("INSTAL_LATE_SHARE", FeatureType::Float),
+    ("INSTAL_SEVERE_LATE_SHARE", FeatureType::Float),
+    ("HAS_CC", FeatureType::Int),
+    ("CC_UTIL_MEAN", FeatureType::Float),
+    ("CC_UTIL_MAX", FeatureType::Float),
+    ("CC_MINPAY_COVERAGE_MEAN", FeatureType::Float),
+    ("CC_MINPAY_MET_SHARE", FeatureType::Float),
+    ("CC_DPD_ANY_SHARE", FeatureType::Float),
+    ("CC_DPD_MAX", FeatureType::Int),
+    ("CC_CASH_RATIO_MEAN", FeatureType::Float),
+    ("HAS_POS", FeatureType::Int),
+    ("POS_DPD_ANY_SHARE", FeatureType::Float),
+    ("POS_DPD_MAX", FeatureType::Int),
+    ("POS_MONTHS_SINCE_LAST_ACTIVE", FeatureType::Int),
+];
+
+/// Names of all store columns (keys, then features).
+pub fn store_columns() -> Vec<&'static str> {
+    KEY_COLUMNS
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(FEATURES.iter().map(|(n, _)| *n))
+        .collect()
+}
