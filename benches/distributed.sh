@@ -78,14 +78,15 @@ fi
 
 if [[ $stages == *" cluster "* ]]; then
     port=50150
-    /usr/bin/time -v -o "$out/scheduler.time" "$bin" cluster scheduler --port $port \
+    /usr/bin/time -v -o "$out/scheduler.time" "$bin" cluster scheduler --bind "127.0.0.1:$port" \
         >"$out/scheduler.log" 2>&1 &
     pids+=($!)
     wait_port $port
     for i in 1 2; do
         mkdir -p "$out/executor$i"
         /usr/bin/time -v -o "$out/executor$i.time" "$bin" cluster executor \
-            --port $((port + 10 * i)) --grpc-port $((port + 10 * i + 1)) --scheduler-port $port \
+            --bind "127.0.0.1:$((port + 10 * i))" --grpc-bind "127.0.0.1:$((port + 10 * i + 1))" \
+            --scheduler "127.0.0.1:$port" \
             --work-dir "$out/executor$i" --concurrent-tasks 2 >"$out/executor$i.log" 2>&1 &
         pids+=($!)
         wait_port $((port + 10 * i))

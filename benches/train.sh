@@ -30,7 +30,9 @@ export CREDITRISK__PATHS__CACHE_DIR="${CREDITRISK__PATHS__CACHE_DIR:-$OUT/cache}
 export CREDITRISK__TRACKING__URI="${CREDITRISK__TRACKING__URI:-$OUT/mlruns}"
 
 [[ -n "${CREDITRISK_BIN:-}" ]] || cargo build --release --bin creditrisk
+[[ -n "${CREDITRISK_BENCH_BIN:-}" ]] || cargo build --release -p creditrisk-bench
 BIN="${CREDITRISK_BIN:-$CARGO_TARGET_DIR/release/creditrisk}"
+BENCH_BIN="${CREDITRISK_BENCH_BIN:-$CARGO_TARGET_DIR/release/creditrisk-bench}"
 LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 
@@ -60,11 +62,11 @@ METRICS="$CREDITRISK__PATHS__REPORTS_DIR/test_metrics.json"
 metric() { grep -o "\"$1\": *[-0-9.eE]*" "$METRICS" | head -1 | awk -F: '{gsub(/ /, "", $2); print $2}'; }
 AUC=$(metric roc_auc)
 
-# Bayes AUC: the true synthetic PD ranked on the same test rows (hidden `bayes-auc` aid).
+# Bayes AUC: the true synthetic PD ranked on the same test rows (the benchmark binary).
 TEST_SPLIT="$CREDITRISK__PATHS__PROCESSED_DIR/test.parquet"
 BAYES="n/a (no truth file at $TRUTH)"
 if [[ -f "$TRUTH" ]]; then
-  BAYES=$("$BIN" --config "$CONFIG" bayes-auc --test "$TEST_SPLIT" --truth "$TRUTH" | tail -1)
+  BAYES=$("$BENCH_BIN" bayes-auc --test "$TEST_SPLIT" --truth "$TRUTH" | tail -1)
 fi
 
 echo

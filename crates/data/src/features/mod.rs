@@ -17,7 +17,6 @@ mod raw_checks;
 mod store;
 mod summary;
 
-use std::path::Path;
 
 pub use options::FeatureStoreOptions;
 pub use summary::{FeatureStoreSummary, TableTiming, TypedCopy};
@@ -44,52 +43,4 @@ pub async fn build_feature_store(
                 opts.cluster_timeout_seconds
             )))
         })
-}
-
-/// The parsing floor: parse every typed raw CSV of `raw_dir` once, one table at a time, with the
-/// reader the build uses (each table's batches are dropped once counted; in DataFusion's reader,
-/// a `COUNT` of every column, so each value is parsed but nothing is kept). Returns (table, rows,
-/// seconds) per file; used by `benches/feature_store.sh`.
-pub async fn parse_floor(raw_dir: &Path) -> creditrisk_base::Result<Vec<(String, u64, f64)>> {
-    use datafusion::arrow::array::AsArray;
-    use datafusion::arrow::datatypes::Int64Type;
-    use datafusion::prelude::CsvReadOptions;
-    let ctx = crate::raw::session();
-    let mut out = vec![];
-    for table in creditrisk_base::catalog::RawTable::ALL {
-        let started = std::time::Instant::now();
-        let path = raw_dir.join(table.file_name());
-        let schema = table.arrow_schema();
-        // The build's reader first (as `raw::load_csv`), DataFusion's when it declines the file.
-        if let Some(parts) = crate::raw::read_plain_csv(&ctx, &path, &schema).await? {
-            let rows = parts.iter().flatten().map(|b| b.num_rows() as u64).sum();
-            let seconds = started.elapsed().as_secs_f64();
-            out.push((table.name().to_string(), rows, seconds));
-            continue;
-        }
-        let options = CsvReadOptions::new().has_header(true).schema(&schema);
-        ctx.register_csv(table.name(), path.to_string_lossy().as_ref(), options)
-            .await?;
-        let counts: Vec<String> = table
-            .columns()
-            .iter()
-            .map(|c| format!("COUNT({})", crate::raw::ident(c.name)))
-            .collect();
-        let sql = format!(
-            "SELECT COUNT(*), {} FROM {}",
-            counts.join(", "),
-            table.name()
-        );
-        let batches = ctx.sql(&sql).await?.collect().await?;
-        let rows = batches
-            .first()
-            .map(|b| b.column(0).as_primitive::<Int64Type>().value(0) as u64)
-            .unwrap_or(0);
-        out.push((
-            table.name().to_string(),
-            rows,
-            started.elapsed().as_secs_f64(),
-        ));
-    }
-    Ok(out)
 }
