@@ -29,13 +29,16 @@ impl FeatureSql {
     }
 }
 
-/// Per-table feature files, in the order they can run.
-pub const TABLE_SQL: [FeatureSql; 7] = [
-    FeatureSql {
-        file: "application.sql",
-        result: "application_features",
-        builtin: include_str!("../../../sql/application.sql"),
-    },
+/// The application features: one row per applicant of the `application` view.
+pub const APPLICATION_SQL: FeatureSql = FeatureSql {
+    file: "application.sql",
+    result: "application_features",
+    builtin: include_str!("../../../sql/application.sql"),
+};
+
+/// The per-table files over the credit history ([`RawTable::HISTORY`](crate::catalog::RawTable)),
+/// in the order they can run.
+pub const HISTORY_SQL: [FeatureSql; 6] = [
     FeatureSql {
         file: "bureau.sql",
         result: "bureau_features",
@@ -66,6 +69,17 @@ pub const TABLE_SQL: [FeatureSql; 7] = [
         result: "pos_cash_balance_features",
         builtin: include_str!("../../../sql/pos_cash_balance.sql"),
     },
+];
+
+/// Per-table feature files, in the order they can run: the application's, then the history's.
+pub const TABLE_SQL: [FeatureSql; 7] = [
+    APPLICATION_SQL,
+    HISTORY_SQL[0],
+    HISTORY_SQL[1],
+    HISTORY_SQL[2],
+    HISTORY_SQL[3],
+    HISTORY_SQL[4],
+    HISTORY_SQL[5],
 ];
 
 /// The join of all per-table results into the store.

@@ -24,9 +24,8 @@ use creditrisk_model::serving_contract::{self, TABLE};
 /// The history tables a record may carry as arrays, under their Kaggle file names (`bureau`,
 /// ..., `POS_CASH_balance`).
 pub fn history_tables() -> impl Iterator<Item = (RawTable, &'static str)> {
-    RawTable::ALL
+    RawTable::HISTORY
         .into_iter()
-        .skip(2)
         .map(|t| (t, t.file_name().trim_end_matches(".csv")))
 }
 

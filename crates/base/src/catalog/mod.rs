@@ -104,6 +104,16 @@ impl RawTable {
         RawTable::PosCashBalance,
     ];
 
+    /// The credit-history tables: every raw table but the two application files.
+    pub const HISTORY: [RawTable; 6] = [
+        RawTable::Bureau,
+        RawTable::BureauBalance,
+        RawTable::PreviousApplication,
+        RawTable::InstallmentsPayments,
+        RawTable::CreditCardBalance,
+        RawTable::PosCashBalance,
+    ];
+
     /// Short name used in SQL, reports and config keys.
     pub fn name(self) -> &'static str {
         match self {

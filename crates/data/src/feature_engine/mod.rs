@@ -35,7 +35,7 @@ use crate::feature_sql;
 use creditrisk_base::catalog::RawTable;
 use creditrisk_base::error::{Error, Result};
 use creditrisk_base::layout::Layout;
-use creditrisk_base::sql::{FeatureSql, STORE_SQL, SqlSet, TABLE_SQL};
+use creditrisk_base::sql::{APPLICATION_SQL, FeatureSql, HISTORY_SQL, STORE_SQL, SqlSet};
 use creditrisk_model::{ID_COLUMN, ModelBundle};
 use overlay::StoreOverlay;
 use request_scan::RequestTable;
@@ -92,23 +92,23 @@ impl FeatureEngine {
         let source = match history {
             History::Dir(dir) => {
                 materialize_history(sql, dir, &ctx).await?;
-                let application = feature_sql::plan(sql, &ctx, TABLE_SQL[0])
+                let application = feature_sql::plan(sql, &ctx, APPLICATION_SQL)
                     .await?
                     .into_view();
-                ctx.register_table(TABLE_SQL[0].result, application)?;
+                ctx.register_table(APPLICATION_SQL.result, application)?;
                 Source::Dir {
                     store: prepare(&ctx, sql, STORE_SQL).await?,
                 }
             }
             History::Store | History::Features => {
-                for table in RawTable::ALL.into_iter().skip(2) {
+                for table in RawTable::HISTORY {
                     ctx.register_table(table.name(), Arc::new(RequestTable::new(table)))?;
                 }
                 let carried = {
                     feature_sql::register_feature_views(sql, &ctx).await?;
                     prepare(&ctx, sql, STORE_SQL).await?
                 };
-                let application = prepare(&ctx, sql, TABLE_SQL[0]).await?;
+                let application = prepare(&ctx, sql, APPLICATION_SQL).await?;
                 let task = ctx.task_ctx();
                 let none = run(&task, &carried, &probe()?).await?;
                 let overlay = StoreOverlay::load(layout, sql, &application.schema, &none)?;
@@ -208,7 +208,7 @@ async fn materialize_history(
     ctx: &SessionContext,
 ) -> Result<()> {
     let files = crate::raw::session();
-    for table in RawTable::ALL.into_iter().skip(2) {
+    for table in RawTable::HISTORY {
         let path = dir.join(table.file_name());
         let names = crate::raw::read_header(&path)?;
         let header = crate::raw::check_header(table, &names);
@@ -219,7 +219,7 @@ async fn materialize_history(
         }
     }
     let files = crate::raw::feature_session(&files);
-    for file in TABLE_SQL.into_iter().skip(1) {
+    for file in HISTORY_SQL {
         let df = feature_sql::plan(sql, &files, file).await?;
         let schema = Arc::new(df.schema().as_arrow().clone());
         let parts = df

@@ -17,7 +17,6 @@ mod raw_checks;
 mod store;
 mod summary;
 
-
 pub use options::FeatureStoreOptions;
 pub use summary::{FeatureStoreSummary, TableTiming, TypedCopy};
 
