@@ -13,6 +13,7 @@ use creditrisk_mlflow::{ModelVersion, Run};
 use creditrisk_ops::deploy::DeployManifest;
 use creditrisk_ops::evaluate::EvalSummary;
 use creditrisk_ops::gates::{AutoPromotion, CanaryReport, ValidationOutcome};
+use creditrisk_ops::gc::GcReport;
 use creditrisk_ops::ingest::IngestionSummary;
 use creditrisk_ops::monitor::DriftReport;
 use creditrisk_ops::monitor::freshness::FreshnessReport;
@@ -415,5 +416,30 @@ pub fn model_version(version: &ModelVersion, run: Option<&Run>) {
     println!(
         "{}",
         serde_json::to_string_pretty(&shown).unwrap_or_default()
+    );
+}
+
+pub fn gc(r: &GcReport) {
+    for u in &r.unreferenced {
+        eprintln!(
+            "{} {} ({:.1} MB): {}",
+            if r.deleted { "removed" } else { "unreferenced" },
+            u.dir.display(),
+            u.bytes as f64 / 1e6,
+            u.why
+        );
+    }
+    let bytes: u64 = r.unreferenced.iter().map(|u| u.bytes).sum();
+    eprintln!(
+        "{}: {} bundles kept, {} unreferenced ({:.1} MB){}",
+        r.model_name,
+        r.kept.len(),
+        r.unreferenced.len(),
+        bytes as f64 / 1e6,
+        if r.deleted || r.unreferenced.is_empty() {
+            ""
+        } else {
+            "; remove them with --delete"
+        }
     );
 }

@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -23,10 +24,11 @@ use super::local_files::{
     read_optional, upload_plan,
 };
 use super::names::{self, check_key, check_run_id, check_tag_value};
+use super::run_owners;
 use super::types::{ArtifactEntry, Batch, Metric, NewRun, Run, RunInfo, RunStatus};
 use super::yaml::{self, Value};
 use creditrisk_base::error::{Error, Result};
-use creditrisk_base::io::write_atomic;
+use creditrisk_base::io::write_atomic_via;
 
 const META: &str = "meta.yaml";
 const LOCK_FILE: &str = ".creditrisk.lock";
@@ -98,7 +100,30 @@ impl FileStore {
     /// A store at `root` (created on first write). `file_uris`: see the field.
     pub(crate) fn new(root: &Path, file_uris: bool) -> Result<FileStore> {
         let root = std::path::absolute(root).map_err(|e| Error::io(root, e))?;
-        Ok(FileStore { root, file_uris })
+        let store = FileStore { root, file_uris };
+        store.end_orphaned_runs()?;
+        Ok(store)
+    }
+
+    /// Mark KILLED every RUNNING run whose process died (see `run_owners`).
+    fn end_orphaned_runs(&self) -> Result<()> {
+        let orphans = run_owners::orphans(&self.root)?;
+        if orphans.is_empty() {
+            return Ok(());
+        }
+        let _lock = self.lock()?;
+        for run_id in orphans {
+            if let Ok(run_dir) = self.run_dir(&run_id) {
+                let mut info = self.read_run_info(&run_dir)?;
+                if info.status == RunStatus::Running {
+                    info.status = RunStatus::Killed;
+                    info.end_time = Some(names::now_ms());
+                    self.write_run_meta(&run_dir, &info)?;
+                }
+            }
+            run_owners::release(&self.root, &run_id)?;
+        }
+        Ok(())
     }
 
     pub(crate) fn root(&self) -> &Path {
@@ -120,6 +145,13 @@ impl FileStore {
         path.display().to_string()
     }
 
+    /// Replace `path` atomically, with the temporary file at the store root: MLflow lists every
+    /// file of `params/`, `tags/`, `aliases/` and a version's folder, but no file at the root, so a
+    /// write cut short by a crash leaves nothing MLflow shows.
+    pub(crate) fn write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        write_atomic_via(path, &self.root, |f| f.write_all(bytes))
+    }
+
     /// Take the store-wide lock (blocks until free).
     pub(crate) fn lock(&self) -> Result<StoreLock> {
         std::fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
@@ -131,6 +163,21 @@ impl FileStore {
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
         file.lock().map_err(|e| Error::io(&path, e))?;
+        Ok(StoreLock { _file: file })
+    }
+
+    /// Take the store-wide lock shared with other readers: a reader waits while a writer holds
+    /// [`FileStore::lock`], so it never sees a transition half done.
+    pub(crate) fn lock_shared(&self) -> Result<StoreLock> {
+        std::fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
+        let path = self.root.join(LOCK_FILE);
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        file.lock_shared().map_err(|e| Error::io(&path, e))?;
         Ok(StoreLock { _file: file })
     }
 
@@ -171,7 +218,7 @@ impl FileStore {
             ("trace_location".into(), Value::Null),
             ("workspace".into(), Value::str("default")),
         ]);
-        write_atomic(&dir.join(META), meta.as_bytes())?;
+        self.write(&dir.join(META), meta.as_bytes())?;
         Ok(id)
     }
 
@@ -248,9 +295,10 @@ impl FileStore {
             lifecycle_stage: "active".into(),
         };
         // meta.yaml first: with it the run is valid (MLflow skips a run folder without one).
+        run_owners::claim(&self.root, &run_id)?;
         self.write_run_meta(&run_dir, &info)?;
         for (k, v) in &tags {
-            write_atomic(&run_dir.join("tags").join(k), v.as_bytes())?;
+            self.write(&run_dir.join("tags").join(k), v.as_bytes())?;
         }
         Ok(info)
     }
@@ -272,7 +320,7 @@ impl FileStore {
             ("tags".into(), Value::EmptyList),
             ("user_id".into(), Value::str(&info.user_id)),
         ]);
-        write_atomic(&run_dir.join(META), meta.as_bytes())
+        self.write(&run_dir.join(META), meta.as_bytes())
     }
 
     /// The folder of run `run_id`, whichever experiment holds it.
@@ -330,7 +378,7 @@ impl FileStore {
         for (k, v) in &batch.params {
             let path = run_dir.join("params").join(k);
             if !path.exists() {
-                write_atomic(&path, v.as_bytes())?;
+                self.write(&path, v.as_bytes())?;
             }
         }
         let mut lines: BTreeMap<&str, String> = BTreeMap::new();
@@ -361,7 +409,7 @@ impl FileStore {
 
     /// A tag file; `mlflow.runName` also renames the run in meta.yaml, as MLflow does.
     fn write_tag(&self, run_dir: &Path, key: &str, value: &str) -> Result<()> {
-        write_atomic(&run_dir.join("tags").join(key), value.as_bytes())?;
+        self.write(&run_dir.join("tags").join(key), value.as_bytes())?;
         if key == "mlflow.runName" {
             let mut info = self.read_run_info(run_dir)?;
             if info.run_name != value {
@@ -383,7 +431,8 @@ impl FileStore {
         let mut info = self.read_run_info(&run_dir)?;
         info.status = status;
         info.end_time = Some(end_time.unwrap_or_else(names::now_ms));
-        self.write_run_meta(&run_dir, &info)
+        self.write_run_meta(&run_dir, &info)?;
+        run_owners::release(&self.root, run_id)
     }
 
     pub(crate) fn get_run(&self, run_id: &str) -> Result<Run> {
@@ -443,7 +492,7 @@ impl FileStore {
         let dest = join_rel(&self.artifact_dir(run_id)?, artifact_path);
         for (src, rel) in upload_plan(local)? {
             let target = join_rel(&dest, &rel);
-            copy_atomic(&src, &target)?;
+            copy_atomic(&src, &target, dest.parent().unwrap_or(&dest))?;
         }
         Ok(())
     }

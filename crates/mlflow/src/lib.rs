@@ -28,6 +28,7 @@ mod options;
 mod registry_files;
 mod rest;
 mod rest_registry;
+mod run_owners;
 mod types;
 mod yaml;
 

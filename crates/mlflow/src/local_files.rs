@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use creditrisk_base::error::{Error, Result};
-use creditrisk_base::io::write_atomic_with;
+use creditrisk_base::io::write_atomic_via;
 
 /// The local path of a `file:` URI or a plain absolute path; `None` for any other scheme.
 pub(crate) fn local_path_of(uri: &str) -> Option<PathBuf> {
@@ -113,20 +113,23 @@ pub(crate) fn append(path: &Path, bytes: &[u8]) -> Result<()> {
     file.write_all(bytes).map_err(|e| Error::io(path, e))
 }
 
-/// Copy one file atomically (temp file beside the target, then rename).
-pub(crate) fn copy_atomic(src: &Path, target: &Path) -> Result<()> {
+/// Copy one file atomically (temp file in `temp_dir`, then rename).
+pub(crate) fn copy_atomic(src: &Path, target: &Path, temp_dir: &Path) -> Result<()> {
     let mut input = File::open(src).map_err(|e| Error::io(src, e))?;
-    write_atomic_with(target, |out| std::io::copy(&mut input, out).map(|_| ()))
+    write_atomic_via(target, temp_dir, |out| {
+        std::io::copy(&mut input, out).map(|_| ())
+    })
 }
 
-/// Copy a file or a folder (recursively) to `target`.
+/// Copy a file or a folder (recursively) to `target`, temp files beside `target`.
 pub(crate) fn copy_tree(src: &Path, target: &Path) -> Result<()> {
+    let temp_dir = target.parent().unwrap_or(target);
     if src.is_file() {
-        return copy_atomic(src, target);
+        return copy_atomic(src, target, temp_dir);
     }
     std::fs::create_dir_all(target).map_err(|e| Error::io(target, e))?;
     for rel in files_under(src)? {
-        copy_atomic(&join_rel(src, &rel), &join_rel(target, &rel))?;
+        copy_atomic(&join_rel(src, &rel), &join_rel(target, &rel), temp_dir)?;
     }
     Ok(())
 }

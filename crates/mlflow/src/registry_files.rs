@@ -7,22 +7,33 @@
 //! stage, moving an alias) runs under the store lock, and every file is replaced atomically; a new
 //! version is built in a `.tmp-…` folder and renamed to `version-N` (MLflow only lists `version-*`
 //! folders), so no reader ever sees a version without its meta.yaml.
+//!
+//! A stage transition rewrites several versions' meta.yaml (the new holder, the archived ones), so
+//! it is journaled: the new contents of every file go first into one `.creditrisk-transition.json`
+//! in the model's folder (a file MLflow ignores), then to their places, then the journal is
+//! removed. A transition cut short by a crash is completed from the journal by the next process
+//! that takes the lock or reads the registry; creditrisk's readers take the lock shared, so they
+//! see a transition either not started or complete.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::file_store::{FileStore, StrOrInt};
+use super::file_store::{FileStore, StoreLock, StrOrInt};
 use super::local_files::{files_under, read_files, read_optional};
 use super::names::{self, check_alias, check_key, check_model_name, now_ms};
 use super::types::{ModelVersion, parse_stage};
 use super::yaml::{self, Value};
 use creditrisk_base::config::Stage;
 use creditrisk_base::error::{Error, Result};
-use creditrisk_base::io::write_atomic;
+use std::io::Write;
+
+use creditrisk_base::io::{write_atomic, write_atomic_via};
 
 const META: &str = "meta.yaml";
+/// The pending transition of a model (see the module docs).
+const JOURNAL: &str = ".creditrisk-transition.json";
 /// MLflow's limit on registry tag values.
 const MAX_REGISTRY_TAG_VALUE_LEN: usize = 100_000;
 
@@ -233,7 +244,7 @@ impl FileStore {
             if !target.exists() && std::fs::rename(staging.path(), &target).is_ok() {
                 let _ = staging.keep();
                 self.touch_model(&dir, name, now)?;
-                return self.get_model_version(name, version);
+                return self.version_unlocked(&dir, name, version);
             }
         }
         Err(Error::Internal(format!(
@@ -274,8 +285,23 @@ impl FileStore {
 
     pub(crate) fn get_model_version(&self, name: &str, version: u64) -> Result<ModelVersion> {
         let dir = self.existing_model_dir(name)?;
-        let aliases = alias_files(&dir)?;
-        self.load_version(&dir, name, version, &aliases)
+        let _lock = self.read_lock(&dir)?;
+        self.version_unlocked(&dir, name, version)
+    }
+
+    /// A version as the files say; the caller holds the lock.
+    fn version_unlocked(&self, dir: &Path, name: &str, version: u64) -> Result<ModelVersion> {
+        let aliases = alias_files(dir)?;
+        self.load_version(dir, name, version, &aliases)
+    }
+
+    /// The lock a reader holds: shared, after completing a transition a crashed writer left.
+    fn read_lock(&self, dir: &Path) -> Result<StoreLock> {
+        if dir.join(JOURNAL).exists() {
+            let _lock = self.lock()?;
+            complete_transition(dir, self.root())?;
+        }
+        self.lock_shared()
     }
 
     fn load_version(
@@ -314,6 +340,7 @@ impl FileStore {
     /// All versions of `name`, oldest first.
     pub(crate) fn list_model_versions(&self, name: &str) -> Result<Vec<ModelVersion>> {
         let dir = self.existing_model_dir(name)?;
+        let _lock = self.read_lock(&dir)?;
         let aliases = alias_files(&dir)?;
         let mut numbers = self.version_numbers(&dir)?;
         numbers.sort_unstable();
@@ -340,9 +367,15 @@ impl FileStore {
             )));
         }
         let dir = self.existing_model_dir(name)?;
-        let lock = self.lock()?;
+        let _lock = self.lock()?;
+        complete_transition(&dir, self.root())?;
         let now = now_ms();
         let (target_path, mut target) = self.read_version_meta(&dir, name, version)?;
+        target.current_stage = Some(stage.as_str().into());
+        target.last_updated_timestamp = Some(now);
+        // The new holder is written first, so even a reader without the lock (MLflow's own)
+        // never finds the stage empty.
+        let mut writes = vec![(target_path, target.to_yaml(version))];
         if archive_existing {
             for other in self.version_numbers(&dir)? {
                 if other == version {
@@ -352,16 +385,20 @@ impl FileStore {
                 if meta.current_stage.as_deref().and_then(parse_stage) == Some(stage) {
                     meta.current_stage = Some(Stage::Archived.as_str().into());
                     meta.last_updated_timestamp = Some(now);
-                    write_atomic(&path, meta.to_yaml(other).as_bytes())?;
+                    writes.push((path, meta.to_yaml(other)));
                 }
             }
         }
-        target.current_stage = Some(stage.as_str().into());
-        target.last_updated_timestamp = Some(now);
-        write_atomic(&target_path, target.to_yaml(version).as_bytes())?;
+        let journal = Journal {
+            writes: writes
+                .into_iter()
+                .map(|(path, text)| (rel_to(&dir, &path), text))
+                .collect(),
+        };
+        write_atomic(&dir.join(JOURNAL), &journal_bytes(&journal)?)?;
+        complete_transition(&dir, self.root())?;
         self.touch_model(&dir, name, now)?;
-        drop(lock);
-        self.get_model_version(name, version)
+        self.version_unlocked(&dir, name, version)
     }
 
     /// Point `alias` at `version` (moving it if it pointed elsewhere): one atomic file
@@ -371,7 +408,7 @@ impl FileStore {
         let dir = self.existing_model_dir(name)?;
         let _lock = self.lock()?;
         self.read_version_meta(&dir, name, version)?;
-        write_atomic(
+        self.write(
             &dir.join("aliases").join(alias),
             version.to_string().as_bytes(),
         )?;
@@ -381,6 +418,7 @@ impl FileStore {
     pub(crate) fn get_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
         check_alias(alias)?;
         let dir = self.existing_model_dir(name)?;
+        let _lock = self.read_lock(&dir)?;
         let text = read_optional(&dir.join("aliases").join(alias))?.ok_or_else(|| {
             Error::Input(format!("registered model {name:?} has no alias {alias:?}"))
         })?;
@@ -419,7 +457,7 @@ impl FileStore {
             .join(format!("version-{version}"))
             .join("tags")
             .join(key);
-        write_atomic(&path, value.as_bytes())
+        self.write(&path, value.as_bytes())
     }
 
     pub(crate) fn set_registered_model_tag(
@@ -430,8 +468,57 @@ impl FileStore {
     ) -> Result<()> {
         check_registry_tag(key, value)?;
         let dir = self.existing_model_dir(name)?;
-        write_atomic(&dir.join("tags").join(key), value.as_bytes())
+        self.write(&dir.join("tags").join(key), value.as_bytes())
     }
+}
+
+/// A transition's new file contents, relative to the model's folder, in the order they are
+/// written.
+#[derive(serde::Serialize, Deserialize)]
+struct Journal {
+    writes: Vec<(String, String)>,
+}
+
+fn journal_bytes(journal: &Journal) -> Result<Vec<u8>> {
+    serde_json::to_vec(journal)
+        .map_err(|e| Error::Internal(format!("cannot serialise a registry transition: {e}")))
+}
+
+/// `path` relative to the model folder `dir` (every journaled file is inside it).
+fn rel_to(dir: &Path, path: &Path) -> String {
+    path.strip_prefix(dir)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Apply a pending transition of the model in `dir`, if any, then drop its journal; applying
+/// twice writes the same bytes, so a crash during this function is completed by the next call.
+/// Caller holds the lock; temporary files go to `temp_dir` (the store root, which MLflow does
+/// not list).
+fn complete_transition(dir: &Path, temp_dir: &Path) -> Result<()> {
+    let path = dir.join(JOURNAL);
+    let Some(text) = read_optional(&path)? else {
+        return Ok(());
+    };
+    let journal: Journal = serde_json::from_str(&text).map_err(|e| {
+        Error::Input(format!(
+            "{}: unreadable registry transition ({e}); the model's versions may be mid-transition: \
+             check their stages, then delete this file",
+            path.display()
+        ))
+    })?;
+    for (rel, text) in &journal.writes {
+        let target = dir.join(rel);
+        if !target.starts_with(dir) || rel.split('/').any(|part| part == "..") {
+            return Err(Error::Input(format!(
+                "{}: a transition may only write inside the model's folder, not {rel:?}",
+                path.display()
+            )));
+        }
+        write_atomic_via(&target, temp_dir, |f| f.write_all(text.as_bytes()))?;
+    }
+    std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))
 }
 
 fn check_registry_tag(key: &str, value: &str) -> Result<()> {

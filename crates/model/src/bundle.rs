@@ -135,6 +135,60 @@ fn json_bytes<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Largest bundle file read: far above any real model, far below what a hostile manifest naming
+/// a device or a huge file would make the process allocate.
+const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// The files a manifest lists besides the feature SQL (it does not list itself).
+const LISTED: [BundleFile; 7] = [
+    BundleFile::Learner,
+    BundleFile::Preprocessing,
+    BundleFile::Calibration,
+    BundleFile::Model,
+    BundleFile::ValidationMetrics,
+    BundleFile::ReasonStatements,
+    BundleFile::Metadata,
+];
+
+/// The path of a manifest entry, confined to the bundle folder: a bundle file name or
+/// `sql/<file>`, and a regular file (not a symlink, a device or a folder) of bounded size.
+fn entry_path(dir: &Path, name: &str) -> Result<PathBuf> {
+    let sql_file = name.strip_prefix(&sql_entry(""));
+    let known = LISTED.iter().any(|f| f.name() == name)
+        || sql_file.is_some_and(|f| !f.is_empty() && !f.contains(['/', '\\']) && f != "..");
+    if !known {
+        return Err(Error::check(format!(
+            "model bundle {}: manifest entry {name:?} is not a bundle file (one of {}, or \
+             sql/<file>)",
+            dir.display(),
+            LISTED.map(|f| f.name()).join(", ")
+        )));
+    }
+    let sql_dir = dir.join(BundleFile::SQL_DIR);
+    if sql_file.is_some() && std::fs::symlink_metadata(&sql_dir).is_ok_and(|m| !m.is_dir()) {
+        return Err(Error::check(format!(
+            "model bundle {}: {} must be a folder inside the bundle, not a symlink",
+            dir.display(),
+            BundleFile::SQL_DIR
+        )));
+    }
+    let path = dir.join(name);
+    let meta = std::fs::symlink_metadata(&path).map_err(|e| {
+        Error::check(format!(
+            "model bundle {}: file {name} is missing or unreadable ({e})",
+            dir.display()
+        ))
+    })?;
+    if !meta.file_type().is_file() || meta.len() > MAX_FILE_BYTES {
+        return Err(Error::check(format!(
+            "model bundle {}: {name} must be a regular file of at most {MAX_FILE_BYTES} bytes \
+             (not a symlink, a device or a folder)",
+            dir.display()
+        )));
+    }
+    Ok(path)
+}
+
 /// Everything a new bundle holds.
 pub struct BundleParts<'a> {
     pub card: &'a ModelCard,
@@ -274,7 +328,7 @@ impl ModelBundle {
         }
         let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         for (name, expected) in &manifest.files {
-            let path = dir.join(name);
+            let path = entry_path(dir, name)?;
             let bytes = std::fs::read(&path).map_err(|e| {
                 Error::check(format!(
                     "model bundle {}: file {name} is missing or unreadable ({e})",
@@ -326,7 +380,7 @@ impl ModelBundle {
                 serde_json::from_str(learner_text).map_err(|e| parse_err(LEARNER_FILE, &e))?,
             ),
         };
-        Ok(ModelBundle {
+        let bundle = ModelBundle {
             dir: dir.to_path_buf(),
             preprocessor: serde_json::from_slice(&contents[PREPROCESSING_FILE])
                 .map_err(|e| parse_err(PREPROCESSING_FILE, &e))?,
@@ -342,7 +396,9 @@ impl ModelBundle {
             learner,
             feature_sql,
             bundle_sha256: sha256_hex(&manifest_bytes),
-        })
+        };
+        crate::validate::check(&bundle)?;
+        Ok(bundle)
     }
 
     /// Feature frame, design matrix and log-odds of a batch of feature rows.

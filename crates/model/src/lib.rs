@@ -20,6 +20,7 @@ pub mod sampling;
 pub mod score;
 pub mod serving_contract;
 pub mod statements;
+pub mod validate;
 
 pub use bundle::ModelBundle;
 pub use explain::{Decision, Outcome, Reason};

@@ -1,4 +1,4 @@
-//! Governance gates on a registered model version: `validate-model` (SPEC §6: minimum metrics,
+//! Governance gates on a registered model version: `validate-model` (minimum metrics,
 //! evaluation artifacts, lineage, tracker metrics equal to the metric files), `canary` (candidate
 //! vs production on the same data) and `auto-promote` (promote the newest version only when both
 //! passed for that same version). Each writes a JSON report and fails with the report attached.
@@ -16,7 +16,7 @@ use creditrisk_base::error::{Error, Result};
 use creditrisk_base::layout::{Layout, Split};
 use creditrisk_data::features::lineage::DataLineage;
 use creditrisk_mlflow::TrackingOptions;
-use creditrisk_mlflow::{ModelRef, ModelVersion, Tracker};
+use creditrisk_mlflow::{ModelRef, ModelVersion, Run, Tracker};
 use creditrisk_model::metrics::{self, Metrics};
 use creditrisk_model::{ModelBundle, ScoreOptions, TARGET_COLUMN, frame, score};
 
@@ -73,54 +73,83 @@ pub async fn validate_model(
 ) -> Result<ValidationOutcome> {
     let tracker = opts.tracking.tracker(layout)?;
     let version = tracker.resolve(reference.unwrap_or(&opts.latest())).await?;
-    let run_id = version.run_id.clone().ok_or_else(|| {
+    let run_id = recorded_run(&version)?;
+    let run = tracker.get_run(&run_id).await?;
+    let mut gates = min_metric_gates(&opts.min_metrics, &run);
+    gates.push(evaluation_artifacts_gate(layout, &tracker, &run_id).await?);
+    gates.push(lineage_gate(layout, &run));
+    gates.push(tracker_metrics_gate(layout, &run));
+    let passed = gates.iter().all(|g| g.passed);
+    let outcome = ValidationOutcome {
+        model_name: version.name.clone(),
+        version: version.version,
+        run_id,
+        passed,
+        gates,
+        checked_at: chrono::Utc::now().to_rfc3339(),
+    };
+    finish(&layout.post_training_validation(), &outcome, passed, || {
+        validation_failure(&outcome)
+    })?;
+    Ok(outcome)
+}
+
+impl Gate {
+    fn new(gate: &str, passed: bool, detail: String) -> Gate {
+        Gate {
+            gate: gate.into(),
+            passed,
+            detail,
+        }
+    }
+}
+
+/// The run that registered `version`: the gates judge what that run logged.
+fn recorded_run(version: &ModelVersion) -> Result<String> {
+    version.run_id.clone().ok_or_else(|| {
         Error::Input(format!(
             "models:/{}/{} records no run; only versions registered by `creditrisk train` can be validated",
             version.name, version.version
         ))
-    })?;
-    let run = tracker.get_run(&run_id).await?;
-    let mut gates = vec![];
-    let mut gate = |name: &str, passed: bool, detail: String| {
-        gates.push(Gate {
-            gate: name.into(),
-            passed,
-            detail,
-        })
-    };
+    })
+}
 
-    // 1. Minimum metrics, on the registered run's test metrics.
-    for (name, bound) in &opts.min_metrics {
-        let key = format!("test_{}", name.as_str());
-        match run.metrics.get(&key) {
-            None => gate(
-                &format!("min_metric.{}", name.as_str()),
-                false,
-                format!(
-                    "the run has no `{key}`: run `creditrisk evaluate --split test` on this model"
-                ),
-            ),
-            Some(m) => {
-                let ok = if name.higher_is_better() {
-                    m.value >= *bound
-                } else {
-                    m.value <= *bound
-                };
-                let relation = if name.higher_is_better() {
-                    "≥"
-                } else {
-                    "≤"
-                };
-                gate(
-                    &format!("min_metric.{}", name.as_str()),
-                    ok,
-                    format!("{key} = {:.6}, required {relation} {bound}", m.value),
+/// One gate per configured bound, on the registered run's test metrics.
+fn min_metric_gates(min_metrics: &BTreeMap<MetricName, f64>, run: &Run) -> Vec<Gate> {
+    min_metrics
+        .iter()
+        .map(|(name, bound)| {
+            let gate = format!("min_metric.{}", name.as_str());
+            let key = format!("test_{}", name.as_str());
+            let Some(m) = run.metrics.get(&key) else {
+                return Gate::new(
+                    &gate,
+                    false,
+                    format!(
+                        "the run has no `{key}`: run `creditrisk evaluate --split test` on this model"
+                    ),
                 );
-            }
-        }
-    }
+            };
+            let (ok, relation) = if name.higher_is_better() {
+                (m.value >= *bound, "≥")
+            } else {
+                (m.value <= *bound, "≤")
+            };
+            Gate::new(
+                &gate,
+                ok,
+                format!("{key} = {:.6}, required {relation} {bound}", m.value),
+            )
+        })
+        .collect()
+}
 
-    // 2. Evaluation artifacts, on disk and in the run.
+/// The test evaluation's files exist on disk, and the run holds the model and its evaluation.
+async fn evaluation_artifacts_gate(
+    layout: &Layout,
+    tracker: &Tracker,
+    run_id: &str,
+) -> Result<Gate> {
     let files = [
         layout.metrics_file(Split::Test),
         layout.predictions_file(Split::Test),
@@ -131,28 +160,27 @@ pub async fn validate_model(
         .filter(|f| !f.is_file())
         .map(|f| f.display().to_string())
         .collect();
-    let logged = tracker.list_artifacts(&run_id, "").await?;
+    let logged = tracker.list_artifacts(run_id, "").await?;
     let mut absent: Vec<&str> = [MODEL_ARTIFACT, "evaluation"]
         .into_iter()
         .filter(|a| !logged.iter().any(|e| e.path == *a))
         .collect();
     absent.sort_unstable();
-    gate(
-        "evaluation_artifacts",
-        missing.is_empty() && absent.is_empty(),
-        if missing.is_empty() && absent.is_empty() {
-            "metrics, predictions, report and the run's model and evaluation artifacts present"
-                .into()
-        } else {
-            format!(
-                "missing files: [{}]; missing run artifacts: [{}]",
-                missing.join(", "),
-                absent.join(", ")
-            )
-        },
-    );
+    let complete = missing.is_empty() && absent.is_empty();
+    let detail = if complete {
+        "metrics, predictions, report and the run's model and evaluation artifacts present".into()
+    } else {
+        format!(
+            "missing files: [{}]; missing run artifacts: [{}]",
+            missing.join(", "),
+            absent.join(", ")
+        )
+    };
+    Ok(Gate::new("evaluation_artifacts", complete, detail))
+}
 
-    // 3. Lineage: the store's lineage exists and names the SQL the model carries.
+/// The store's lineage exists and names the feature SQL the run's model carries.
+fn lineage_gate(layout: &Layout, run: &Run) -> Gate {
     let sql_tag = run
         .tags
         .get("creditrisk.feature_sql_sha256")
@@ -184,58 +212,47 @@ pub async fn validate_model(
             ),
         ),
     };
-    gate("lineage", ok, detail);
+    Gate::new("lineage", ok, detail)
+}
 
-    // 4. The tracker's metrics equal the metric file.
-    let (ok, detail) = match read_metrics(&layout.metrics_file(Split::Test)) {
-        Err(e) => (false, e.to_string()),
-        Ok(file) => {
-            let differing: Vec<String> = MetricName::ALL
-                .iter()
-                .filter_map(|name| {
-                    let key = format!("test_{}", name.as_str());
-                    let tracked = run.metrics.get(&key).map(|m| m.value);
-                    let local = file.get(*name);
-                    (tracked.is_none_or(|t| !same(t, local)))
-                        .then(|| format!("{key}: tracker {tracked:?}, file {local}"))
-                })
-                .collect();
-            (
-                differing.is_empty(),
-                if differing.is_empty() {
-                    "every test metric in the tracker equals the metric file".into()
-                } else {
-                    differing.join("; ")
-                },
-            )
-        }
+/// Every test metric the tracker holds equals the one in the metric file.
+fn tracker_metrics_gate(layout: &Layout, run: &Run) -> Gate {
+    let file = match read_metrics(&layout.metrics_file(Split::Test)) {
+        Err(e) => return Gate::new("tracker_metrics_match_files", false, e.to_string()),
+        Ok(file) => file,
     };
-    gate("tracker_metrics_match_files", ok, detail);
+    let differing: Vec<String> = MetricName::ALL
+        .iter()
+        .filter_map(|name| {
+            let key = format!("test_{}", name.as_str());
+            let tracked = run.metrics.get(&key).map(|m| m.value);
+            let local = file.get(*name);
+            (tracked.is_none_or(|t| !same(t, local)))
+                .then(|| format!("{key}: tracker {tracked:?}, file {local}"))
+        })
+        .collect();
+    let detail = if differing.is_empty() {
+        "every test metric in the tracker equals the metric file".into()
+    } else {
+        differing.join("; ")
+    };
+    Gate::new("tracker_metrics_match_files", differing.is_empty(), detail)
+}
 
-    let passed = gates.iter().all(|g| g.passed);
-    let outcome = ValidationOutcome {
-        model_name: version.name.clone(),
-        version: version.version,
-        run_id,
-        passed,
-        gates,
-        checked_at: chrono::Utc::now().to_rfc3339(),
-    };
-    finish(&layout.post_training_validation(), &outcome, passed, || {
-        let failed: Vec<String> = outcome
-            .gates
-            .iter()
-            .filter(|g| !g.passed)
-            .map(|g| format!("{}: {}", g.gate, g.detail))
-            .collect();
-        format!(
-            "validate-model models:/{}/{}: {}",
-            outcome.model_name,
-            outcome.version,
-            failed.join(" | ")
-        )
-    })?;
-    Ok(outcome)
+/// The error text of a failed validation: each failed gate with its detail.
+fn validation_failure(outcome: &ValidationOutcome) -> String {
+    let failed: Vec<String> = outcome
+        .gates
+        .iter()
+        .filter(|g| !g.passed)
+        .map(|g| format!("{}: {}", g.gate, g.detail))
+        .collect();
+    format!(
+        "validate-model models:/{}/{}: {}",
+        outcome.model_name,
+        outcome.version,
+        failed.join(" | ")
+    )
 }
 
 fn same(a: f64, b: f64) -> bool {
@@ -277,10 +294,36 @@ pub struct CanarySide {
     pub roc_auc: Option<f64>,
 }
 
+/// How a canary ended; written as `"skipped"`, `"passed"` or `"failed"` in the report.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CanaryStatus {
+    /// No production model yet: nothing to compare against, so the gate passes.
+    Skipped,
+    Passed,
+    Failed,
+}
+
+impl CanaryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CanaryStatus::Skipped => "skipped",
+            CanaryStatus::Passed => "passed",
+            CanaryStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for CanaryStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// `reports/canary_report.json`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CanaryReport {
-    pub status: String,
+    pub status: CanaryStatus,
     pub reason: String,
     pub dataset: String,
     pub rows: usize,
@@ -312,7 +355,7 @@ pub async fn canary(
     let tracker = opts.tracking.tracker(layout)?;
     let data_file = dataset.map_or_else(|| layout.split_file(Split::Test), Path::to_path_buf);
     let mut report = CanaryReport {
-        status: "skipped".into(),
+        status: CanaryStatus::Skipped,
         reason: String::new(),
         dataset: data_file.display().to_string(),
         rows: 0,
@@ -375,7 +418,11 @@ pub async fn canary(
         .map(|(k, d)| format!("{k} Δ {d:.4} > {max_delta}"))
         .collect();
     report.passed = beyond.is_empty();
-    report.status = if report.passed { "passed" } else { "failed" }.into();
+    report.status = if report.passed {
+        CanaryStatus::Passed
+    } else {
+        CanaryStatus::Failed
+    };
     report.reason = if report.passed {
         format!("every delta within {max_delta}")
     } else {
@@ -460,7 +507,7 @@ pub async fn auto_promote(
         Some(c) => {
             let version = c.candidate.as_ref().and_then(|s| s.version);
             // A skipped canary (no production yet) names no candidate; it passes for any version.
-            if c.status != "skipped" && version != Some(newest.version) {
+            if c.status != CanaryStatus::Skipped && version != Some(newest.version) {
                 reasons.push(format!(
                     "the canary report is for version {version:?}, not the newest ({})",
                     newest.version

@@ -4,8 +4,9 @@
 //! into metrics, plots and an HTML report, [`gates`] (validate-model, canary, auto-promote),
 //! [`registry`] (promotions), [`predict`] (batch scoring), [`monitor`] (drift, production
 //! monitoring, freshness), [`deploy`] (the deployment manifest), [`model_card`] (the governance
-//! document of a model version), [`experiment`] (what a run records in the tracker) and
-//! [`pipeline`] (the stage table behind `creditrisk run` and `creditrisk demo`).
+//! document of a model version), [`experiment`] (what a run records in the tracker),
+//! [`pipeline`] (the stage table behind `creditrisk run` and `creditrisk demo`) and [`gc`] (bundle
+//! folders nothing refers to).
 //!
 //! The synthetic generator, the feature store and the HTTP API are stages too; they live in their
 //! own crates (`creditrisk-synth`, `creditrisk-data`, `creditrisk-serve`).
@@ -14,6 +15,7 @@ pub mod deploy;
 pub mod evaluate;
 pub mod experiment;
 pub mod gates;
+pub mod gc;
 pub mod ingest;
 pub mod model_card;
 pub mod monitor;

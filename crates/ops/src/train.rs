@@ -24,10 +24,10 @@ use creditrisk_model::bundle::{
     BundleParts, ModelBundle, ModelCard, TrainedLearner, TrainingMetadata,
 };
 use creditrisk_model::calibrate::Calibrator;
-use creditrisk_model::frame::{self, ColumnKind, FeatureSpec};
+use creditrisk_model::frame::{self, ColumnKind, FeatureFrame, FeatureSpec};
 use creditrisk_model::metrics::{self, Metrics};
 use creditrisk_model::preprocess::{Encoding, Preprocessor};
-use creditrisk_model::rebalance::{self, RebalanceSummary};
+use creditrisk_model::rebalance::{self, RebalanceSummary, Rebalanced};
 use creditrisk_model::sampling::stratified_partition;
 use creditrisk_model::statements::{BUILTIN_CSV, ReasonStatements};
 use creditrisk_model::{ID_COLUMN, TARGET_COLUMN, gbm, logistic};
@@ -207,8 +207,65 @@ fn fit(
     };
     let specs = frame::feature_specs(batch.schema().as_ref(), &cfg.exclude, &source)?;
     check_monotone_features(cfg, &specs)?;
-    // A feature without a reviewed statement would give an applicant a blank reason: refuse it
-    // before any fitting.
+    let reason_statements = reason_statements(cfg, &specs)?;
+    let mut trained = train_model(cfg, &specs, batch, &source)?;
+    let card = model_card(cfg, &specs, &trained, &feature_sql);
+    let config_hash = combine_hashes(&cfg.config_sections);
+    let run_id = unique_run_id(
+        &layout.model_root(&cfg.model.name),
+        &started_at,
+        &config_hash,
+    );
+    let input_files = digests
+        .join()
+        .map_err(|_| Error::Internal("hashing the split files failed".into()))??;
+    let run = RunIdentity {
+        run_id,
+        config_hash,
+        tracking_run_id,
+        started_at,
+    };
+    let metadata = metadata(layout, cfg, &trained, run, input_files, clock);
+    let model_dir = ModelBundle::write_new(
+        layout,
+        &BundleParts {
+            card: &card,
+            preprocessor: &trained.pre,
+            learner: &trained.learner,
+            calibrator: &trained.calibrator,
+            validation_metrics: &trained.validation,
+            metadata: &metadata,
+            reason_statements: &reason_statements,
+            feature_sql: &feature_sql,
+        },
+    )?;
+    let learner_params = std::mem::take(&mut trained.learner_params);
+    let logged = logged_values(cfg, learner_params, &metadata, &card, &model_dir)?;
+    let summary = TrainSummary {
+        model_dir,
+        run_id: metadata.run_id,
+        learner: cfg.model.learner,
+        rows_fit: trained.rows_fit,
+        rows_validation: trained.rows_validation,
+        features: specs.len(),
+        design_columns: trained.pre.design.len(),
+        dropped_constant: trained.pre.dropped_constant.clone(),
+        trees: trained.trees,
+        rebalance: trained.rebalance,
+        calibration: trained.calibrator.method().to_string(),
+        validation: trained.validation,
+        seconds: clock.elapsed().as_secs_f64(),
+        tracking_run_id: None,
+        registered_version: None,
+        registered_stage: None,
+        tracking_seconds: 0.0,
+    };
+    Ok((summary, logged))
+}
+
+/// The reviewed statement of every model feature. A feature without one would give an applicant
+/// a blank reason: refuse it before any fitting.
+fn reason_statements(cfg: &TrainOptions, specs: &[FeatureSpec]) -> Result<ReasonStatements> {
     let (table, table_name) = match &cfg.reason_statements {
         Some(path) => (
             ReasonStatements::load_csv(path)?,
@@ -219,12 +276,92 @@ fn fit(
             "the built-in reason statements (configs/reason_statements.csv)".to_string(),
         ),
     };
-    let reason_statements =
-        table.for_features(specs.iter().map(|s| s.name.as_str()), &table_name)?;
-    let y_all = frame::target_column(&batch, TARGET_COLUMN, &source)?;
-    let labels: Vec<i64> = y_all.iter().map(|v| *v as i64).collect();
-    metrics::require_both_classes(&y_all, &source)?;
+    table.for_features(specs.iter().map(|s| s.name.as_str()), &table_name)
+}
 
+/// What fitting produced, before it is written as a bundle.
+struct Trained {
+    pre: Preprocessor,
+    learner: TrainedLearner,
+    calibrator: Calibrator,
+    /// Metrics of the calibrated PD on the validation slice.
+    validation: Metrics,
+    trees: Option<usize>,
+    early_stopping_metric: Option<String>,
+    /// The fitted learner's own settings, logged as run params.
+    learner_params: BTreeMap<String, String>,
+    rebalance: RebalanceSummary,
+    rows_fit: usize,
+    rows_validation: usize,
+    /// What the bundle should tell a reader about this fit (ignored constraints, no convergence).
+    notes: Vec<String>,
+}
+
+/// Split off the validation slice, preprocess, rebalance, fit the learner and calibrate it.
+fn train_model(
+    cfg: &TrainOptions,
+    specs: &[FeatureSpec],
+    batch: RecordBatch,
+    source: &str,
+) -> Result<Trained> {
+    let slices = slices(cfg, batch, specs, source)?;
+    let mut notes = Vec::new();
+    let design = design(cfg, specs, slices, source, &mut notes)?;
+    let learned = fit_learner(cfg, &design, &mut notes)?;
+    let rebalance = design.reb.summary.clone();
+    // The rebalanced rows are the largest matrix; calibration no longer needs them.
+    drop(design.reb);
+    let calibrator = Calibrator::fit(
+        cfg.training.calibration,
+        &learned.val_scores,
+        &design.y_val,
+        rebalance.log_odds_shift,
+    )?;
+    let val_pd: Vec<f64> = learned
+        .val_scores
+        .iter()
+        .map(|s| calibrator.pd(*s))
+        .collect();
+    let validation = metrics::compute(
+        &design.y_val,
+        &val_pd,
+        cfg.inference.decision_threshold,
+        &cfg.inference.pd_bands,
+    )?;
+    Ok(Trained {
+        pre: design.pre,
+        learner: learned.learner,
+        calibrator,
+        validation,
+        trees: learned.trees,
+        early_stopping_metric: learned.early_stopping_metric,
+        learner_params: learned.params,
+        rebalance,
+        rows_fit: design.rows_fit,
+        rows_validation: design.rows_val,
+        notes,
+    })
+}
+
+/// The train split as feature frames: the rows the learner fits, and the validation slice that
+/// chooses the early-stopping round and fits the calibrator.
+struct Slices {
+    fit: FeatureFrame,
+    y_fit: Vec<f64>,
+    val: FeatureFrame,
+    y_val: Vec<f64>,
+}
+
+/// Partition the train split (stratified, with its own seed stream) and extract the features.
+fn slices(
+    cfg: &TrainOptions,
+    batch: RecordBatch,
+    specs: &[FeatureSpec],
+    source: &str,
+) -> Result<Slices> {
+    let y_all = frame::target_column(&batch, TARGET_COLUMN, source)?;
+    let labels: Vec<i64> = y_all.iter().map(|v| *v as i64).collect();
+    metrics::require_both_classes(&y_all, source)?;
     let (fit_idx, val_idx) = stratified_partition(
         &labels,
         cfg.training.validation_size,
@@ -234,17 +371,58 @@ fn fit(
     let (val_batch, y_val) = take(&batch, &val_idx, &y_all)?;
     drop(batch);
     metrics::require_both_classes(&y_val, "the validation slice (training.validation_size)")?;
-    let fit_ids = frame::id_column(&fit_batch, ID_COLUMN, &source)?;
-    let val_ids = frame::id_column(&val_batch, ID_COLUMN, &source)?;
-    let fit_frame = frame::extract(&fit_batch, &specs, Some(&fit_ids), &source)?;
-    let val_frame = frame::extract(&val_batch, &specs, Some(&val_ids), &source)?;
-    drop((fit_batch, val_batch));
+    let fit_ids = frame::id_column(&fit_batch, ID_COLUMN, source)?;
+    let val_ids = frame::id_column(&val_batch, ID_COLUMN, source)?;
+    let fit = frame::extract(&fit_batch, specs, Some(&fit_ids), source)?;
+    let val = frame::extract(&val_batch, specs, Some(&val_ids), source)?;
+    Ok(Slices {
+        fit,
+        y_fit,
+        val,
+        y_val,
+    })
+}
+
+/// The preprocessed design matrices: the (rebalanced) rows the learner fits, and the validation
+/// slice.
+struct Design {
+    pre: Preprocessor,
+    reb: Rebalanced,
+    x_val: Vec<f64>,
+    y_val: Vec<f64>,
+    rows_fit: usize,
+    rows_val: usize,
+    /// Design-column index → ±1 for the tree learner.
+    monotone: BTreeMap<usize, i8>,
+}
+
+impl Design {
+    fn cols(&self) -> usize {
+        self.pre.design.len()
+    }
+}
+
+/// Fit the preprocessor on the fit rows, encode both slices and rebalance the fit rows; each
+/// frame is dropped as soon as it is encoded.
+fn design(
+    cfg: &TrainOptions,
+    specs: &[FeatureSpec],
+    slices: Slices,
+    source: &str,
+    notes: &mut Vec<String>,
+) -> Result<Design> {
+    let Slices {
+        fit,
+        y_fit,
+        val,
+        y_val,
+    } = slices;
     let encoding = match cfg.model.learner {
         Learner::GradientBoosting => Encoding::Trees,
         Learner::Logistic => Encoding::Linear,
     };
-    let pre = Preprocessor::fit(encoding, &specs, &fit_frame, &y_fit);
-    let (rows_fit, rows_val, cols) = (fit_frame.rows, val_frame.rows, pre.design.len());
+    let pre = Preprocessor::fit(encoding, specs, &fit, &y_fit);
+    let (rows_fit, rows_val, cols) = (fit.rows, val.rows, pre.design.len());
     if cols == 0 {
         return Err(Error::Input(format!(
             "{source}: every feature is constant on the training rows"
@@ -253,13 +431,12 @@ fn fit(
     // Downsampling picks rows from the labels, so only the kept rows become a design matrix.
     let learn_rows: Vec<usize> = rebalance::downsample_plan(&y_fit, &cfg.training)
         .unwrap_or_else(|| (0..rows_fit).collect());
-    let x_learn = pre.transform_rows(&fit_frame, &learn_rows);
+    let x_learn = pre.transform_rows(&fit, &learn_rows);
     let y_learn: Vec<f64> = learn_rows.iter().map(|&i| y_fit[i]).collect();
-    drop(fit_frame);
-    let x_val = pre.transform(&val_frame);
-    drop(val_frame);
-    let mut notes = Vec::new();
-    let monotone = monotone_design_columns(cfg, &pre, &mut notes);
+    drop(fit);
+    let x_val = pre.transform(&val);
+    drop(val);
+    let monotone = monotone_design_columns(cfg, &pre, notes);
     let reb = rebalance::rebalance(
         x_learn,
         learn_rows.len(),
@@ -269,144 +446,151 @@ fn fit(
         &cfg.training,
         &pre.smote_columns(),
     )?;
-    let rebalanced = reb.summary.log_odds_shift.abs() > 1e-12;
-    let mut learner_params = BTreeMap::new();
-    let (learner, val_scores, trees, early_stopping_metric) = match cfg.model.learner {
-        Learner::GradientBoosting => {
-            let mut booster = gbm::booster(&cfg.model.params, &monotone, rebalanced)?;
-            gbm::fit(
-                &mut booster,
-                &reb.x,
-                reb.rows,
-                cols,
-                &reb.y,
-                &reb.weights,
-                &x_val,
-                &y_val,
-            )?;
-            let scores = gbm::raw_scores(&booster, &x_val, rows_val, cols);
-            let metric = booster
-                .evaluation_metric
-                .map_or_else(|| "LogLoss".to_string(), |m| format!("{m:?}"));
-            let trees = booster.trees.len();
-            learner_params = learner_hyperparameters(&booster);
-            (
-                TrainedLearner::Trees(Box::new(booster)),
-                scores,
-                Some(trees),
-                Some(metric),
-            )
-        }
-        Learner::Logistic => {
-            let lc = &cfg.model.logistic;
-            let model = logistic::fit(
-                &reb.x,
-                reb.rows,
-                cols,
-                &reb.y,
-                &reb.weights,
-                lc.l2,
-                lc.max_iter,
-            )?;
-            if !model.converged {
-                notes.push(format!(
-                    "logistic regression stopped at model.logistic.max_iter = {}",
-                    lc.max_iter
-                ));
-            }
-            let scores = model.decision_function(&x_val, rows_val);
-            (TrainedLearner::Logistic(model), scores, None, None)
-        }
-    };
-    let summary_rebalance = reb.summary.clone();
-    drop(reb);
-    let calibrator = Calibrator::fit(
-        cfg.training.calibration,
-        &val_scores,
-        &y_val,
-        summary_rebalance.log_odds_shift,
-    )?;
-    let val_pd: Vec<f64> = val_scores.iter().map(|s| calibrator.pd(*s)).collect();
-    let validation = metrics::compute(
-        &y_val,
-        &val_pd,
-        cfg.inference.decision_threshold,
-        &cfg.inference.pd_bands,
-    )?;
+    Ok(Design {
+        pre,
+        reb,
+        x_val,
+        y_val,
+        rows_fit,
+        rows_val,
+        monotone,
+    })
+}
 
-    let card = ModelCard {
+/// The fitted learner and its raw (uncalibrated) scores on the validation slice.
+struct Learned {
+    learner: TrainedLearner,
+    val_scores: Vec<f64>,
+    trees: Option<usize>,
+    early_stopping_metric: Option<String>,
+    params: BTreeMap<String, String>,
+}
+
+fn fit_learner(cfg: &TrainOptions, d: &Design, notes: &mut Vec<String>) -> Result<Learned> {
+    match cfg.model.learner {
+        Learner::GradientBoosting => fit_trees(cfg, d),
+        Learner::Logistic => fit_logistic(cfg, d, notes),
+    }
+}
+
+/// Gradient-boosted trees, early-stopped on the validation slice.
+fn fit_trees(cfg: &TrainOptions, d: &Design) -> Result<Learned> {
+    let (reb, cols) = (&d.reb, d.cols());
+    // Rebalanced rows have another prior than the validation slice: early stopping then watches
+    // a rank-based metric.
+    let rebalanced = reb.summary.log_odds_shift.abs() > 1e-12;
+    let mut booster = gbm::booster(&cfg.model.params, &d.monotone, rebalanced)?;
+    gbm::fit(
+        &mut booster,
+        &reb.x,
+        reb.rows,
+        cols,
+        &reb.y,
+        &reb.weights,
+        &d.x_val,
+        &d.y_val,
+    )?;
+    let val_scores = gbm::raw_scores(&booster, &d.x_val, d.rows_val, cols);
+    let metric = booster
+        .evaluation_metric
+        .map_or_else(|| "LogLoss".to_string(), |m| format!("{m:?}"));
+    let trees = booster.trees.len();
+    let params = learner_hyperparameters(&booster);
+    Ok(Learned {
+        learner: TrainedLearner::Trees(Box::new(booster)),
+        val_scores,
+        trees: Some(trees),
+        early_stopping_metric: Some(metric),
+        params,
+    })
+}
+
+/// L2 logistic regression; not converging within `max_iter` is noted, not an error.
+fn fit_logistic(cfg: &TrainOptions, d: &Design, notes: &mut Vec<String>) -> Result<Learned> {
+    let (reb, lc) = (&d.reb, &cfg.model.logistic);
+    let model = logistic::fit(
+        &reb.x,
+        reb.rows,
+        d.cols(),
+        &reb.y,
+        &reb.weights,
+        lc.l2,
+        lc.max_iter,
+    )?;
+    if !model.converged {
+        notes.push(format!(
+            "logistic regression stopped at model.logistic.max_iter = {}",
+            lc.max_iter
+        ));
+    }
+    let val_scores = model.decision_function(&d.x_val, d.rows_val);
+    Ok(Learned {
+        learner: TrainedLearner::Logistic(model),
+        val_scores,
+        trees: None,
+        early_stopping_metric: None,
+        params: BTreeMap::new(),
+    })
+}
+
+fn model_card(
+    cfg: &TrainOptions,
+    specs: &[FeatureSpec],
+    trained: &Trained,
+    feature_sql: &SqlSet,
+) -> ModelCard {
+    ModelCard {
         name: cfg.model.name.clone(),
         learner: cfg.model.learner,
         id_column: ID_COLUMN.to_string(),
-        features: specs.clone(),
-        design_columns: pre.design.iter().map(|d| d.name.clone()).collect(),
+        features: specs.to_vec(),
+        design_columns: trained.pre.design.iter().map(|d| d.name.clone()).collect(),
         decision_threshold: cfg.inference.decision_threshold,
         pd_bands: cfg.inference.pd_bands.clone(),
         reason_codes: cfg.inference.reason_codes,
-        trees,
+        trees: trained.trees,
         feature_sql_sha256: feature_sql.sha256(),
-    };
-    let hash = combine_hashes(&cfg.config_sections);
-    let model_root = layout.model_root(&cfg.model.name);
-    let run_id = unique_run_id(&model_root, &started_at, &hash);
-    let metadata = TrainingMetadata {
-        run_id: run_id.clone(),
+    }
+}
+
+/// Which training run this is: the bundle's id and where it started.
+struct RunIdentity {
+    run_id: String,
+    config_hash: String,
+    tracking_run_id: Option<String>,
+    started_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn metadata(
+    layout: &Layout,
+    cfg: &TrainOptions,
+    trained: &Trained,
+    run: RunIdentity,
+    input_files: BTreeMap<String, String>,
+    clock: Instant,
+) -> TrainingMetadata {
+    TrainingMetadata {
+        run_id: run.run_id,
         model_name: cfg.model.name.clone(),
         config_file: cfg.config_file.display().to_string(),
-        config_hash: hash,
+        config_hash: run.config_hash,
         config_sections: cfg.config_sections.clone(),
-        tracking_run_id,
+        tracking_run_id: run.tracking_run_id,
         git_commit: creditrisk_base::io::git_commit(&layout.root),
         crate_version: env!("CARGO_PKG_VERSION").to_string(),
         seed: cfg.training.random_state,
-        input_files: digests
-            .join()
-            .map_err(|_| Error::Internal("hashing the split files failed".into()))??,
-        rows_fit,
-        rows_validation: rows_val,
-        rebalance: summary_rebalance.clone(),
-        calibration: calibrator.method().to_string(),
-        early_stopping_metric,
+        input_files,
+        rows_fit: trained.rows_fit,
+        rows_validation: trained.rows_validation,
+        rebalance: trained.rebalance.clone(),
+        calibration: trained.calibrator.method().to_string(),
+        early_stopping_metric: trained.early_stopping_metric.clone(),
         monotone_constraints: cfg.model.monotone_constraints.clone(),
-        notes,
-        started_at: started_at.to_rfc3339(),
+        notes: trained.notes.clone(),
+        started_at: run.started_at.to_rfc3339(),
         finished_at: chrono::Utc::now().to_rfc3339(),
         training_seconds: clock.elapsed().as_secs_f64(),
-    };
-    let model_dir = ModelBundle::write_new(
-        layout,
-        &BundleParts {
-            card: &card,
-            preprocessor: &pre,
-            learner: &learner,
-            calibrator: &calibrator,
-            validation_metrics: &validation,
-            metadata: &metadata,
-            reason_statements: &reason_statements,
-            feature_sql: &feature_sql,
-        },
-    )?;
-    let logged = logged_values(cfg, learner_params, &metadata, &card, &model_dir)?;
-    let summary = TrainSummary {
-        model_dir,
-        run_id,
-        learner: cfg.model.learner,
-        rows_fit,
-        rows_validation: rows_val,
-        features: specs.len(),
-        design_columns: cols,
-        dropped_constant: pre.dropped_constant.clone(),
-        trees,
-        rebalance: summary_rebalance,
-        calibration: calibrator.method().to_string(),
-        validation,
-        seconds: clock.elapsed().as_secs_f64(),
-        tracking_run_id: None,
-        registered_version: None,
-        registered_stage: None,
-        tracking_seconds: 0.0,
-    };
-    Ok((summary, logged))
+    }
 }
 
 /// Every scalar setting of the fitted booster (its JSON minus the trees), as `learner.<name>`.

@@ -4,6 +4,9 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde_json::json;
+
+use super::schema::{Documented, FieldSchema};
 
 use creditrisk_base::error::{Error, ErrorKind};
 
@@ -56,21 +59,61 @@ impl From<Error> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    status: u16,
+/// The body of an error answer (fields in this order on the wire).
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    pub error: &'a str,
+    pub status: u16,
+    /// Left out when empty (every answer but a 422).
     #[serde(skip_serializing_if = "none")]
-    problems: &'a [FieldProblem],
+    pub problems: &'a [FieldProblem],
 }
 
 fn none(problems: &&[FieldProblem]) -> bool {
     problems.is_empty()
 }
 
+impl Documented for ErrorBody<'_> {
+    const NAME: &'static str = "Error";
+    const DESCRIPTION: &'static str =
+        "a refusal: the message, the status, and for 422 every problem";
+    fn fields() -> Vec<FieldSchema> {
+        vec![
+            FieldSchema::required("error", json!({"type": "string"})),
+            FieldSchema::required("status", json!({"type": "integer"})),
+            FieldSchema::optional(
+                "problems",
+                json!({"type": "array", "items": FieldProblem::reference()}),
+            ),
+        ]
+    }
+}
+
+impl Documented for FieldProblem {
+    const NAME: &'static str = "FieldProblem";
+    const DESCRIPTION: &'static str = "one refused field of one record";
+    fn fields() -> Vec<FieldSchema> {
+        let text = json!({"type": "string"});
+        vec![
+            FieldSchema::required(
+                "record",
+                json!({"type": ["integer", "null"],
+                    "description": "0-based index in records (null: the request itself)"}),
+            ),
+            FieldSchema::required("field", text.clone()),
+            FieldSchema::required(
+                "value",
+                json!({"description": "the value as given, or null"}),
+            ),
+            FieldSchema::required("reason", text.clone()),
+            FieldSchema::required("allowed", text),
+        ]
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
+        let body = ErrorBody {
             error: &self.message,
             status: self.status.as_u16(),
             problems: &self.problems,

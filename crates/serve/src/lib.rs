@@ -9,9 +9,11 @@
 //! log event (`tracing`: request id, route, status, latency — never applicant data).
 //!
 //! Files: [`routes`] (routes and the request-id / auth / timeout / metrics middleware),
-//! [`request`] (body parsing and checks), [`schema`] (JSON Schema and OpenAPI), [`state`]
-//! (model and reload), [`audit`] (single-writer audit log), [`metrics`], [`errors`].
+//! [`request`] (body parsing and checks), [`answers`] (the JSON answers), [`schema`] (JSON
+//! Schema and OpenAPI, built from the answer types), [`state`] (model and reload), [`audit`]
+//! (single-writer audit log and its line), [`metrics`], [`errors`].
 
+pub mod answers;
 pub mod audit;
 pub mod errors;
 pub mod metrics;

@@ -334,39 +334,72 @@ impl TextRows {
     }
 }
 
+/// Gather every record's rows as text, then check them with the serving contract: every problem
+/// of every record is reported at once.
 fn check_records(records: Vec<Value>, threshold: Option<f64>) -> Result<Checked, ApiError> {
-    let mut problems = vec![];
-    let mut objects = Vec::with_capacity(records.len());
-    let mut applications = TextRows::new(TABLE, None);
-    let mut history: Vec<TextRows> = history_tables()
-        .map(|(table, field)| TextRows::new(table, Some(field)))
-        .collect();
-    let mut carries = Vec::with_capacity(records.len());
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut gathered = Gathered::with_capacity(records.len());
     for (r, record) in records.into_iter().enumerate() {
+        gathered.add(r, record);
+    }
+    gathered.check(threshold)
+}
+
+/// The records of a request as text rows, by table, with the problems found so far.
+struct Gathered {
+    problems: Vec<FieldProblem>,
+    /// Each record as given (an empty object for one that is not an object).
+    objects: Vec<Map<String, Value>>,
+    applications: TextRows,
+    /// One per [`history_tables`], in its order.
+    history: Vec<TextRows>,
+    carries: Vec<bool>,
+    /// The first record of each SK_ID_CURR given.
+    seen: HashMap<String, usize>,
+}
+
+impl Gathered {
+    fn with_capacity(records: usize) -> Gathered {
+        Gathered {
+            problems: vec![],
+            objects: Vec::with_capacity(records),
+            applications: TextRows::new(TABLE, None),
+            history: history_tables()
+                .map(|(table, field)| TextRows::new(table, Some(field)))
+                .collect(),
+            carries: Vec::with_capacity(records),
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Add record `r`: its application row, its applicant (once per request) and the history
+    /// rows it carries. A record that is not an object still takes an (empty) application row,
+    /// so rows and records keep the same positions.
+    fn add(&mut self, r: usize, record: Value) {
         let Value::Object(map) = record else {
-            problems.push(FieldProblem {
+            self.problems.push(FieldProblem {
                 record: Some(r),
                 field: String::new(),
                 value: Some(record),
                 reason: "not a JSON object".into(),
                 allowed: "an object of application_test fields".into(),
             });
-            applications.push((r, 0), &Map::new(), &[], &mut vec![]);
-            objects.push(Map::new());
-            carries.push(false);
-            continue;
+            self.applications
+                .push((r, 0), &Map::new(), &[], &mut vec![]);
+            self.objects.push(Map::new());
+            self.carries.push(false);
+            return;
         };
-        applications.push((r, 0), &map, &[], &mut problems);
+        self.applications
+            .push((r, 0), &map, &[], &mut self.problems);
         let id = match map.get("SK_ID_CURR") {
             Some(Value::Number(n)) => Some(n.to_string()),
             Some(Value::String(s)) => Some(s.trim().to_string()),
             _ => None,
         };
         if let Some(id) = &id
-            && let Some(first) = seen.insert(id.clone(), r)
+            && let Some(first) = self.seen.insert(id.clone(), r)
         {
-            problems.push(FieldProblem {
+            self.problems.push(FieldProblem {
                 record: Some(r),
                 field: "SK_ID_CURR".into(),
                 value: map.get("SK_ID_CURR").cloned(),
@@ -376,77 +409,109 @@ fn check_records(records: Vec<Value>, threshold: Option<f64>) -> Result<Checked,
         }
         let mut carried = false;
         let mut bureau_lines = HashSet::new();
-        for rows in history.iter_mut() {
+        for rows in self.history.iter_mut() {
             let Some(field) = rows.field else { continue };
             let Some(given) = map.get(field) else {
                 continue;
             };
             carried = true;
-            let Value::Array(items) = given else {
+            let record = Carried {
+                record: r,
+                field,
+                id: id.as_deref(),
+            };
+            record.add_rows(rows, given, &mut bureau_lines, &mut self.problems);
+        }
+        self.carries.push(carried);
+        self.objects.push(map);
+    }
+
+    /// Check the gathered rows with the serving contract: the checked request, or a 422 with
+    /// every problem (by record).
+    fn check(self, threshold: Option<f64>) -> Result<Checked, ApiError> {
+        let Gathered {
+            mut problems,
+            objects,
+            applications,
+            history,
+            carries,
+            ..
+        } = self;
+        let rows = applications.check(&objects, &mut problems)?;
+        let mut carried_rows = Rows::new();
+        for rows in history {
+            let table = rows.table;
+            carried_rows.insert(table, rows.check(&objects, &mut problems)?);
+        }
+        if !problems.is_empty() {
+            problems.sort_by_key(|p| p.record);
+            let bad: BTreeSet<_> = problems.iter().filter_map(|p| p.record).collect();
+            return Err(ApiError::unprocessable(
+                format!(
+                    "{} of {} record(s) refused by the serving contract ({} problem(s))",
+                    bad.len(),
+                    objects.len(),
+                    problems.len()
+                ),
+                problems,
+            ));
+        }
+        Ok(Checked {
+            rows,
+            carries,
+            history: carried_rows,
+            records: objects,
+            threshold,
+            return_features: false,
+        })
+    }
+}
+
+/// One history array of one record.
+struct Carried<'a> {
+    record: usize,
+    field: &'static str,
+    /// The record's SK_ID_CURR, as text, when it gave one.
+    id: Option<&'a str>,
+}
+
+impl Carried<'_> {
+    /// Add the array's rows to `rows` (a row without SK_ID_CURR takes the record's), checking
+    /// that each is an object that belongs to the record.
+    fn add_rows(
+        &self,
+        rows: &mut TextRows,
+        given: &Value,
+        bureau_lines: &mut HashSet<String>,
+        problems: &mut Vec<FieldProblem>,
+    ) {
+        let (r, field) = (self.record, self.field);
+        let Value::Array(items) = given else {
+            problems.push(FieldProblem {
+                record: Some(r),
+                field: field.into(),
+                value: Some(given.clone()),
+                reason: "not an array".into(),
+                allowed: format!("an array of {} rows", rows.table.name()),
+            });
+            return;
+        };
+        for (k, item) in items.iter().enumerate() {
+            let Value::Object(row) = item else {
                 problems.push(FieldProblem {
                     record: Some(r),
-                    field: field.into(),
-                    value: Some(given.clone()),
-                    reason: "not an array".into(),
-                    allowed: format!("an array of {} rows", rows.table.name()),
+                    field: format!("{field}[{k}]"),
+                    value: Some(item.clone()),
+                    reason: "not a JSON object".into(),
+                    allowed: format!("an object of {} fields", rows.table.name()),
                 });
                 continue;
             };
-            for (k, item) in items.iter().enumerate() {
-                let Value::Object(row) = item else {
-                    problems.push(FieldProblem {
-                        record: Some(r),
-                        field: format!("{field}[{k}]"),
-                        value: Some(item.clone()),
-                        reason: "not a JSON object".into(),
-                        allowed: format!("an object of {} fields", rows.table.name()),
-                    });
-                    continue;
-                };
-                history_links(
-                    r,
-                    field,
-                    k,
-                    row,
-                    id.as_deref(),
-                    &mut bureau_lines,
-                    &mut problems,
-                );
-                let defaults: Vec<(&str, &str)> =
-                    id.iter().map(|i| ("SK_ID_CURR", i.as_str())).collect();
-                rows.push((r, k), row, &defaults, &mut problems);
-            }
+            history_links(r, field, k, row, self.id, bureau_lines, problems);
+            let defaults: Vec<(&str, &str)> = self.id.iter().map(|i| ("SK_ID_CURR", *i)).collect();
+            rows.push((r, k), row, &defaults, problems);
         }
-        carries.push(carried);
-        objects.push(map);
     }
-    let rows = applications.check(&objects, &mut problems)?;
-    let mut carried_rows = Rows::new();
-    for rows in history {
-        let table = rows.table;
-        carried_rows.insert(table, rows.check(&objects, &mut problems)?);
-    }
-    if !problems.is_empty() {
-        problems.sort_by_key(|p| p.record);
-        let bad: BTreeSet<_> = problems.iter().filter_map(|p| p.record).collect();
-        return Err(ApiError::unprocessable(
-            format!(
-                "{} of {} record(s) refused by the serving contract ({} problem(s))",
-                bad.len(),
-                objects.len(),
-                problems.len()
-            ),
-            problems,
-        ));
-    }
-    Ok(Checked {
-        rows,
-        carries,
-        history: carried_rows,
-        records: objects,
-        threshold,
-        return_features: false,
-    })
 }
 
 /// A history row must belong to its record: the record's SK_ID_CURR, and for a `bureau_balance`

@@ -1,6 +1,7 @@
 //! The routes, and the middleware every request passes: request id, bearer token, timeout and
 //! metrics.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -13,9 +14,11 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::answers::{Health, Metadata, Prediction, Predictions, Ready, Reloaded, Validated};
+use super::audit::{AuditContext, AuditRecord};
 use super::errors::ApiError;
 use super::request;
 use super::schema;
@@ -160,31 +163,35 @@ async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such route; see /openapi.json")
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+async fn health() -> Json<Health> {
+    Json(Health::OK)
 }
 
-async fn ready(State(state): State<Arc<AppState>>) -> Json<Value> {
+async fn ready(State(state): State<Arc<AppState>>) -> Json<Ready> {
     let m = state.model();
-    Json(json!({"status": "ready", "model_name": m.name, "model_version": m.version}))
+    Json(Ready {
+        model_name: m.name.clone(),
+        model_version: m.version.clone(),
+        status: "ready",
+    })
 }
 
-async fn metadata(State(state): State<Arc<AppState>>) -> Json<Value> {
+async fn metadata(State(state): State<Arc<AppState>>) -> Json<Metadata> {
     let m = state.model();
     let b = &m.bundle;
-    Json(json!({
-        "model_name": m.name,
-        "model_version": m.version,
-        "model_reference": state.reference.to_string(),
-        "run_id": b.metadata.tracking_run_id.clone().unwrap_or_else(|| b.metadata.run_id.clone()),
-        "learner": b.card.learner,
-        "threshold": b.card.decision_threshold,
-        "pd_bands": b.card.pd_bands,
-        "reason_codes": b.card.reason_codes,
-        "training_date": b.metadata.finished_at,
-        "bundle_sha256": b.bundle_sha256,
-        "feature_sql_sha256": b.feature_sql.sha256(),
-    }))
+    Json(Metadata {
+        bundle_sha256: b.bundle_sha256.clone(),
+        feature_sql_sha256: b.feature_sql.sha256(),
+        learner: b.card.learner,
+        model_name: m.name.clone(),
+        model_reference: state.reference.to_string(),
+        model_version: m.version.clone(),
+        pd_bands: b.card.pd_bands.clone(),
+        reason_codes: b.card.reason_codes,
+        run_id: (b.metadata.tracking_run_id.clone()).unwrap_or_else(|| b.metadata.run_id.clone()),
+        threshold: b.card.decision_threshold,
+        training_date: b.metadata.finished_at.clone(),
+    })
 }
 
 async fn json_schema() -> Json<Value> {
@@ -240,11 +247,13 @@ async fn validate(
     State(state): State<Arc<AppState>>,
     Extension(id): Extension<RequestId>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Validated>, ApiError> {
     let c = checked(&state, body)?;
-    Ok(Json(
-        json!({"valid": true, "records": c.rows.num_rows(), "request_id": id.0}),
-    ))
+    Ok(Json(Validated {
+        records: c.rows.num_rows(),
+        request_id: id.0,
+        valid: true,
+    }))
 }
 
 /// Check, featurise and score before the deadline; then audit and answer. The audit write is
@@ -254,7 +263,7 @@ async fn predict(
     Extension(id): Extension<RequestId>,
     Extension(Deadline(deadline)): Extension<Deadline>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Predictions>, ApiError> {
     let model = state.model();
     let work = async {
         let c = checked(&state, body)?;
@@ -277,9 +286,42 @@ async fn predict(
     } else {
         None
     };
-    // The feature SQL orders rows by SK_ID_CURR: map each back to its request record.
-    let digests: std::collections::HashMap<i64, String> = c
-        .records
+    let digests = input_digests(&c.records);
+    let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let context = AuditContext {
+        request_id: &id.0,
+        time: &time,
+        model_name: &model.name,
+        model_version: &model.version,
+        bundle_sha256: &model.bundle.bundle_sha256,
+        threshold: scored.threshold,
+    };
+    let records: Vec<AuditRecord> = decisions
+        .iter()
+        .map(|d| context.record(d, digests.get(&d.sk_id_curr).map(String::as_str)))
+        .collect();
+    state.audit.append(&records).await?;
+    for d in &decisions {
+        state.metrics.decision(d.decision.as_str());
+    }
+    let mut rows = feature_rows.map(Vec::into_iter);
+    let predictions = decisions
+        .into_iter()
+        .map(|d| Prediction::new(d, rows.as_mut().and_then(Iterator::next)))
+        .collect();
+    Ok(Json(Predictions {
+        model_name: model.name.clone(),
+        model_version: model.version.clone(),
+        predictions,
+        request_id: id.0,
+        threshold: scored.threshold,
+    }))
+}
+
+/// sha256 of each record as given (compact JSON), by SK_ID_CURR: the feature SQL orders rows by
+/// SK_ID_CURR, so each decision finds its request record by id.
+fn input_digests(records: &[Map<String, Value>]) -> HashMap<i64, String> {
+    records
         .iter()
         .map(|r| {
             let id = r.get("SK_ID_CURR").and_then(Value::as_i64).or_else(|| {
@@ -293,53 +335,10 @@ async fn predict(
                 hex::encode(Sha256::digest(&canonical)),
             )
         })
-        .collect();
-    let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let mut lines = String::new();
-    let mut answers = Vec::with_capacity(decisions.len());
-    for (i, d) in decisions.iter().enumerate() {
-        let line = json!({
-            "request_id": id.0,
-            "time": time,
-            "model_name": model.name,
-            "model_version": model.version,
-            "bundle_sha256": model.bundle.bundle_sha256,
-            "input_sha256": digests.get(&d.sk_id_curr),
-            "SK_ID_CURR": d.sk_id_curr,
-            "PD": d.pd,
-            "decision": d.decision,
-            "band": d.band,
-            "threshold": scored.threshold,
-            "reasons": d.reasons,
-        });
-        lines.push_str(&line.to_string());
-        lines.push('\n');
-        let mut answer = json!({
-            "SK_ID_CURR": d.sk_id_curr,
-            "PD": d.pd,
-            "decision": d.decision,
-            "band": d.band,
-            "reasons": d.reasons,
-        });
-        if let Some(rows) = &feature_rows {
-            answer["features"] = rows[i].clone();
-        }
-        answers.push(answer);
-    }
-    state.audit.append(lines).await?;
-    for d in &decisions {
-        state.metrics.decision(d.decision.as_str());
-    }
-    Ok(Json(json!({
-        "request_id": id.0,
-        "model_name": model.name,
-        "model_version": model.version,
-        "threshold": scored.threshold,
-        "predictions": answers,
-    })))
+        .collect()
 }
 
-async fn reload(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+async fn reload(State(state): State<Arc<AppState>>) -> Result<Json<Reloaded>, ApiError> {
     if state.opts.token.is_none() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -347,7 +346,9 @@ async fn reload(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiEr
         ));
     }
     let m = state.reload().await?;
-    Ok(Json(
-        json!({"reloaded": true, "model_name": m.name, "model_version": m.version}),
-    ))
+    Ok(Json(Reloaded {
+        model_name: m.name.clone(),
+        model_version: m.version.clone(),
+        reloaded: true,
+    }))
 }

@@ -43,8 +43,22 @@ pub fn write_atomic_with(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    write_atomic_via(path, dir, fill)
+}
+
+/// Create `path` atomically from a writer callback, with the temporary file in `temp_dir`
+/// (same file system): for folders whose every file another tool lists (MLflow's `params/`,
+/// `tags/`), so a crash leaves no stray entry there.
+pub fn write_atomic_via(
+    path: &Path,
+    temp_dir: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    std::fs::create_dir_all(temp_dir).map_err(|e| Error::io(temp_dir, e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(temp_dir).map_err(|e| Error::io(temp_dir, e))?;
     fill(tmp.as_file_mut()).map_err(|e| Error::io(path, e))?;
     // Temp files are created 0600; artifacts are shared (reports, serving), so open them up.
     set_readable(tmp.as_file(), path)?;

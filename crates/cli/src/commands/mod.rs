@@ -18,6 +18,7 @@ mod cluster;
 mod demo;
 mod deploy_manifest;
 mod evaluate;
+mod gc;
 mod ingest;
 mod model_card;
 mod models;
@@ -109,6 +110,9 @@ pub enum Command {
     Cluster(cluster::Args),
     /// The registry: `models list`, `models show REF`.
     Models(models::Args),
+    /// Bundle folders no registered version refers to (and bundles a crash left half written):
+    /// listed, and removed with `--delete`.
+    Gc(gc::Args),
 }
 
 impl Command {
@@ -157,6 +161,7 @@ pub async fn exec(cli: Cli) -> Result<()> {
         Command::MonitorProduction(args) => monitor_production::exec(args, &p).await,
         Command::CheckFreshness(args) => check_freshness::exec(args, &p),
         Command::Models(args) => models::exec(args, &p).await,
+        Command::Gc(args) => gc::exec(args, &p).await,
         Command::Cluster(_) => unreachable!("run before the config is loaded"),
     }
 }

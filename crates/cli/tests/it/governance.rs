@@ -338,7 +338,7 @@ fn the_model_card_has_every_section_equals_the_metric_files_and_renders() {
     if !Path::new("/usr/bin/chromium").exists() {
         assert!(
             std::env::var_os("CREDITRISK_SKIP_BROWSER").is_some(),
-            "/usr/bin/chromium is missing: run scripts/chromium.sh (scripts/test.sh does), or \
+            "/usr/bin/chromium is missing: run scripts/debian-packages.sh (scripts/test.sh does), or \
              set CREDITRISK_SKIP_BROWSER=1 to skip the rendering check"
         );
         return;

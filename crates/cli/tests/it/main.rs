@@ -1,5 +1,6 @@
 //! The one integration-test binary (each test binary links DataFusion, so there is only one).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
+mod bundle_fuzz;
 mod cli;
 // Starts Ballista processes from the binary: only with the `ballista` feature (default).
 #[cfg(feature = "ballista")]
@@ -15,6 +16,7 @@ mod object_stores;
 mod pipeline;
 mod predict;
 mod registry;
+mod registry_crash;
 mod run;
 mod scoring;
 mod serve;

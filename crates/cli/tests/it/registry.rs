@@ -6,7 +6,7 @@ use creditrisk_base::config::Stage;
 use creditrisk_base::{Layout, Split};
 use creditrisk_mlflow::ModelRef;
 use creditrisk_mlflow::TrackingOptions;
-use creditrisk_ops::gates::{self, GateOptions};
+use creditrisk_ops::gates::{self, CanaryStatus, GateOptions};
 use creditrisk_ops::registry::{self, Promotion, Target};
 
 use crate::features::test_config;
@@ -197,10 +197,10 @@ fn training_registers_versions_and_promotions_leave_an_audit_trail() {
         ))
     };
     let same = canary("models:/NAME/2", "models:/NAME/Production", 0.0).unwrap();
-    assert_eq!(same.status, "passed");
+    assert_eq!(same.status, CanaryStatus::Passed);
     assert_eq!(same.deltas["mean_pd"], 0.0);
     let skipped = canary("models:/NAME/2", "models:/NAME@challenger", 0.0).unwrap();
-    assert_eq!(skipped.status, "skipped");
+    assert_eq!(skipped.status, CanaryStatus::Skipped);
 
     // A logistic challenger (version 3) moves the approval rate: the canary fails at tolerance 0.
     let mut logistic = cfg.clone();

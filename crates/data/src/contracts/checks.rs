@@ -113,10 +113,9 @@ impl Check {
 /// The checks implied by one catalog column: not_null, finite (floats) and its value domain.
 pub fn column_checks(column: &Column) -> Vec<Check> {
     let name = column.name;
-    let c = ident(name);
     let mut checks = vec![];
     if !column.nullable {
-        let sql = format!("{c} IS NULL");
+        let sql = format!("{} IS NULL", ident(name));
         checks.push(
             Check::failing(
                 name,
@@ -131,90 +130,94 @@ pub fn column_checks(column: &Column) -> Vec<Check> {
     if column.kind == Kind::Float {
         checks.push(finite_check(name));
     }
+    checks.extend(domain_check(column));
+    checks
+}
+
+/// The check of a column's value domain (`range` or `domain`), if its domain restricts values.
+fn domain_check(column: &Column) -> Option<Check> {
+    let name = column.name;
+    let c = ident(name);
     // Each range check carries the interval its predicate lets pass (see `Shortcut::Within`).
     let range = |sql: String, words: String, lo: Limit, hi: Limit| {
         Check::failing(name, "range", Group::Ranges, sql, words).with(Shortcut::Within { lo, hi })
     };
     let (open, at_most, at_least) = (Limit::Open, Limit::Inclusive, Limit::Inclusive);
-    match column.domain {
-        Domain::Id => checks.push(range(
+    Some(match column.domain {
+        Domain::Id => range(
             format!("{c} <= 0"),
             format!("{name} > 0"),
             Limit::Exclusive(0.0),
             open,
-        )),
-        Domain::Binary => {
-            let check = Check::failing(
-                name,
-                "range",
-                Group::Ranges,
-                format!("{c} NOT IN (0, 1)"),
-                format!("{name} in {{0, 1}}"),
-            );
-            // [0, 1] holds only 0 and 1 for integers; a float 0.5 would fail, so no shortcut.
-            checks.push(if column.kind == Kind::Int {
-                check.with(Shortcut::Within {
-                    lo: at_least(0.0),
-                    hi: at_most(1.0),
-                })
-            } else {
-                check
-            });
-        }
-        Domain::Days => checks.push(range(
+        ),
+        Domain::Binary => binary_check(column),
+        Domain::Days | Domain::Months => range(
             format!("{c} > 0"),
             format!("{name} <= 0"),
             open,
             at_most(0.0),
-        )),
+        ),
         // No shortcut: real data holds the sentinel, so the bounds would rarely prove it.
-        Domain::DaysOrSentinel => checks.push(Check::failing(
+        Domain::DaysOrSentinel => Check::failing(
             name,
             "range",
             Group::Ranges,
             format!("{c} > 0 AND {c} <> {DAYS_SENTINEL}"),
             format!("{name} <= 0 or {DAYS_SENTINEL}"),
-        )),
-        Domain::Months => checks.push(range(
-            format!("{c} > 0"),
-            format!("{name} <= 0"),
-            open,
-            at_most(0.0),
-        )),
-        Domain::NonNegative => checks.push(range(
+        ),
+        Domain::NonNegative => range(
             format!("{c} < 0"),
             format!("{name} >= 0"),
             at_least(0.0),
             open,
-        )),
-        Domain::UnitInterval => checks.push(range(
+        ),
+        Domain::UnitInterval => range(
             format!("{c} < 0 OR {c} > 1"),
             format!("{name} in [0, 1]"),
             at_least(0.0),
             at_most(1.0),
-        )),
-        Domain::Range(lo, hi) => checks.push(range(
+        ),
+        Domain::Range(lo, hi) => range(
             format!("{c} < {lo:?} OR {c} > {hi:?}"),
             format!("{name} in [{lo}, {hi}]"),
             at_least(lo),
             at_most(hi),
-        )),
+        ),
         Domain::Categories(vocabulary) => {
             let list: Vec<String> = vocabulary.iter().map(|v| sql_string(v)).collect();
-            checks.push(
-                Check::failing(
-                    name,
-                    "domain",
-                    Group::Domains,
-                    format!("{c} NOT IN ({})", list.join(", ")),
-                    format!("{name} in {{{}}}", vocabulary.join(", ")),
-                )
-                .with(Shortcut::Among(vocabulary)),
-            );
+            Check::failing(
+                name,
+                "domain",
+                Group::Domains,
+                format!("{c} NOT IN ({})", list.join(", ")),
+                format!("{name} in {{{}}}", vocabulary.join(", ")),
+            )
+            .with(Shortcut::Among(vocabulary))
         }
-        Domain::Any => {}
+        Domain::Any => return None,
+    })
+}
+
+/// A 0/1 flag. [0, 1] holds only 0 and 1 for integers, so the bounds may prove it; a float 0.5
+/// would fail, so a float flag gets no shortcut.
+fn binary_check(column: &Column) -> Check {
+    let name = column.name;
+    let c = ident(name);
+    let check = Check::failing(
+        name,
+        "range",
+        Group::Ranges,
+        format!("{c} NOT IN (0, 1)"),
+        format!("{name} in {{0, 1}}"),
+    );
+    if column.kind == Kind::Int {
+        check.with(Shortcut::Within {
+            lo: Limit::Inclusive(0.0),
+            hi: Limit::Inclusive(1.0),
+        })
+    } else {
+        check
     }
-    checks
 }
 
 /// No NaN or ±infinity in a float column. Arrow compares floats by total order (NaN above +inf,

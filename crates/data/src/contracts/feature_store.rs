@@ -7,7 +7,7 @@ use datafusion::prelude::SessionContext;
 use super::checks::{Check, Group, Rule, finite_check};
 use super::raw_tables::enforced;
 use super::report::{CheckFailure, Severity, ValidationReport};
-use super::runner::run_checks;
+use super::runner::{TableRun, run_checks};
 use crate::raw::TableFacts;
 use creditrisk_base::catalog::{FEATURES, KEY_COLUMNS};
 use creditrisk_base::config::ValidationConfig;
@@ -22,19 +22,34 @@ pub async fn check_feature_store(
     cfg: &ValidationConfig,
     facts: &TableFacts,
 ) -> Result<ValidationReport> {
-    let mut schema_findings = vec![];
-    let expected = KEY_COLUMNS
+    let checks = row_checks(schema);
+    let ids = ["SK_ID_CURR"];
+    let run = run_checks(ctx, table, &checks, &[], &ids, cfg.sample_rows, facts).await?;
+    let mut report = ValidationReport::new("feature_store", source, run.rows);
+    record_schema(&mut report, schema, cfg, run.rows);
+    record_findings(&mut report, &run, cfg);
+    Ok(report)
+}
+
+/// Every key and feature column the catalog expects, with its Arrow type.
+fn expected_columns() -> impl Iterator<Item = (&'static str, DataType)> {
+    KEY_COLUMNS
         .iter()
         .map(|(n, t)| (*n, t.clone()))
-        .chain(FEATURES.iter().map(|(n, t)| (*n, t.arrow_type())));
-    for (name, ty) in expected {
+        .chain(FEATURES.iter().map(|(n, t)| (*n, t.arrow_type())))
+}
+
+/// Schema findings (check, column, expectation): an expected column missing or of another type.
+fn schema_findings(schema: &Schema) -> Vec<(&'static str, String, String)> {
+    let mut findings = vec![];
+    for (name, ty) in expected_columns() {
         match schema.field_with_name(name) {
-            Err(_) => schema_findings.push((
+            Err(_) => findings.push((
                 "present",
                 name.to_string(),
                 format!("column {name} is present"),
             )),
-            Ok(f) if f.data_type() != &ty => schema_findings.push((
+            Ok(f) if f.data_type() != &ty => findings.push((
                 "type",
                 name.to_string(),
                 format!("{name} is {ty} (found {})", f.data_type()),
@@ -42,95 +57,125 @@ pub async fn check_feature_store(
             Ok(_) => {}
         }
     }
-    let known: Vec<&str> = KEY_COLUMNS
-        .iter()
-        .map(|(n, _)| *n)
-        .chain(FEATURES.iter().map(|(n, _)| *n))
-        .collect();
-    let extra: Vec<String> = schema
+    findings
+}
+
+/// Columns the catalog does not expect (kept in the store, and warned about).
+fn extra_columns(schema: &Schema) -> Vec<String> {
+    let known: Vec<&str> = expected_columns().map(|(n, _)| n).collect();
+    schema
         .fields()
         .iter()
         .map(|f| f.name().clone())
         .filter(|n| !known.contains(&n.as_str()))
-        .collect();
+        .collect()
+}
 
+/// The row checks of the columns present: the key, the labels, and finite floats.
+fn row_checks(schema: &Schema) -> Vec<Check> {
     let has = |name: &str| schema.field_with_name(name).is_ok();
     let mut checks = vec![];
     if has("SK_ID_CURR") {
-        let c = "\"SK_ID_CURR\"".to_string();
-        checks.push(Check::failing(
-            "SK_ID_CURR",
-            "not_null",
-            Group::Nulls,
-            format!("{c} IS NULL"),
-            "SK_ID_CURR is never NULL".into(),
-        ));
-        checks.push(Check {
-            column: Some("SK_ID_CURR".into()),
-            name: "unique".into(),
-            group: Group::Keys,
-            rule: Rule::Unique,
-            expectation: "one row per SK_ID_CURR".into(),
-            shortcut: None,
-        });
+        checks.extend(key_checks());
     }
     if has("TARGET") && has("IS_TRAIN") {
-        checks.push(Check::failing(
-            "TARGET",
-            "range",
-            Group::Ranges,
-            "\"IS_TRAIN\" AND (\"TARGET\" IS NULL OR \"TARGET\" NOT IN (0, 1))".into(),
-            "TARGET in {0, 1} on train rows".into(),
-        ));
-        checks.push(Check::failing(
-            "TARGET",
-            "test_target_null",
-            Group::Ranges,
-            "NOT \"IS_TRAIN\" AND \"TARGET\" IS NOT NULL".into(),
-            "TARGET is NULL on test rows".into(),
-        ));
-        checks.push(Check::failing(
-            "IS_TRAIN",
-            "not_null",
-            Group::Nulls,
-            "\"IS_TRAIN\" IS NULL".into(),
-            "IS_TRAIN is never NULL".into(),
-        ));
+        checks.extend(label_checks());
     }
     for field in schema.fields() {
         if field.data_type() == &DataType::Float64 {
             checks.push(finite_check(field.name()));
         }
     }
-    let ids = ["SK_ID_CURR"];
-    let run = run_checks(ctx, table, &checks, &[], &ids, cfg.sample_rows, facts).await?;
-    let mut report = ValidationReport::new("feature_store", source, run.rows);
-    let record_schema =
-        |report: &mut ValidationReport, check: &str, column: String, words: String, severity| {
-            report.record(CheckFailure {
-                table: "feature_store".into(),
-                column: Some(column),
-                check: check.into(),
-                severity,
-                failing: run.rows,
-                total: run.rows,
-                expectation: words,
-                samples: vec![],
-            });
-        };
+    checks
+}
+
+/// One row per applicant, each with an id.
+fn key_checks() -> [Check; 2] {
+    [
+        Check::failing(
+            "SK_ID_CURR",
+            "not_null",
+            Group::Nulls,
+            "\"SK_ID_CURR\" IS NULL".into(),
+            "SK_ID_CURR is never NULL".into(),
+        ),
+        Check {
+            column: Some("SK_ID_CURR".into()),
+            name: "unique".into(),
+            group: Group::Keys,
+            rule: Rule::Unique,
+            expectation: "one row per SK_ID_CURR".into(),
+            shortcut: None,
+        },
+    ]
+}
+
+/// Train rows carry a 0/1 label and test rows none, so no test row can leak into training.
+fn label_checks() -> [Check; 3] {
+    [
+        Check::failing(
+            "TARGET",
+            "range",
+            Group::Ranges,
+            "\"IS_TRAIN\" AND (\"TARGET\" IS NULL OR \"TARGET\" NOT IN (0, 1))".into(),
+            "TARGET in {0, 1} on train rows".into(),
+        ),
+        Check::failing(
+            "TARGET",
+            "test_target_null",
+            Group::Ranges,
+            "NOT \"IS_TRAIN\" AND \"TARGET\" IS NOT NULL".into(),
+            "TARGET is NULL on test rows".into(),
+        ),
+        Check::failing(
+            "IS_TRAIN",
+            "not_null",
+            Group::Nulls,
+            "\"IS_TRAIN\" IS NULL".into(),
+            "IS_TRAIN is never NULL".into(),
+        ),
+    ]
+}
+
+/// Record the schema findings (failing, or warned when `enforce_schema` is off) and the extra
+/// columns (always warned); each is counted over every row. Every expected column counts as
+/// one check run.
+fn record_schema(
+    report: &mut ValidationReport,
+    schema: &Schema,
+    cfg: &ValidationConfig,
+    rows: u64,
+) {
     let strict = if enforced(cfg, Group::Schema) {
         Severity::Fail
     } else {
         Severity::Warn
     };
-    for (check, column, words) in schema_findings {
-        record_schema(&mut report, check, column, words, strict);
-    }
-    for column in extra {
+    let extra = extra_columns(schema).into_iter().map(|column| {
         let words = format!("{column} is not an expected feature (kept)");
-        record_schema(&mut report, "present", column, words, Severity::Warn);
+        ("present", column, words, Severity::Warn)
+    });
+    let findings = schema_findings(schema)
+        .into_iter()
+        .map(|(check, column, words)| (check, column, words, strict))
+        .chain(extra);
+    for (check, column, words, severity) in findings {
+        report.record(CheckFailure {
+            table: "feature_store".into(),
+            column: Some(column),
+            check: check.into(),
+            severity,
+            failing: rows,
+            total: rows,
+            expectation: words,
+            samples: vec![],
+        });
     }
     report.checks_run += KEY_COLUMNS.len() + FEATURES.len();
+}
+
+/// Record every failing row check, with its group's severity.
+fn record_findings(report: &mut ValidationReport, run: &TableRun, cfg: &ValidationConfig) {
     for f in &run.findings {
         report.checks_run += 1;
         if f.failing == 0 {
@@ -151,5 +196,4 @@ pub async fn check_feature_store(
             samples: f.samples.clone(),
         });
     }
-    Ok(report)
 }

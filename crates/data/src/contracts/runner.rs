@@ -18,14 +18,14 @@
 use std::collections::BTreeMap;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type, Schema};
 use datafusion::prelude::SessionContext;
 use serde_json::{Map, Value};
 
 use super::checks::{Check, Limit, Rule, Shortcut};
 use super::first_pass::{Bounds, Measure, Select, count_at};
 use super::keys;
-use crate::raw::{TableFacts, ident};
+use crate::raw::{Measured, TableFacts, ident};
 use creditrisk_base::error::{Error, Result};
 
 /// One check's result over the table.
@@ -67,129 +67,27 @@ pub async fn run_checks(
         .copied()
         .filter(|c| schema.field_with_name(c).is_ok())
         .collect();
-    let id_columns = id_columns.as_slice();
 
-    // Pass 1, in two queries: `bounds` holds only what the parse's measures can answer (row
-    // count, NULL profile, MIN and MAX of each column a `Within` shortcut may prove, and — for
-    // floats, where NaN may hide from an engine's MIN and MAX — MAX(ABS)); `counted` the checks
-    // without a usable shortcut, which must look at every row.
-    let mut bounds_pass = Select::default();
-    let mut counted_pass = Select::default();
-    bounds_pass.measure(Measure::Rows);
-    for c in profile {
-        bounds_pass.measure(Measure::Nulls(c));
-    }
-    let mut bounds: BTreeMap<&str, Bounds> = BTreeMap::new();
-    let mut plans = vec![];
+    let mut first_pass = FirstPass::new(profile);
     let measured = facts.measured.as_ref();
-    for check in checks {
-        let column = check.column.as_deref().unwrap_or_default();
-        let c = ident(column);
-        let text = schema
-            .field_with_name(column)
-            .is_ok_and(|f| f.data_type() == &DataType::Utf8);
-        let numeric = schema
-            .field_with_name(column)
-            .map(|f| f.data_type().clone())
-            .ok()
-            .filter(|ty| matches!(ty, DataType::Int64 | DataType::Float64));
-        plans.push(match (&check.rule, check.shortcut, numeric) {
-            (Rule::Failing(_), Some(Shortcut::Null), _) => {
-                Plan::Counted(Pass::Bounds(bounds_pass.measure(Measure::Nulls(column))))
-            }
-            (Rule::Failing(_), Some(Shortcut::Within { lo, hi }), Some(ty)) => {
-                bounds.entry(column).or_insert_with(|| Bounds {
-                    min: bounds_pass.measure(Measure::Min(column)),
-                    max: bounds_pass.measure(Measure::Max(column)),
-                    abs: (ty == DataType::Float64)
-                        .then(|| bounds_pass.measure(Measure::MaxAbs(column))),
-                });
-                Plan::Within { column, lo, hi }
-            }
-            (Rule::Failing(_), Some(Shortcut::Among(vocabulary)), _)
-                if text
-                    && let Some(outside) = measured.and_then(|m| m.outside(column, vocabulary)) =>
-            {
-                Plan::Outside(outside)
-            }
-            (Rule::Failing(sql), _, _) => {
-                Plan::Counted(Pass::Counted(counted_pass.push(count_failing(sql))))
-            }
-            // Measured below (keys.rs).
-            (Rule::Unique, _, Some(DataType::Int64)) | (Rule::KnownIn(_), _, _) => Plan::Keys,
-            (Rule::Unique, _, _) => Plan::Counted(Pass::Counted(
-                counted_pass.push(format!("COUNT({c}) - COUNT(DISTINCT {c})")),
-            )),
-        });
-    }
-    // Rows parsed into memory were measured as they were parsed: no second scan for these.
-    let first = match facts.measured.as_ref().and_then(|m| bounds_pass.answer(m)) {
-        Some(row) => vec![row?],
-        None => bounds_pass.run(ctx, &t).await?,
-    };
-    let counted_rows = if counted_pass.is_empty() {
-        vec![]
-    } else {
-        counted_pass.run(ctx, &t).await?
-    };
-    let rows = count_at(&first, 0)?;
+    let plans: Vec<Plan> = checks
+        .iter()
+        .map(|check| first_pass.plan(check, &schema, measured))
+        .collect();
+    let passes = first_pass.run(ctx, &t, measured).await?;
+    let rows = count_at(&passes.first, 0)?;
     let mut nulls = BTreeMap::new();
     for (i, c) in profile.iter().enumerate() {
-        nulls.insert(c.clone(), count_at(&first, 1 + i)?);
+        nulls.insert(c.clone(), count_at(&passes.first, 1 + i)?);
     }
-
-    // Pass 2, only for shortcuts the bounds did not prove: count those rows exactly.
-    let mut exact = Select::default();
-    let mut counted: Vec<Option<Counted>> = vec![];
-    for (plan, check) in plans.iter().zip(checks) {
-        counted.push(match plan {
-            Plan::Counted(pass) => Some(Counted::First(*pass)),
-            Plan::Outside(n) => Some(Counted::Outside(*n)),
-            Plan::Keys => None,
-            Plan::Within { column, lo, hi } => {
-                let b = &bounds[column];
-                if b.proves(&first, *lo, *hi)? {
-                    Some(Counted::Zero)
-                } else {
-                    let Rule::Failing(sql) = &check.rule else {
-                        unreachable!("a Within plan comes from a Failing rule")
-                    };
-                    Some(Counted::Second(exact.push(count_failing(sql))))
-                }
-            }
-        });
-    }
-    let second = if exact.is_empty() {
-        vec![]
-    } else {
-        exact.run(ctx, &t).await?
-    };
+    let (counted, passes) =
+        second_pass(ctx, &t, &plans, checks, &first_pass.bounds, passes).await?;
 
     let mut findings = vec![];
     for (check, counted) in checks.iter().zip(counted) {
-        let (failing, total) = match (counted, &check.rule, &check.column) {
-            (Some(Counted::First(Pass::Bounds(i))), _, _) => (count_at(&first, i)?, rows),
-            (Some(Counted::First(Pass::Counted(i))), _, _) => (count_at(&counted_rows, i)?, rows),
-            (Some(Counted::Second(i)), _, _) => (count_at(&second, i)?, rows),
-            (Some(Counted::Zero), _, _) => (0, rows),
-            (Some(Counted::Outside(n)), _, _) => (n, rows),
-            (None, Rule::KnownIn(parent), Some(column)) => {
-                match keys::orphans(ctx, table, column, parent).await? {
-                    Some(counts) => counts,
-                    None => count_orphans(ctx, table, column, parent).await?,
-                }
-            }
-            (None, Rule::Unique, Some(column)) => {
-                let repeats = keys::duplicates(ctx, table, column).await?;
-                let repeats = repeats.ok_or_else(|| {
-                    Error::Internal(format!("{table}.{column} is not an Int64 key"))
-                })?;
-                (repeats, rows)
-            }
-            (None, _, _) => (0, rows),
-        };
+        let (failing, total) = failing_and_total(ctx, table, check, counted, rows, &passes).await?;
         let samples = if failing > 0 && sample_rows > 0 {
-            fetch_samples(ctx, table, check, id_columns, sample_rows).await?
+            fetch_samples(ctx, table, check, &id_columns, sample_rows).await?
         } else {
             vec![]
         };
@@ -204,6 +102,172 @@ pub async fn run_checks(
         rows,
         nulls,
         findings,
+    })
+}
+
+/// Pass 1, in two queries: `bounds` holds only what the parse's measures can answer (row count,
+/// NULL profile, MIN and MAX of each column a `Within` shortcut may prove, and — for floats, where
+/// NaN may hide from an engine's MIN and MAX — MAX(ABS)); `counted` the checks without a usable
+/// shortcut, which must look at every row.
+#[derive(Default)]
+struct FirstPass<'a> {
+    bounds_pass: Select<'a>,
+    counted_pass: Select<'a>,
+    /// Where each `Within` column's bounds sit in `bounds_pass`.
+    bounds: BTreeMap<&'a str, Bounds>,
+}
+
+/// The rows each pass answered (empty for a pass with nothing to ask).
+struct Passes {
+    first: Vec<RecordBatch>,
+    counted: Vec<RecordBatch>,
+    second: Vec<RecordBatch>,
+}
+
+impl<'a> FirstPass<'a> {
+    /// The row count first, then the NULL count of each `profile` column.
+    fn new(profile: &'a [String]) -> FirstPass<'a> {
+        let mut pass = FirstPass::default();
+        pass.bounds_pass.measure(Measure::Rows);
+        for c in profile {
+            pass.bounds_pass.measure(Measure::Nulls(c));
+        }
+        pass
+    }
+
+    /// How `check` is measured, adding what it needs to the first pass.
+    fn plan(&mut self, check: &'a Check, schema: &Schema, measured: Option<&Measured>) -> Plan<'a> {
+        let column = check.column.as_deref().unwrap_or_default();
+        let c = ident(column);
+        let text = schema
+            .field_with_name(column)
+            .is_ok_and(|f| f.data_type() == &DataType::Utf8);
+        let numeric = schema
+            .field_with_name(column)
+            .map(|f| f.data_type().clone())
+            .ok()
+            .filter(|ty| matches!(ty, DataType::Int64 | DataType::Float64));
+        match (&check.rule, check.shortcut, numeric) {
+            (Rule::Failing(_), Some(Shortcut::Null), _) => Plan::Counted(Pass::Bounds(
+                self.bounds_pass.measure(Measure::Nulls(column)),
+            )),
+            (Rule::Failing(_), Some(Shortcut::Within { lo, hi }), Some(ty)) => {
+                let bounds_pass = &mut self.bounds_pass;
+                self.bounds.entry(column).or_insert_with(|| Bounds {
+                    min: bounds_pass.measure(Measure::Min(column)),
+                    max: bounds_pass.measure(Measure::Max(column)),
+                    abs: (ty == DataType::Float64)
+                        .then(|| bounds_pass.measure(Measure::MaxAbs(column))),
+                });
+                Plan::Within { column, lo, hi }
+            }
+            (Rule::Failing(_), Some(Shortcut::Among(vocabulary)), _)
+                if text
+                    && let Some(outside) = measured.and_then(|m| m.outside(column, vocabulary)) =>
+            {
+                Plan::Outside(outside)
+            }
+            (Rule::Failing(sql), _, _) => {
+                Plan::Counted(Pass::Counted(self.counted_pass.push(count_failing(sql))))
+            }
+            // Measured later (keys.rs).
+            (Rule::Unique, _, Some(DataType::Int64)) | (Rule::KnownIn(_), _, _) => Plan::Keys,
+            (Rule::Unique, _, _) => Plan::Counted(Pass::Counted(
+                self.counted_pass
+                    .push(format!("COUNT({c}) - COUNT(DISTINCT {c})")),
+            )),
+        }
+    }
+
+    /// Run both queries over `t`. Rows parsed into memory were measured as they were parsed: no
+    /// second scan for the bounds then.
+    async fn run(
+        &self,
+        ctx: &SessionContext,
+        t: &str,
+        measured: Option<&Measured>,
+    ) -> Result<Passes> {
+        let first = match measured.and_then(|m| self.bounds_pass.answer(m)) {
+            Some(row) => vec![row?],
+            None => self.bounds_pass.run(ctx, t).await?,
+        };
+        let counted = if self.counted_pass.is_empty() {
+            vec![]
+        } else {
+            self.counted_pass.run(ctx, t).await?
+        };
+        Ok(Passes {
+            first,
+            counted,
+            second: vec![],
+        })
+    }
+}
+
+/// Pass 2, only for shortcuts the bounds did not prove: count those rows exactly. Returns how
+/// each check is counted (None: by its keys) and the passes with the second one's rows.
+async fn second_pass(
+    ctx: &SessionContext,
+    t: &str,
+    plans: &[Plan<'_>],
+    checks: &[Check],
+    bounds: &BTreeMap<&str, Bounds>,
+    mut passes: Passes,
+) -> Result<(Vec<Option<Counted>>, Passes)> {
+    let mut exact = Select::default();
+    let mut counted: Vec<Option<Counted>> = vec![];
+    for (plan, check) in plans.iter().zip(checks) {
+        counted.push(match plan {
+            Plan::Counted(pass) => Some(Counted::First(*pass)),
+            Plan::Outside(n) => Some(Counted::Outside(*n)),
+            Plan::Keys => None,
+            Plan::Within { column, lo, hi } => {
+                let b = &bounds[column];
+                if b.proves(&passes.first, *lo, *hi)? {
+                    Some(Counted::Zero)
+                } else {
+                    let Rule::Failing(sql) = &check.rule else {
+                        unreachable!("a Within plan comes from a Failing rule")
+                    };
+                    Some(Counted::Second(exact.push(count_failing(sql))))
+                }
+            }
+        });
+    }
+    if !exact.is_empty() {
+        passes.second = exact.run(ctx, t).await?;
+    }
+    Ok((counted, passes))
+}
+
+/// (failing, total) rows of one check: read from the passes, or counted over its key column.
+async fn failing_and_total(
+    ctx: &SessionContext,
+    table: &str,
+    check: &Check,
+    counted: Option<Counted>,
+    rows: u64,
+    passes: &Passes,
+) -> Result<(u64, u64)> {
+    Ok(match (counted, &check.rule, &check.column) {
+        (Some(Counted::First(Pass::Bounds(i))), _, _) => (count_at(&passes.first, i)?, rows),
+        (Some(Counted::First(Pass::Counted(i))), _, _) => (count_at(&passes.counted, i)?, rows),
+        (Some(Counted::Second(i)), _, _) => (count_at(&passes.second, i)?, rows),
+        (Some(Counted::Zero), _, _) => (0, rows),
+        (Some(Counted::Outside(n)), _, _) => (n, rows),
+        (None, Rule::KnownIn(parent), Some(column)) => {
+            match keys::orphans(ctx, table, column, parent).await? {
+                Some(counts) => counts,
+                None => count_orphans(ctx, table, column, parent).await?,
+            }
+        }
+        (None, Rule::Unique, Some(column)) => {
+            let repeats = keys::duplicates(ctx, table, column).await?;
+            let repeats = repeats
+                .ok_or_else(|| Error::Internal(format!("{table}.{column} is not an Int64 key")))?;
+            (repeats, rows)
+        }
+        (None, _, _) => (0, rows),
     })
 }
 

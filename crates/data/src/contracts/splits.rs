@@ -77,85 +77,123 @@ pub fn check(
     let rows = (train.ids.len() + test.ids.len()) as u64;
     let mut report = ValidationReport::new("splits", source, rows);
     for (name, keys) in [("train", train), ("test", test)] {
-        let total = keys.ids.len() as u64;
+        let findings = [
+            non_empty(name, keys),
+            ids_not_null(name, keys, sample_rows),
+            ids_unique(name, keys, sample_rows),
+            labels_binary(name, keys, sample_rows),
+        ];
+        record_all(&mut report, findings);
+    }
+    record_all(&mut report, [disjoint(train, test, sample_rows)]);
+    report
+}
+
+/// Count every check run and record those that failed, in order.
+fn record_all<const N: usize>(report: &mut ValidationReport, findings: [Option<CheckFailure>; N]) {
+    for finding in findings {
         report.checks_run += 1;
-        if keys.ids.is_empty() {
-            report.record(failure(
-                name,
-                None,
-                "non_empty",
-                1,
-                0,
-                &format!("the {name} split has rows"),
-                vec![],
-            ));
-        }
-        report.checks_run += 1;
-        let nulls: Vec<usize> = (0..keys.ids.len())
-            .filter(|&i| keys.ids[i].is_none())
-            .collect();
-        if !nulls.is_empty() {
-            let samples = nulls
-                .iter()
-                .take(sample_rows)
-                .map(|i| json!({ "row": i }))
-                .collect();
-            report.record(failure(
-                name,
-                Some("SK_ID_CURR"),
-                "not_null",
-                nulls.len() as u64,
-                total,
-                "SK_ID_CURR is not NULL",
-                samples,
-            ));
-        }
-        report.checks_run += 1;
-        let mut seen: HashMap<i64, u32> = HashMap::with_capacity(keys.ids.len());
-        for id in keys.ids.iter().flatten() {
-            *seen.entry(*id).or_default() += 1;
-        }
-        let mut dups: Vec<(i64, u32)> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
-        if !dups.is_empty() {
-            dups.sort_unstable();
-            let failing = dups.iter().map(|(_, n)| u64::from(*n)).sum();
-            let samples = dups
-                .iter()
-                .take(sample_rows)
-                .map(|(id, n)| json!({ "SK_ID_CURR": id, "count": n }))
-                .collect();
-            report.record(failure(
-                name,
-                Some("SK_ID_CURR"),
-                "unique",
-                failing,
-                total,
-                "each applicant appears once per split",
-                samples,
-            ));
-        }
-        report.checks_run += 1;
-        let bad: Vec<usize> = (0..keys.targets.len())
-            .filter(|&i| !matches!(keys.targets[i], Some(0 | 1)))
-            .collect();
-        if !bad.is_empty() {
-            let samples = bad
-                .iter()
-                .take(sample_rows)
-                .map(|&i| json!({ "SK_ID_CURR": keys.ids[i], "TARGET": keys.targets[i] }))
-                .collect();
-            report.record(failure(
-                name,
-                Some("TARGET"),
-                "domain",
-                bad.len() as u64,
-                total,
-                "TARGET in {0, 1} (labelled rows only)",
-                samples,
-            ));
+        if let Some(finding) = finding {
+            report.record(finding);
         }
     }
-    report.checks_run += 1;
+}
+
+/// An empty split is a failed split, not a vacuous pass.
+fn non_empty(name: &str, keys: &SplitKeys) -> Option<CheckFailure> {
+    keys.ids.is_empty().then(|| {
+        failure(
+            name,
+            None,
+            "non_empty",
+            1,
+            0,
+            &format!("the {name} split has rows"),
+            vec![],
+        )
+    })
+}
+
+/// A NULL id can be neither joined nor checked for leakage; samples give its row.
+fn ids_not_null(name: &str, keys: &SplitKeys, sample_rows: usize) -> Option<CheckFailure> {
+    let nulls: Vec<usize> = (0..keys.ids.len())
+        .filter(|&i| keys.ids[i].is_none())
+        .collect();
+    if nulls.is_empty() {
+        return None;
+    }
+    let samples = nulls
+        .iter()
+        .take(sample_rows)
+        .map(|i| json!({ "row": i }))
+        .collect();
+    Some(failure(
+        name,
+        Some("SK_ID_CURR"),
+        "not_null",
+        nulls.len() as u64,
+        keys.ids.len() as u64,
+        "SK_ID_CURR is not NULL",
+        samples,
+    ))
+}
+
+/// A repeated applicant weighs twice in training or evaluation; samples give each repeated id
+/// (smallest first) and its count.
+fn ids_unique(name: &str, keys: &SplitKeys, sample_rows: usize) -> Option<CheckFailure> {
+    let mut seen: HashMap<i64, u32> = HashMap::with_capacity(keys.ids.len());
+    for id in keys.ids.iter().flatten() {
+        *seen.entry(*id).or_default() += 1;
+    }
+    let mut dups: Vec<(i64, u32)> = seen.into_iter().filter(|(_, n)| *n > 1).collect();
+    if dups.is_empty() {
+        return None;
+    }
+    dups.sort_unstable();
+    let failing = dups.iter().map(|(_, n)| u64::from(*n)).sum();
+    let samples = dups
+        .iter()
+        .take(sample_rows)
+        .map(|(id, n)| json!({ "SK_ID_CURR": id, "count": n }))
+        .collect();
+    Some(failure(
+        name,
+        Some("SK_ID_CURR"),
+        "unique",
+        failing,
+        keys.ids.len() as u64,
+        "each applicant appears once per split",
+        samples,
+    ))
+}
+
+/// Every split row is labelled: TARGET is 0 or 1, never NULL or another value.
+fn labels_binary(name: &str, keys: &SplitKeys, sample_rows: usize) -> Option<CheckFailure> {
+    let bad: Vec<usize> = (0..keys.targets.len())
+        .filter(|&i| !matches!(keys.targets[i], Some(0 | 1)))
+        .collect();
+    if bad.is_empty() {
+        return None;
+    }
+    let samples = bad
+        .iter()
+        .take(sample_rows)
+        .map(|&i| json!({ "SK_ID_CURR": keys.ids[i], "TARGET": keys.targets[i] }))
+        .collect();
+    Some(failure(
+        name,
+        Some("TARGET"),
+        "domain",
+        bad.len() as u64,
+        keys.ids.len() as u64,
+        "TARGET in {0, 1} (labelled rows only)",
+        samples,
+    ))
+}
+
+/// An applicant in both splits leaks training rows into the evaluation; samples give each shared
+/// id once, smallest first.
+fn disjoint(train: &SplitKeys, test: &SplitKeys, sample_rows: usize) -> Option<CheckFailure> {
     let train_ids: HashSet<i64> = train.ids.iter().flatten().copied().collect();
     let mut shared: Vec<i64> = test
         .ids
@@ -164,25 +202,25 @@ pub fn check(
         .copied()
         .filter(|id| train_ids.contains(id))
         .collect();
-    if !shared.is_empty() {
-        shared.sort_unstable();
-        shared.dedup();
-        let samples = shared
-            .iter()
-            .take(sample_rows)
-            .map(|id| json!({ "SK_ID_CURR": id }))
-            .collect();
-        report.record(failure(
-            "train/test",
-            Some("SK_ID_CURR"),
-            "disjoint",
-            shared.len() as u64,
-            test.ids.len() as u64,
-            "no applicant is in both the train and the test split",
-            samples,
-        ));
+    if shared.is_empty() {
+        return None;
     }
-    report
+    shared.sort_unstable();
+    shared.dedup();
+    let samples = shared
+        .iter()
+        .take(sample_rows)
+        .map(|id| json!({ "SK_ID_CURR": id }))
+        .collect();
+    Some(failure(
+        "train/test",
+        Some("SK_ID_CURR"),
+        "disjoint",
+        shared.len() as u64,
+        test.ids.len() as u64,
+        "no applicant is in both the train and the test split",
+        samples,
+    ))
 }
 
 #[cfg(test)]

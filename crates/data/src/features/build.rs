@@ -28,14 +28,14 @@ use creditrisk_base::config::combine_hashes;
 use creditrisk_base::error::{Error, Result};
 use creditrisk_base::layout::Layout;
 use creditrisk_base::progress::Reporter;
-use creditrisk_base::sql::{FeatureSql, SqlSet, TABLE_SQL};
+use creditrisk_base::sql::{APPLICATION_SQL, FeatureSql, HISTORY_SQL, SqlSet};
 
 /// One unit of work: tables loaded together, the SQL that reduces them, the parents whose ids
 /// later tables are checked against. Its tables are dropped once its work is done.
 struct Step {
     tables: &'static [RawTable],
-    /// Index into `TABLE_SQL`, and the table its time is attributed to.
-    sql: &'static [(usize, RawTable)],
+    /// Each feature statement of the step, and the table its time is attributed to.
+    sql: &'static [(FeatureSql, RawTable)],
     known: &'static [RawTable],
 }
 
@@ -43,35 +43,67 @@ struct Step {
 static STEPS: [Step; 6] = [
     Step {
         tables: &[RawTable::ApplicationTrain, RawTable::ApplicationTest],
-        sql: &[(0, RawTable::ApplicationTest)],
+        sql: &[(APPLICATION_SQL, RawTable::ApplicationTest)],
         known: &[RawTable::ApplicationTrain],
     },
     Step {
         tables: &[RawTable::Bureau, RawTable::BureauBalance],
-        sql: &[(1, RawTable::Bureau), (2, RawTable::BureauBalance)],
+        sql: &[
+            (history_sql(RawTable::Bureau), RawTable::Bureau),
+            (
+                history_sql(RawTable::BureauBalance),
+                RawTable::BureauBalance,
+            ),
+        ],
         known: &[RawTable::Bureau],
     },
     Step {
         tables: &[RawTable::PreviousApplication],
-        sql: &[(3, RawTable::PreviousApplication)],
+        sql: &[(
+            history_sql(RawTable::PreviousApplication),
+            RawTable::PreviousApplication,
+        )],
         known: &[RawTable::PreviousApplication],
     },
     Step {
         tables: &[RawTable::InstallmentsPayments],
-        sql: &[(4, RawTable::InstallmentsPayments)],
+        sql: &[(
+            history_sql(RawTable::InstallmentsPayments),
+            RawTable::InstallmentsPayments,
+        )],
         known: &[],
     },
     Step {
         tables: &[RawTable::CreditCardBalance],
-        sql: &[(5, RawTable::CreditCardBalance)],
+        sql: &[(
+            history_sql(RawTable::CreditCardBalance),
+            RawTable::CreditCardBalance,
+        )],
         known: &[],
     },
     Step {
         tables: &[RawTable::PosCashBalance],
-        sql: &[(6, RawTable::PosCashBalance)],
+        sql: &[(
+            history_sql(RawTable::PosCashBalance),
+            RawTable::PosCashBalance,
+        )],
         known: &[],
     },
 ];
+
+/// The feature statement of a credit-history table. `HISTORY_SQL` holds one statement per
+/// `RawTable::HISTORY` table, in the same order; looking it up by table keeps the steps naming
+/// tables rather than positions (a table outside the history fails the build at compile time).
+const fn history_sql(table: RawTable) -> FeatureSql {
+    let mut i = 0;
+    while i < RawTable::HISTORY.len() {
+        if RawTable::HISTORY[i] as u8 == table as u8 {
+            return HISTORY_SQL[i];
+        }
+        i += 1;
+    }
+    panic!("not a credit-history table")
+}
 
 /// CSV bytes whose parsed rows may sit in memory at once: the next step is parsed while earlier
 /// ones are checked and reduced only while their CSVs and its own stay under this, so peak memory
@@ -440,9 +472,9 @@ async fn check_and_reduce(
         let loaded = loads.iter().find(|(t, _, _)| *t == table);
         loaded.and_then(|(_, l, _)| l.facts.measured.as_ref().map(|m| m.rows))
     };
-    for &(index, table) in step.sql {
+    for &(file, table) in step.sql {
         let halves = parsed_rows(table).is_some_and(|rows| rows >= HALVES_FROM_ROWS);
-        pieces.spawn(features(shared.clone(), TABLE_SQL[index], table, halves));
+        pieces.spawn(features(shared.clone(), file, table, halves));
     }
     if !step.known.is_empty() {
         let shared = shared.clone();
@@ -697,5 +729,27 @@ fn raw_failure(failed: Vec<Error>) -> Error {
     Error::Check {
         message: format!("raw data contracts failed: {}", messages.join(" | ")),
         report,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use creditrisk_base::sql::TABLE_SQL;
+
+    /// The steps run every per-table statement once, in the order they can run, each attributed
+    /// to the table it reads.
+    #[test]
+    fn steps_run_every_table_statement_once_in_order() {
+        let files: Vec<&str> = STEPS
+            .iter()
+            .flat_map(|s| s.sql)
+            .map(|(sql, _)| sql.file)
+            .collect();
+        let expected: Vec<&str> = TABLE_SQL.iter().map(|sql| sql.file).collect();
+        assert_eq!(files, expected);
+        for table in RawTable::HISTORY {
+            assert_eq!(history_sql(table).file, format!("{}.sql", table.name()));
+        }
     }
 }

@@ -1,13 +1,18 @@
 //! The store query: every table's features joined into one row per applicant, streamed into the
 //! Parquet file and checked by the store's contracts before the file is published.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::dataframe::DataFrame;
+use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
+use tokio::sync::mpsc::Sender;
+use tokio::task::JoinHandle;
 
 use crate::cluster::Engine;
 use crate::contracts::feature_store::check_feature_store;
@@ -18,7 +23,7 @@ use creditrisk_base::sql::{STORE_SQL, SqlSet, TABLE_SQL};
 use crate::feature_sql::{self, by_key_range};
 use crate::raw::{self, TableFacts};
 use creditrisk_base::layout::Layout;
-use creditrisk_base::parquet_io::{ParquetOptions, ParquetSink};
+use creditrisk_base::parquet_io::{Finished, ParquetOptions, ParquetSink};
 use creditrisk_base::progress::Reporter;
 
 /// Applicant ranges the local store query runs in (see `feature_sql::by_key_range`). Run whole,
@@ -56,8 +61,49 @@ pub(super) async fn write(
     reporter.message(STORE_SQL.file);
     let output = layout.store_file.as_path();
     let t0 = Instant::now();
-    let engine_error = |e| Error::engine(format!("feature SQL {}", STORE_SQL.file), e);
-    let store_ctx = match (engine, spill) {
+    let store_ctx = store_session(ctx, engine, spill).await?;
+    let df = feature_sql::plan(sql, &store_ctx, STORE_SQL).await?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let (batches, writer) = spawn_writer(output.to_path_buf(), schema.clone());
+    // A closed channel means the writer failed: its error is reported below.
+    let parts = match engine {
+        Engine::Local => by_key_range(df, STORE_RANGES).map_err(engine_error)?,
+        Engine::Ballista { .. } => vec![df],
+    };
+    send_joined(parts, &batches).await?;
+    drop(batches);
+    let (written, rows, facts) = writer
+        .await
+        .map_err(|e| Error::Internal(format!("the feature-store writer stopped: {e}")))??;
+    let store_seconds = t0.elapsed().as_secs_f64();
+    reporter.advance(1);
+
+    reporter.message("feature store: contracts");
+    let t0 = Instant::now();
+    check_and_publish(written, &schema, &facts, output, layout, validation).await?;
+    let store_contracts_seconds = t0.elapsed().as_secs_f64();
+
+    Ok(Written {
+        rows,
+        columns: schema.fields().len(),
+        seconds: store_seconds,
+        contracts_seconds: store_contracts_seconds,
+    })
+}
+
+/// A failure of the store query, naming its file.
+fn engine_error(e: DataFusionError) -> Error {
+    Error::engine(format!("feature SQL {}", STORE_SQL.file), e)
+}
+
+/// The session the store query runs in. Locally it is one partition in file order, over the
+/// per-table results read back from `spill` when the build left them there.
+async fn store_session(
+    ctx: &SessionContext,
+    engine: &Engine,
+    spill: Option<PathBuf>,
+) -> Result<SessionContext> {
+    Ok(match (engine, spill) {
         (Engine::Local, Some(dir)) => {
             // Read back and sorted on both cores (each is a file read, a sort and a copy).
             let reload_ctx = ctx.clone();
@@ -73,12 +119,19 @@ pub(super) async fn write(
         }
         (Engine::Local, None) => raw::feature_session(ctx),
         (Engine::Ballista { .. }, _) => ctx.clone(),
-    };
-    let df = feature_sql::plan(sql, &store_ctx, STORE_SQL).await?;
-    let schema = Arc::new(df.schema().as_arrow().clone());
-    // Joined batches are encoded on another thread while the next ones are joined.
+    })
+}
+
+/// The writer's answer: the unpublished file, its rows, and the facts measured as it streamed.
+type WriterResult = Result<(Finished, u64, TableFacts)>;
+
+/// Start the Parquet writer of `file` on a blocking thread: joined batches are encoded there
+/// while the next ones are joined. Dropping the sender ends the file.
+fn spawn_writer(
+    file: PathBuf,
+    store_schema: SchemaRef,
+) -> (Sender<RecordBatch>, JoinHandle<WriterResult>) {
     let (batches, mut received) = tokio::sync::mpsc::channel::<RecordBatch>(4);
-    let (file, store_schema) = (output.to_path_buf(), schema.clone());
     let writer = tokio::task::spawn_blocking(move || {
         let mut sink = ParquetSink::create(&file, &store_schema, ParquetOptions::STORE)?;
         let mut rows = 0;
@@ -96,11 +149,12 @@ pub(super) async fn write(
         }
         Ok::<_, Error>((sink.finish()?, rows, facts))
     });
-    // A closed channel means the writer failed: its error is reported below.
-    let mut parts = match engine {
-        Engine::Local => by_key_range(df, STORE_RANGES).map_err(engine_error)?,
-        Engine::Ballista { .. } => vec![df],
-    };
+    (batches, writer)
+}
+
+/// Send the joined rows of `parts` to the writer, in key order; stops early when the writer is
+/// gone (its error is the one reported).
+async fn send_joined(mut parts: Vec<DataFrame>, batches: &Sender<RecordBatch>) -> Result<()> {
     if parts.len() == 1 {
         let mut stream = parts
             .remove(0)
@@ -112,52 +166,46 @@ pub(super) async fn write(
                 break;
             }
         }
-    } else {
-        // Each range joined on a worker of its own while the one before it is written, in key
-        // order.
-        let running = parts.into_iter().map(|df| tokio::spawn(df.collect()));
-        let mut ranges = futures::stream::iter(running).buffered(2);
-        'ranges: while let Some(range) = ranges.next().await {
-            let range = range
-                .map_err(|e| Error::Internal(format!("the store query stopped: {e}")))?
-                .map_err(engine_error)?;
-            for batch in range {
-                if batches.send(batch).await.is_err() {
-                    break 'ranges;
-                }
+        return Ok(());
+    }
+    // Each range joined on a worker of its own while the one before it is written, in key order.
+    let running = parts.into_iter().map(|df| tokio::spawn(df.collect()));
+    let mut ranges = futures::stream::iter(running).buffered(2);
+    while let Some(range) = ranges.next().await {
+        let range = range
+            .map_err(|e| Error::Internal(format!("the store query stopped: {e}")))?
+            .map_err(engine_error)?;
+        for batch in range {
+            if batches.send(batch).await.is_err() {
+                return Ok(());
             }
         }
     }
-    drop(batches);
-    let (written, rows, facts) = writer
-        .await
-        .map_err(|e| Error::Internal(format!("the feature-store writer stopped: {e}")))??;
-    let store_seconds = t0.elapsed().as_secs_f64();
-    reporter.advance(1);
+    Ok(())
+}
 
-    reporter.message("feature store: contracts");
-    let t0 = Instant::now();
+/// Check the written store (here, whatever the engine: the file is local until it is
+/// published), write its report, and publish the file only when the contracts pass.
+async fn check_and_publish(
+    written: Finished,
+    schema: &Schema,
+    facts: &TableFacts,
+    output: &Path,
+    layout: &Layout,
+    validation: &ValidationConfig,
+) -> Result<()> {
     let store_source = output.display().to_string();
-    // Checked here, whatever the engine: the file is local until it is published.
     let check_ctx = raw::session();
     raw::register_parquet_file(&check_ctx, STORE_SQL.result, written.temp_path()).await?;
     let report = check_feature_store(
         &check_ctx,
         STORE_SQL.result,
-        &schema,
+        schema,
         &store_source,
         validation,
-        &facts,
+        facts,
     )
     .await?;
     report.write_and_check(&layout.validation_report("feature_store"))?;
-    written.persist()?;
-    let store_contracts_seconds = t0.elapsed().as_secs_f64();
-
-    Ok(Written {
-        rows,
-        columns: schema.fields().len(),
-        seconds: store_seconds,
-        contracts_seconds: store_contracts_seconds,
-    })
+    written.persist()
 }

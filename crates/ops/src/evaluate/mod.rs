@@ -202,7 +202,7 @@ pub async fn run_with_bundle(
 
     let plots_dir = layout.evaluation_dir(split);
     std::fs::create_dir_all(&plots_dir).map_err(|e| Error::io(&plots_dir, e))?;
-    let svgs = draw_plots(&plots_dir, &y, &scored.pd, &m)?;
+    let drawn = draw_plots(&plots_dir, &y, &scored.pd, &m)?;
     let ctx = report_html::ReportContext {
         split: split.name(),
         model_name: &bundle.card.name,
@@ -217,8 +217,7 @@ pub async fn run_with_bundle(
         data_file: &source,
         bundle_sha256: &bundle.bundle_sha256,
     };
-    let plot_refs: Vec<(&str, String)> = svgs.iter().map(|(n, s)| (*n, s.clone())).collect();
-    let html = report_html::render(&ctx, &m, &segments, &plot_refs);
+    let html = report_html::render(&ctx, &m, &segments, &drawn);
     let html_report = layout.evaluation_report(split);
     io::write_atomic(&html_report, html.as_bytes())?;
     Ok(EvalSummary {
@@ -234,64 +233,70 @@ pub async fn run_with_bundle(
     })
 }
 
+/// One evaluation plot: its caption, the stem of its files (`<stem>.svg` and `<stem>.png`) and
+/// its SVG text, so a report can inline it or link the files.
+pub struct DrawnPlot {
+    pub title: &'static str,
+    pub stem: &'static str,
+    pub svg: String,
+}
+
 /// The evaluation plots as SVG text (written beside as PNG and SVG).
-pub fn draw_plots(
-    dir: &Path,
-    y: &[f64],
-    pd: &[f64],
-    m: &Metrics,
-) -> Result<Vec<(&'static str, String)>> {
+pub fn draw_plots(dir: &Path, y: &[f64], pd: &[f64], m: &Metrics) -> Result<Vec<DrawnPlot>> {
     Ok(vec![
-        (
+        drawn(
+            dir,
             "ROC curve",
-            plots::render(
-                &plots::RocPlot {
-                    points: metrics::roc_curve(y, pd),
-                    auc: m.roc_auc,
-                },
-                dir,
-                "roc",
-            )?,
-        ),
-        (
+            "roc",
+            &plots::RocPlot {
+                points: metrics::roc_curve(y, pd),
+                auc: m.roc_auc,
+            },
+        )?,
+        drawn(
+            dir,
             "Precision-recall",
-            plots::render(
-                &plots::PrPlot {
-                    points: metrics::pr_curve(y, pd),
-                    base_rate: m.default_rate,
-                },
-                dir,
-                "precision_recall",
-            )?,
-        ),
-        (
+            "precision_recall",
+            &plots::PrPlot {
+                points: metrics::pr_curve(y, pd),
+                base_rate: m.default_rate,
+            },
+        )?,
+        drawn(
+            dir,
             "Calibration",
-            plots::render(
-                &plots::CalibrationPlot::equal_count(y, pd, 20),
-                dir,
-                "calibration",
-            )?,
-        ),
-        (
+            "calibration",
+            &plots::CalibrationPlot::equal_count(y, pd, 20),
+        )?,
+        drawn(
+            dir,
             "Confusion matrix",
-            plots::render(
-                &plots::ConfusionPlot {
-                    confusion: m.confusion,
-                    threshold: m.decision_threshold,
-                },
-                dir,
-                "confusion_matrix",
-            )?,
-        ),
-        (
+            "confusion_matrix",
+            &plots::ConfusionPlot {
+                confusion: m.confusion,
+                threshold: m.decision_threshold,
+            },
+        )?,
+        drawn(
+            dir,
             "PD distribution",
-            plots::render(
-                &plots::ScoreDistributionPlot::new(y, pd, 40),
-                dir,
-                "score_distribution",
-            )?,
-        ),
+            "score_distribution",
+            &plots::ScoreDistributionPlot::new(y, pd, 40),
+        )?,
     ])
+}
+
+fn drawn<P: plots::Plot>(
+    dir: &Path,
+    title: &'static str,
+    stem: &'static str,
+    plot: &P,
+) -> Result<DrawnPlot> {
+    Ok(DrawnPlot {
+        title,
+        stem,
+        svg: plots::render(plot, dir, stem)?,
+    })
 }
 
 /// SK_ID_CURR, y_true, PD, decision, band: the scoring core's columns plus the label.

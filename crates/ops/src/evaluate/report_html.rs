@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use super::DrawnPlot;
 use super::segments::{SegmentsReport, Stability};
 use creditrisk_model::metrics::Metrics;
 
@@ -30,12 +31,12 @@ th{background:#f6f6f6}td:first-child,th:first-child{text-align:left}.meta td{tex
 .plots{display:flex;flex-wrap:wrap;gap:1rem}.plots figure{margin:0}.note{color:#666;font-size:.9rem}\
 .flag{color:#b00020;font-weight:bold}";
 
-/// Render the report. `plots` are (title, SVG text) pairs.
+/// Render the report with its plots inlined.
 pub fn render(
     ctx: &ReportContext,
     m: &Metrics,
     segments: &SegmentsReport,
-    plots: &[(&str, String)],
+    plots: &[DrawnPlot],
 ) -> String {
     let mut h = String::new();
     let title = format!("creditrisk evaluation — {} split", ctx.split);
@@ -119,12 +120,12 @@ pub fn render(
     h.push_str("</table>");
     h.push_str(&segments_html(segments));
     h.push_str("<h2>Plots</h2><div class=\"plots\">");
-    for (name, svg) in plots {
+    for plot in plots {
         let _ = write!(
             h,
             "<figure><figcaption>{}</figcaption>{}</figure>",
-            escape(name),
-            strip_xml_header(svg)
+            escape(plot.title),
+            strip_xml_header(&plot.svg)
         );
     }
     h.push_str("</div></body></html>\n");
@@ -146,9 +147,8 @@ fn segments_html(r: &SegmentsReport) -> String {
     h
 }
 
-/// One table per analysed attribute, flagged adverse-impact ratios marked; shared by the
-/// evaluation report and the model card.
-pub fn attributes_html(r: &SegmentsReport) -> String {
+/// One table per analysed attribute, flagged adverse-impact ratios marked.
+fn attributes_html(r: &SegmentsReport) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
@@ -196,7 +196,7 @@ pub fn attributes_html(r: &SegmentsReport) -> String {
 }
 
 /// AUC, default rate and mean PD per period.
-pub fn periods_html(st: &Stability) -> String {
+fn periods_html(st: &Stability) -> String {
     let mut h = String::new();
     let _ = write!(
         h,

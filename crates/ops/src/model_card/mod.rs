@@ -8,6 +8,7 @@
 //! `reports/model_card/` and logged as artifacts of the version's run.
 
 pub mod document;
+pub mod page;
 pub mod render;
 
 use std::collections::BTreeMap;
@@ -165,11 +166,12 @@ async fn write(
     let dir = layout.model_card_dir().join(&stem);
     let plots_dir = dir.join("plots");
     std::fs::create_dir_all(&plots_dir).map_err(|e| Error::io(&plots_dir, e))?;
-    let svgs = evaluate::draw_plots(&plots_dir, y, pd, &doc.test_metrics)?;
+    let plots = evaluate::draw_plots(&plots_dir, y, pd, &doc.test_metrics)?;
+    let page = page::page(doc, &plots);
     let html = dir.join(format!("{stem}.html"));
-    io::write_atomic(&html, render::html(doc, &svgs).as_bytes())?;
+    io::write_atomic(&html, render::html(&page).as_bytes())?;
     let markdown = dir.join(format!("{stem}.md"));
-    io::write_atomic(&markdown, render::markdown(doc, "plots").as_bytes())?;
+    io::write_atomic(&markdown, render::markdown(&page, "plots").as_bytes())?;
     let json = dir.join(format!("{stem}.json"));
     io::write_json(&json, doc)?;
     let logged_to_run = match &bundle.metadata.tracking_run_id {

@@ -1,519 +1,225 @@
-//! The model card as a self-contained HTML page (inline CSS and SVG, no network) and as
-//! Markdown (for a repository or a wiki). Both carry every section, in the same order.
+//! The model card's [`Page`] as a self-contained HTML page (inline CSS and SVG, no network) and
+//! as Markdown (for a repository or a wiki). Both walk the same page, so they carry every
+//! section, block and figure in the same order; only the markup differs.
 
 use std::fmt::Write;
 
-use super::document::ModelCardDoc;
-use crate::evaluate::report_html::{CSS, attributes_html, escape, periods_html, strip_xml_header};
-use creditrisk_model::metrics::Metrics;
+use super::page::{Block, Figure, Page, Section, Span, Table, Text};
+use crate::evaluate::report_html::{CSS, escape, strip_xml_header};
 
 /// Section titles, in order; a test checks each is present in both renderings.
-pub const SECTIONS: [&str; 12] = [
-    "Purpose and intended use",
-    "Training data",
-    "Features",
-    "Learner and hyperparameters",
-    "Monotone constraints",
-    "Calibration",
-    "Performance on test",
-    "Segment analysis",
-    "Stability",
-    "Limitations",
-    "Gates passed",
-    "Registry history",
-];
+pub const SECTIONS: [&str; 12] = {
+    let mut titles = [""; 12];
+    let mut i = 0;
+    while i < titles.len() {
+        titles[i] = Section::ALL[i].title();
+        i += 1;
+    }
+    titles
+};
 
 /// The card's tables are mostly text: left-aligned, long digests wrapped.
 const CARD_CSS: &str = "td,th{text-align:left;overflow-wrap:anywhere}";
 
-fn opt(v: Option<f64>) -> String {
-    v.map_or("–".to_string(), |v| format!("{v:.4}"))
+/// The HTML document, plots inlined as SVG.
+pub fn html(page: &Page) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <style>{CSS}{CARD_CSS}</style></head><body><h1>{t}</h1>",
+        t = escape(&page.title)
+    );
+    blocks_html(&mut h, &page.preamble);
+    for (section, blocks) in &page.sections {
+        let _ = write!(h, "<h2>{}</h2>", escape(section.title()));
+        blocks_html(&mut h, blocks);
+    }
+    h.push_str("</body></html>\n");
+    h
 }
 
-/// Headline metrics as (label, value) rows, formatted once for both renderings.
-fn metric_rows(m: &Metrics) -> Vec<(&'static str, String)> {
-    vec![
-        ("Rows", m.rows.to_string()),
-        ("Default rate", format!("{:.4}", m.default_rate)),
-        ("Mean PD", format!("{:.4}", m.mean_pd)),
-        ("ROC AUC", format!("{:.4}", m.roc_auc)),
-        ("Gini", format!("{:.4}", m.gini)),
-        ("KS", format!("{:.4}", m.ks)),
-        ("Brier score", format!("{:.5}", m.brier)),
-        ("Log loss", format!("{:.5}", m.log_loss)),
-        ("Expected calibration error", format!("{:.5}", m.ece)),
-        ("Decision threshold", format!("{}", m.decision_threshold)),
-        ("Approval rate", format!("{:.4}", m.approval_rate)),
-        ("Precision", format!("{:.4}", m.precision)),
-        ("Recall", format!("{:.4}", m.recall)),
-        ("F1", format!("{:.4}", m.f1)),
-    ]
-}
-
-fn title(d: &ModelCardDoc) -> String {
-    match d.identity.version {
-        Some(v) => format!("Model card — {} version {v}", d.identity.name),
-        None => format!("Model card — {}", d.identity.name),
+fn blocks_html(h: &mut String, blocks: &[Block]) {
+    for block in blocks {
+        match block {
+            Block::Subheading(t) => {
+                let _ = write!(h, "<h3>{}</h3>", text_html(t));
+            }
+            Block::Paragraph(t) => {
+                let _ = write!(h, "<p>{}</p>", text_html(t));
+            }
+            Block::Note(t) => {
+                let _ = write!(h, "<p class=\"note\">{}</p>", text_html(t));
+            }
+            Block::Table(t) => table_html(h, t),
+            Block::List(items) => {
+                h.push_str("<ul>");
+                for item in items {
+                    let _ = write!(h, "<li>{}</li>", text_html(item));
+                }
+                h.push_str("</ul>");
+            }
+            Block::Figures(figures) => figures_html(h, figures),
+        }
     }
 }
 
-fn table_html(h: &mut String, head: &[&str], rows: &[Vec<String>]) {
+fn text_html(t: &Text) -> String {
+    t.0.iter()
+        .map(|span| match span {
+            Span::Plain(s) => escape(s),
+            Span::Code(s) => format!("<code>{}</code>", escape(s)),
+            Span::Flag(s) => format!("<span class=\"flag\">{}</span>", escape(s)),
+        })
+        .collect()
+}
+
+fn table_html(h: &mut String, t: &Table) {
     h.push_str("<table><tr>");
-    for c in head {
+    for c in &t.head {
         let _ = write!(h, "<th>{}</th>", escape(c));
     }
     h.push_str("</tr>");
-    for r in rows {
+    for r in &t.rows {
         h.push_str("<tr>");
         for c in r {
-            let _ = write!(h, "<td>{}</td>", escape(c));
+            let _ = write!(h, "<td>{}</td>", text_html(c));
         }
         h.push_str("</tr>");
     }
     h.push_str("</table>");
 }
 
-/// The tables of the card, shared by both renderings.
-/// One titled table of the card: (section, header, rows).
-type Table = (&'static str, Vec<&'static str>, Vec<Vec<String>>);
-
-fn tables(d: &ModelCardDoc) -> Vec<Table> {
-    let id = &d.identity;
-    let identity = vec![
-        vec!["Reference".into(), id.reference.clone()],
-        vec![
-            "Version".into(),
-            id.version
-                .map_or("(bundle folder)".into(), |v| v.to_string()),
-        ],
-        vec!["Stage".into(), id.stage.clone().unwrap_or("–".into())],
-        vec!["Aliases".into(), id.aliases.join(", ")],
-        vec!["Bundle".into(), id.bundle_run_id.clone()],
-        vec!["Bundle sha256".into(), id.bundle_sha256.clone()],
-        vec![
-            "Tracking run".into(),
-            id.tracking_run_id.clone().unwrap_or("–".into()),
-        ],
-        vec!["Trained at".into(), id.trained_at.clone()],
-        vec!["Git commit".into(), id.git_commit.clone()],
-        vec!["Config hash".into(), id.config_hash.clone()],
-    ];
-    let t = &d.training_data;
-    let mut data: Vec<Vec<String>> = t
-        .sources
-        .iter()
-        .map(|s| {
-            vec![
-                s.table.clone(),
-                s.path.clone(),
-                s.rows.to_string(),
-                s.sha256.clone(),
-            ]
-        })
-        .collect();
-    for (path, sha) in &t.split_files {
-        data.push(vec!["split".into(), path.clone(), "".into(), sha.clone()]);
-    }
-    let features = d
-        .features
-        .iter()
-        .map(|f| {
-            vec![
-                f.name.clone(),
-                f.kind.clone(),
-                f.definition.clone(),
-                f.unit.clone(),
-                f.statement.clone(),
-            ]
-        })
-        .collect();
-    let l = &d.learner;
-    let mut learner = vec![
-        vec!["Learner".into(), l.learner.clone()],
-        vec![
-            "Trees kept".into(),
-            l.trees.map_or("–".into(), |t| t.to_string()),
-        ],
-        vec![
-            "Decision threshold".into(),
-            l.decision_threshold.to_string(),
-        ],
-        vec![
-            "PD bands (upper bounds)".into(),
-            format!("{:?}", l.pd_bands),
-        ],
-        vec![
-            "Reason codes per decision".into(),
-            l.reason_codes.to_string(),
-        ],
-    ];
-    learner.extend(
-        l.hyperparameters
-            .iter()
-            .map(|(k, v)| vec![k.clone(), v.clone()]),
-    );
-    let monotone = l
-        .monotone_constraints
-        .iter()
-        .map(|(f, s)| {
-            let direction = if *s > 0 {
-                "PD rises with it"
-            } else {
-                "PD falls with it"
-            };
-            vec![f.clone(), s.to_string(), direction.into()]
-        })
-        .collect();
-    let calibration = vec![
-        vec!["Method".into(), l.calibration.clone()],
-        vec!["Rebalancing".into(), l.rebalance.to_string()],
-    ];
-    let m = &d.test_metrics;
-    let performance = metric_rows(m)
-        .into_iter()
-        .map(|(k, v)| vec![k.to_string(), v])
-        .collect();
-    let bands = m
-        .pd_bands
-        .iter()
-        .map(|b| {
-            vec![
-                b.band.clone(),
-                format!("[{:.2}, {:.2})", b.pd_from, b.pd_to),
-                b.count.to_string(),
-                opt(b.mean_pd),
-                opt(b.observed_default_rate),
-            ]
-        })
-        .collect();
-    let s = &d.stability;
-    let stability = vec![
-        vec![
-            format!("PSI of the PD, train vs test ({} bins)", s.psi_bins),
-            format!("{:.4}", s.pd_psi_train_vs_test),
-        ],
-        vec!["Mean PD, train".into(), format!("{:.4}", s.train_mean_pd)],
-        vec!["Mean PD, test".into(), format!("{:.4}", s.test_mean_pd)],
-    ];
-    let gates = d
-        .gates
-        .iter()
-        .map(|g| {
-            vec![
-                g.gate.clone(),
-                if g.passed { "passed" } else { "FAILED" }.into(),
-                g.detail.clone(),
-                g.checked_at.clone(),
-            ]
-        })
-        .collect();
-    let history = d
-        .registry_history
-        .iter()
-        .map(|e| {
-            vec![
-                e.at.clone(),
-                e.event.clone(),
-                e.by.clone(),
-                e.note.clone(),
-                e.status.clone(),
-            ]
-        })
-        .collect();
-    vec![
-        ("Model", vec!["", ""], identity),
-        (
-            "Training data",
-            vec!["table", "file", "rows", "sha256"],
-            data,
-        ),
-        (
-            "Features",
-            vec![
-                "feature",
-                "kind",
-                "definition",
-                "unit",
-                "adverse-action statement",
-            ],
-            features,
-        ),
-        (
-            "Learner and hyperparameters",
-            vec!["setting", "value"],
-            learner,
-        ),
-        (
-            "Monotone constraints",
-            vec!["feature", "sign", "meaning"],
-            monotone,
-        ),
-        ("Calibration", vec!["", ""], calibration),
-        ("Performance on test", vec!["metric", "value"], performance),
-        (
-            "PD bands",
-            vec![
-                "band",
-                "PD range",
-                "count",
-                "mean PD",
-                "observed default rate",
-            ],
-            bands,
-        ),
-        ("Stability", vec!["figure", "value"], stability),
-        (
-            "Gates passed",
-            vec!["gate", "outcome", "detail", "checked at"],
-            gates,
-        ),
-        (
-            "Registry history",
-            vec!["at", "event", "by", "why", "status"],
-            history,
-        ),
-    ]
-}
-
-fn section<'a>(all: &'a [Table], name: &str) -> &'a Table {
-    // Every name looked up is one `tables` builds.
-    all.iter().find(|t| t.0 == name).unwrap_or(&all[0])
-}
-
-/// The HTML document; `plots` are (title, SVG text) of the test evaluation.
-pub fn html(d: &ModelCardDoc, plots: &[(&str, String)]) -> String {
-    let all = tables(d);
-    let mut h = String::new();
-    let title = title(d);
-    let _ = write!(
-        h,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
-         <style>{CSS}{CARD_CSS}</style></head><body><h1>{t}</h1><p class=\"note\">Generated {} by \
-         creditrisk from the model's own artifacts.</p>",
-        escape(&d.generated_at),
-        t = escape(&title)
-    );
-    let t = section(&all, "Model");
-    table_html(&mut h, &[], &t.2);
-    h.push_str("<h2>Purpose and intended use</h2>");
-    for p in &d.purpose {
-        let _ = write!(h, "<p>{}</p>", escape(p));
-    }
-    let td = &d.training_data;
-    let _ = write!(
-        h,
-        "<h2>Training data</h2><p>{} training rows, default rate {:.4}; {} rows fitted, {} held \
-         out for early stopping and calibration. Period: {}.</p>",
-        td.train_rows,
-        td.train_default_rate,
-        td.rows_fit,
-        td.rows_validation,
-        escape(&td.period)
-    );
-    let t = section(&all, "Training data");
-    table_html(&mut h, &t.1, &t.2);
-    for name in [
-        "Features",
-        "Learner and hyperparameters",
-        "Monotone constraints",
-        "Calibration",
-        "Performance on test",
-    ] {
-        let t = section(&all, name);
-        let _ = write!(h, "<h2>{name}</h2>");
-        if name == "Performance on test" {
-            let _ = write!(
-                h,
-                "<p class=\"note\">Metrics file <code>{}</code>: {}.</p>",
-                escape(&d.metrics_file),
-                match d.metrics_file_matches {
-                    Some(true) => "equal to these figures",
-                    Some(false) =>
-                        "written by another bundle or evaluation; these figures are this bundle's",
-                    None => "absent; these figures are this bundle's",
-                }
-            );
-        }
-        table_html(&mut h, &t.1, &t.2);
-    }
-    let t = section(&all, "PD bands");
-    h.push_str("<h3>PD bands</h3>");
-    table_html(&mut h, &t.1, &t.2);
-    h.push_str("<h3>Plots</h3><div class=\"plots\">");
-    for (name, svg) in plots {
+fn figures_html(h: &mut String, figures: &[Figure]) {
+    h.push_str("<div class=\"plots\">");
+    for f in figures {
         let _ = write!(
             h,
             "<figure><figcaption>{}</figcaption>{}</figure>",
-            escape(name),
-            strip_xml_header(svg)
+            escape(&f.caption),
+            strip_xml_header(&f.svg)
         );
     }
-    h.push_str("</div><h2>Segment analysis</h2>");
-    h.push_str(&attributes_html(&d.segments));
-    h.push_str("<h2>Stability</h2>");
-    let t = section(&all, "Stability");
-    table_html(&mut h, &t.1, &t.2);
-    if let Some(st) = &d.segments.stability {
-        let _ = write!(h, "<h3>By {}</h3>", escape(&st.column));
-        h.push_str(&periods_html(st));
+    h.push_str("</div>");
+}
+
+/// The Markdown document; plots are linked as `<plot_dir>/<stem>.png`, beside it.
+pub fn markdown(page: &Page, plot_dir: &str) -> String {
+    let mut m = String::new();
+    let _ = writeln!(m, "# {}\n", page.title);
+    blocks_md(&mut m, &page.preamble, plot_dir);
+    for (section, blocks) in &page.sections {
+        let _ = writeln!(m, "## {}\n", section.title());
+        blocks_md(&mut m, blocks, plot_dir);
     }
-    h.push_str("<h2>Limitations</h2><ul>");
-    for l in &d.limitations {
-        let _ = write!(h, "<li>{}</li>", escape(l));
-    }
-    h.push_str("</ul>");
-    for name in ["Gates passed", "Registry history"] {
-        let t = section(&all, name);
-        let _ = write!(h, "<h2>{name}</h2>");
-        if t.2.is_empty() {
-            h.push_str("<p>None recorded.</p>");
-        } else {
-            table_html(&mut h, &t.1, &t.2);
+    m
+}
+
+fn blocks_md(m: &mut String, blocks: &[Block], plot_dir: &str) {
+    for block in blocks {
+        match block {
+            Block::Subheading(t) => {
+                let _ = writeln!(m, "### {}\n", text_md(t));
+            }
+            Block::Paragraph(t) | Block::Note(t) => {
+                let _ = writeln!(m, "{}\n", text_md(t));
+            }
+            Block::Table(t) => table_md(m, t),
+            Block::List(items) => {
+                for item in items {
+                    let _ = writeln!(m, "- {}", text_md(item));
+                }
+                m.push('\n');
+            }
+            Block::Figures(figures) => {
+                for f in figures {
+                    let _ = writeln!(m, "![{}]({plot_dir}/{}.png)\n", f.caption, f.stem);
+                }
+            }
         }
     }
-    h.push_str("</body></html>\n");
-    h
+}
+
+/// Markdown has no flag style: a flag is its words.
+fn text_md(t: &Text) -> String {
+    t.0.iter()
+        .map(|span| match span {
+            Span::Plain(s) | Span::Flag(s) => s.clone(),
+            Span::Code(s) => format!("`{s}`"),
+        })
+        .collect()
 }
 
 fn md_cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
-fn table_md(m: &mut String, head: &[&str], rows: &[Vec<String>]) {
-    if rows.is_empty() {
-        m.push_str("None recorded.\n\n");
-        return;
-    }
-    let head: Vec<String> = head
-        .iter()
-        .map(|c| if c.is_empty() { " ".into() } else { md_cell(c) })
-        .collect();
+/// A Markdown table needs a header row: a table without one gets blank header cells.
+fn table_md(m: &mut String, t: &Table) {
+    let width = t.rows.first().map_or(t.head.len(), Vec::len);
+    let head: Vec<String> = match t.head.is_empty() {
+        true => vec![" ".to_string(); width],
+        false => t
+            .head
+            .iter()
+            .map(|c| if c.is_empty() { " ".into() } else { md_cell(c) })
+            .collect(),
+    };
     let _ = writeln!(m, "| {} |", head.join(" | "));
     let _ = writeln!(m, "|{}", "---|".repeat(head.len()));
-    for r in rows {
-        let cells: Vec<String> = r.iter().map(|c| md_cell(c)).collect();
+    for r in &t.rows {
+        let cells: Vec<String> = r.iter().map(|c| md_cell(&text_md(c))).collect();
         let _ = writeln!(m, "| {} |", cells.join(" | "));
     }
     m.push('\n');
 }
 
-/// The Markdown document (plots are referenced by file name beside it).
-pub fn markdown(d: &ModelCardDoc, plot_dir: &str) -> String {
-    let all = tables(d);
-    let mut m = String::new();
-    let _ = writeln!(
-        m,
-        "# {}\n\nGenerated {} by creditrisk from the model's own artifacts.\n",
-        title(d),
-        d.generated_at
-    );
-    let t = section(&all, "Model");
-    table_md(&mut m, &["", ""], &t.2);
-    m.push_str("## Purpose and intended use\n\n");
-    for p in &d.purpose {
-        let _ = writeln!(m, "{p}\n");
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model_card::page::NONE_RECORDED;
+
+    fn sample() -> Page {
+        let table = Table {
+            head: vec!["a", ""],
+            rows: vec![vec![
+                Text::from("x|y"),
+                Text(vec![Span::Code("c".into()), Span::Flag("<flag>".into())]),
+            ]],
+        };
+        Page {
+            title: "T & co".into(),
+            preamble: vec![Block::Table(Table {
+                head: vec![],
+                rows: vec![vec![Text::from("k"), Text::from("v")]],
+            })],
+            sections: Section::ALL
+                .into_iter()
+                .map(|s| match s {
+                    Section::RegistryHistory => (s, vec![Block::Paragraph(NONE_RECORDED.into())]),
+                    _ => (s, vec![Block::Table(table.clone())]),
+                })
+                .collect(),
+        }
     }
-    let td = &d.training_data;
-    let _ = writeln!(
-        m,
-        "## Training data\n\n{} training rows, default rate {:.4}; {} rows fitted, {} held out \
-         for early stopping and calibration. Period: {}.\n",
-        td.train_rows, td.train_default_rate, td.rows_fit, td.rows_validation, td.period
-    );
-    let t = section(&all, "Training data");
-    table_md(&mut m, &t.1, &t.2);
-    for name in [
-        "Features",
-        "Learner and hyperparameters",
-        "Monotone constraints",
-        "Calibration",
-        "Performance on test",
-    ] {
-        let t = section(&all, name);
-        let _ = writeln!(m, "## {name}\n");
-        table_md(&mut m, &t.1, &t.2);
+
+    #[test]
+    fn both_renderings_walk_the_same_blocks() {
+        let page = sample();
+        let html = html(&page);
+        let md = markdown(&page, "plots");
+        for title in SECTIONS {
+            assert!(html.contains(&format!("<h2>{title}</h2>")), "{title}");
+            assert!(md.contains(&format!("## {title}\n")), "{title}");
+        }
+        assert!(html.contains("<title>T &amp; co</title>"));
+        assert!(html.contains("<table><tr></tr><tr><td>k</td><td>v</td></tr></table>"));
+        assert!(html.contains(
+            "<td>x|y</td><td><code>c</code><span class=\"flag\">&lt;flag&gt;</span></td>"
+        ));
+        assert!(html.contains("<p>None recorded.</p>"));
+        assert!(md.starts_with("# T & co\n\n|   |   |\n|---|---|\n| k | v |\n\n"));
+        assert!(md.contains("| a |   |\n|---|---|\n| x\\|y | `c`<flag> |\n"));
+        assert!(md.ends_with("## Registry history\n\nNone recorded.\n\n"));
     }
-    let t = section(&all, "PD bands");
-    m.push_str("### PD bands\n\n");
-    table_md(&mut m, &t.1, &t.2);
-    for stem in ["roc", "calibration", "score_distribution"] {
-        let _ = writeln!(m, "![{stem}]({plot_dir}/{stem}.png)\n");
-    }
-    let s = &d.segments;
-    let _ = writeln!(
-        m,
-        "## Segment analysis\n\nApproval at PD < {}; adverse-impact ratio = approval rate / the \
-         most-approved segment's, flagged below {} (segments under {} rows are not judged).\n",
-        s.decision_threshold, s.adverse_impact_ratio, s.min_segment_rows
-    );
-    for a in &s.attributes {
-        let _ = writeln!(m, "### {} (`{}`)\n", a.name, a.column);
-        let rows: Vec<Vec<String>> = a
-            .segments
-            .iter()
-            .map(|r| {
-                vec![
-                    r.value.clone(),
-                    r.rows.to_string(),
-                    format!("{:.4}", r.default_rate),
-                    format!("{:.4}", r.mean_pd),
-                    opt(r.roc_auc),
-                    format!("{:.4}", r.ece),
-                    format!("{:.4}", r.approval_rate),
-                    opt(r.adverse_impact_ratio),
-                    if r.flagged { "below ratio" } else { "" }.into(),
-                ]
-            })
-            .collect();
-        table_md(
-            &mut m,
-            &[
-                "segment",
-                "rows",
-                "default rate",
-                "mean PD",
-                "AUC",
-                "ECE",
-                "approval rate",
-                "adverse-impact ratio",
-                "flag",
-            ],
-            &rows,
-        );
-    }
-    m.push_str("## Stability\n\n");
-    let t = section(&all, "Stability");
-    table_md(&mut m, &t.1, &t.2);
-    if let Some(st) = &s.stability {
-        let _ = writeln!(m, "### By {} ({})\n", st.column, st.source);
-        let rows: Vec<Vec<String>> = st
-            .periods
-            .iter()
-            .map(|p| {
-                vec![
-                    p.period.clone(),
-                    p.rows.to_string(),
-                    format!("{:.4}", p.default_rate),
-                    format!("{:.4}", p.mean_pd),
-                    opt(p.roc_auc),
-                ]
-            })
-            .collect();
-        table_md(
-            &mut m,
-            &["period", "rows", "default rate", "mean PD", "AUC"],
-            &rows,
-        );
-    }
-    m.push_str("## Limitations\n\n");
-    for l in &d.limitations {
-        let _ = writeln!(m, "- {l}");
-    }
-    m.push('\n');
-    for name in ["Gates passed", "Registry history"] {
-        let t = section(&all, name);
-        let _ = writeln!(m, "## {name}\n");
-        table_md(&mut m, &t.1, &t.2);
-    }
-    m
 }

@@ -1,4 +1,4 @@
-//! Drift monitoring (SPEC §8), with Evidently's data drift rules (see [`drift`] and [`stats`]):
+//! Drift monitoring, with Evidently's data drift rules (see [`drift`] and [`stats`]):
 //!
 //! * `monitor-drift` ([`monitor_drift`]): two sets of feature rows (default the train and test
 //!   splits) over every feature the watched model reads, the model's PD on both (prediction

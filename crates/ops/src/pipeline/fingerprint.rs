@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::file_hashes::FileHashes;
+use creditrisk_base::config::Stage;
 use creditrisk_base::error::Result;
 
 /// Digest recorded for a file (or folder) that does not exist.
@@ -25,8 +26,56 @@ pub struct Dependencies {
     pub feature_sql_sha256: Option<String>,
     /// Input file (relative to the project root) → sha256.
     pub inputs: BTreeMap<String, String>,
-    /// The registered version the stage acts on, as the registry reported it.
-    pub registry: Option<String>,
+    /// The registered version the stage acts on (`None` for stages that do not touch the
+    /// registry).
+    pub registry: Option<RegistryKey>,
+}
+
+/// What the registry held for a stage, as fields rather than a sentence, so that rewording how it
+/// is shown never reruns a stage. A fingerprint written before this was typed (a plain string)
+/// does not load, and its stage runs once more.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RegistryKey {
+    /// `registry.model_name` has no version yet.
+    NoVersion,
+    /// `model.name` has no trained bundle yet.
+    NoBundle,
+    /// The latest bundle was trained without a tracker, so nothing registered it.
+    UntrackedBundle { bundle: String },
+    /// The latest bundle's tracked run is not registered as any version.
+    UnregisteredRun { run_id: String },
+    /// A registered version, with its stage for the stages whose result depends on it.
+    Version {
+        model: String,
+        version: u64,
+        run_id: Option<String>,
+        stage: Option<Stage>,
+    },
+}
+
+impl std::fmt::Display for RegistryKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RegistryKey::NoVersion => f.write_str("no registered version"),
+            RegistryKey::NoBundle => f.write_str("no trained bundle"),
+            RegistryKey::UntrackedBundle { bundle } => write!(f, "{bundle}: no tracked run"),
+            RegistryKey::UnregisteredRun { run_id } => write!(f, "run {run_id}: not registered"),
+            RegistryKey::Version {
+                model,
+                version,
+                run_id,
+                stage,
+            } => {
+                let run = run_id.as_deref().unwrap_or("-");
+                write!(f, "models:/{model}/{version} (run {run})")?;
+                match stage {
+                    Some(stage) => write!(f, " in {}", stage.as_str()),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
 }
 
 /// `reports/.stages/<stage>.json`.
@@ -75,8 +124,8 @@ impl Fingerprint {
         if was.registry != now.registry {
             return Some(format!(
                 "the registry changed ({} → {})",
-                was.registry.as_deref().unwrap_or("none"),
-                now.registry.as_deref().unwrap_or("none")
+                shown(was.registry.as_ref()),
+                shown(now.registry.as_ref())
             ));
         }
         if let Some(file) = changed_key(&self.outputs, outputs) {
@@ -84,6 +133,11 @@ impl Fingerprint {
         }
         None
     }
+}
+
+/// A registry key as the reason for a rerun shows it.
+fn shown(key: Option<&RegistryKey>) -> String {
+    key.map_or_else(|| "none".to_string(), RegistryKey::to_string)
 }
 
 /// The first key whose value differs between two maps (present in either).
@@ -191,5 +245,60 @@ mod tests {
         now.sections.insert("training".into(), "x".into());
         let why = fp.stale_because(&now, &before).unwrap();
         assert!(why.contains("training"), "{why}");
+    }
+
+    fn version(stage: Option<Stage>) -> RegistryKey {
+        RegistryKey::Version {
+            model: "pd".into(),
+            version: 3,
+            run_id: Some("abc".into()),
+            stage,
+        }
+    }
+
+    #[test]
+    fn the_registry_key_round_trips_and_a_change_is_shown() {
+        let key = version(Some(Stage::Production));
+        assert_eq!(key.to_string(), "models:/pd/3 (run abc) in Production");
+        let text = serde_json::to_string(&key).unwrap();
+        assert_eq!(serde_json::from_str::<RegistryKey>(&text).unwrap(), key);
+        let was = Dependencies {
+            registry: Some(version(None)),
+            ..Dependencies::default()
+        };
+        let fp = Fingerprint {
+            stage: "s".into(),
+            depends_on: was.clone(),
+            outputs: BTreeMap::new(),
+            figure: String::new(),
+            seconds: 0.0,
+            finished_at: String::new(),
+        };
+        assert_eq!(fp.stale_because(&was, &BTreeMap::new()), None);
+        let now = Dependencies {
+            registry: Some(RegistryKey::NoVersion),
+            ..Dependencies::default()
+        };
+        assert_eq!(
+            fp.stale_because(&now, &BTreeMap::new()).unwrap(),
+            "the registry changed (models:/pd/3 (run abc) → no registered version)"
+        );
+    }
+
+    #[test]
+    fn a_fingerprint_with_the_registry_as_text_loads_as_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("canary.json");
+        let old = r#"{"stage":"canary","depends_on":{"binary_sha256":"b","sections":{},
+            "feature_sql_sha256":null,"inputs":{},"registry":"models:/pd/3 (run abc)"},
+            "outputs":{},"figure":"passed","seconds":1.0,"finished_at":"t"}"#;
+        std::fs::write(&file, old).unwrap();
+        assert!(Fingerprint::load(&file).is_none());
+        let untouched = old.replace(
+            r#""registry":"models:/pd/3 (run abc)""#,
+            r#""registry":null"#,
+        );
+        std::fs::write(&file, untouched).unwrap();
+        assert!(Fingerprint::load(&file).is_some());
     }
 }

@@ -11,6 +11,7 @@ mod file_hashes;
 mod fingerprint;
 pub mod stages;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -18,10 +19,10 @@ use serde::Serialize;
 
 pub use demo::{DemoSummary, demo};
 pub use file_hashes::FileHashes;
-pub use fingerprint::{Dependencies, Fingerprint};
+pub use fingerprint::{Dependencies, Fingerprint, RegistryKey};
 pub use stages::{STAGES, StageContext, StageDef};
 
-use creditrisk_base::config::Config;
+use creditrisk_base::config::{Config, Section};
 use creditrisk_base::error::{Error, Result};
 use creditrisk_base::layout::Layout;
 use creditrisk_base::progress::Reporter;
@@ -117,97 +118,191 @@ pub async fn run(cfg: &Config, opts: &RunOptions, reporter: &dyn Reporter) -> Re
     let started = Instant::now();
     let layout = Layout::new(cfg);
     let selected = select(opts)?;
-    let ctx = StageContext {
-        cfg,
-        layout: &layout,
-        reporter,
-    };
     let mut hashes = FileHashes::load(&layout.file_hash_cache());
     let binary_sha256 = binary_sha256(&mut hashes)?;
-    let sections = cfg.section_hashes();
+    let mut runner = Runner {
+        ctx: StageContext {
+            cfg,
+            layout: &layout,
+            reporter,
+        },
+        force: opts.force,
+        binary_sha256,
+        sections: cfg.section_hashes(),
+        hashes,
+    };
     let mut reports = vec![];
     for stage in selected {
+        reports.push(runner.stage(stage).await?);
+    }
+    runner.hashes.save()?;
+    Ok(RunSummary {
+        stages: reports,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// What every stage of one `run` shares: the context, the digests known so far and the
+/// dependencies that are the same for all stages.
+struct Runner<'a> {
+    ctx: StageContext<'a>,
+    force: bool,
+    binary_sha256: String,
+    sections: BTreeMap<Section, String>,
+    hashes: FileHashes,
+}
+
+/// Whether a stage must run (and why), or the figure of its last success when nothing changed.
+enum Verdict {
+    Run(String),
+    Unchanged { figure: String },
+}
+
+impl Runner<'_> {
+    /// Check one stage and run it unless its fingerprint still matches.
+    async fn stage(&mut self, stage: &StageDef) -> Result<StageReport> {
         let clock = Instant::now();
-        let mut depends_on = Dependencies {
-            binary_sha256: binary_sha256.clone(),
+        let mut depends_on = self.dependencies(stage).await?;
+        let inputs = (stage.inputs)(&self.ctx);
+        let reason = match self.verdict(stage, &inputs, &mut depends_on)? {
+            Verdict::Run(reason) => reason,
+            Verdict::Unchanged { figure } => {
+                self.note(stage, "skipped (unchanged)");
+                return Ok(StageReport {
+                    stage: stage.name,
+                    outcome: Outcome::Skipped,
+                    reason: "inputs, config, feature SQL, binary and outputs unchanged".into(),
+                    seconds: clock.elapsed().as_secs_f64(),
+                    figure,
+                });
+            }
+        };
+        self.note(stage, &format!("running ({reason})"));
+        let figure = self.work(stage, &mut depends_on, inputs).await?;
+        let seconds = clock.elapsed().as_secs_f64();
+        self.record(stage, depends_on, &figure, seconds).await?;
+        self.note(stage, &format!("done in {seconds:.2} s: {figure}"));
+        Ok(StageReport {
+            stage: stage.name,
+            outcome: Outcome::Ran,
+            reason,
+            seconds,
+            figure,
+        })
+    }
+
+    fn note(&self, stage: &StageDef, text: &str) {
+        self.ctx
+            .reporter
+            .note(&format!("{:<20} {text}", stage.name));
+    }
+
+    /// Everything but the input digests, which are hashed only when there is something to compare.
+    async fn dependencies(&self, stage: &StageDef) -> Result<Dependencies> {
+        Ok(Dependencies {
+            binary_sha256: self.binary_sha256.clone(),
             sections: stage
                 .sections
                 .iter()
-                .map(|s| (s.name().to_string(), sections[s].clone()))
+                .map(|s| (s.name().to_string(), self.sections[s].clone()))
                 .collect(),
             feature_sql_sha256: match stage.reads_feature_sql {
-                true => Some(SqlSet::load(&layout.sql_dir)?.sha256()),
+                true => Some(SqlSet::load(&self.ctx.layout.sql_dir)?.sha256()),
                 false => None,
             },
             inputs: Default::default(),
-            registry: match stage.registry {
-                Some(read) => Some(read(&ctx).await.map_err(|e| failed(stage, e))?),
-                None => None,
-            },
-        };
-        let inputs = (stage.inputs)(&ctx);
-        let file = layout.stage_fingerprint(stage.name);
-        let last = match opts.force {
+            registry: self.registry(stage).await?,
+        })
+    }
+
+    /// The registered version the stage acts on, for the stages that touch the registry.
+    async fn registry(&self, stage: &StageDef) -> Result<Option<RegistryKey>> {
+        match stage.registry {
+            Some(read) => Ok(Some(read(&self.ctx).await.map_err(|e| failed(stage, e))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Compare with the last success's fingerprint (filling in the input digests to do so).
+    fn verdict(
+        &mut self,
+        stage: &StageDef,
+        inputs: &[PathBuf],
+        depends_on: &mut Dependencies,
+    ) -> Result<Verdict> {
+        let last = match self.force {
             true => None,
-            false => Fingerprint::load(&file),
+            false => Fingerprint::load(&self.ctx.layout.stage_fingerprint(stage.name)),
         };
-        let reason = match last {
-            None if opts.force => "--force".to_string(),
-            None => "no earlier successful run".to_string(),
-            Some(last) => {
-                depends_on.inputs = fingerprint::digest_paths(&layout.root, &inputs, &mut hashes)?;
-                let outputs =
-                    fingerprint::digest_paths(&layout.root, &(stage.outputs)(&ctx), &mut hashes)?;
-                match last.stale_because(&depends_on, &outputs) {
-                    Some(reason) => reason,
-                    None => {
-                        reporter.note(&format!("{:<20} skipped (unchanged)", stage.name));
-                        reports.push(StageReport {
-                            stage: stage.name,
-                            outcome: Outcome::Skipped,
-                            reason: "inputs, config, feature SQL, binary and outputs unchanged"
-                                .into(),
-                            seconds: clock.elapsed().as_secs_f64(),
-                            figure: last.figure,
-                        });
-                        continue;
-                    }
-                }
-            }
+        let Some(last) = last else {
+            let reason = match self.force {
+                true => "--force",
+                false => "no earlier successful run",
+            };
+            return Ok(Verdict::Run(reason.to_string()));
         };
-        reporter.note(&format!("{:<20} running ({reason})", stage.name));
-        // Nothing to compare with: hash the inputs on another thread while the stage runs (a cold
-        // ingest reads the 2.5 GB of raw CSVs itself; this uses the other core meanwhile).
+        let root = &self.ctx.layout.root;
+        depends_on.inputs = fingerprint::digest_paths(root, inputs, &mut self.hashes)?;
+        let outputs =
+            fingerprint::digest_paths(root, &(stage.outputs)(&self.ctx), &mut self.hashes)?;
+        Ok(match last.stale_because(depends_on, &outputs) {
+            Some(reason) => Verdict::Run(reason),
+            None => Verdict::Unchanged {
+                figure: last.figure,
+            },
+        })
+    }
+
+    /// Run the stage and return its figure. With no input digests yet (nothing was compared),
+    /// the inputs are hashed on another thread while it runs: a cold ingest reads the 2.5 GB of
+    /// raw CSVs itself, and this uses the other core meanwhile.
+    async fn work(
+        &mut self,
+        stage: &StageDef,
+        depends_on: &mut Dependencies,
+        inputs: Vec<PathBuf>,
+    ) -> Result<String> {
         let digesting = depends_on.inputs.is_empty().then(|| {
-            let (root, mut taken) = (layout.root.clone(), std::mem::take(&mut hashes));
+            let root = self.ctx.layout.root.clone();
+            let mut taken = std::mem::take(&mut self.hashes);
             std::thread::spawn(move || {
                 let digests = fingerprint::digest_paths(&root, &inputs, &mut taken);
                 (taken, digests)
             })
         });
-        let ran = (stage.run)(&ctx).await;
+        let ran = (stage.run)(&self.ctx).await;
         let digested = match digesting {
             Some(thread) => {
                 let (taken, digests) = thread
                     .join()
                     .map_err(|_| Error::Internal("the input hashing thread panicked".into()))?;
-                hashes = taken;
+                self.hashes = taken;
                 Some(digests)
             }
             None => None,
         };
         // Save what was learnt so far: a failing stage must not cost the next run its hashes.
-        hashes.save()?;
+        self.hashes.save()?;
         let figure = ran.map_err(|e| failed(stage, e))?;
         if let Some(digests) = digested {
             depends_on.inputs = digests?;
         }
-        let seconds = clock.elapsed().as_secs_f64();
-        let outputs = fingerprint::digest_paths(&layout.root, &(stage.outputs)(&ctx), &mut hashes)?;
-        let registry = match stage.registry {
-            Some(read) => Some(read(&ctx).await.map_err(|e| failed(stage, e))?),
-            None => None,
-        };
+        Ok(figure)
+    }
+
+    /// Save the fingerprint of a success: what it depended on, the registry as the stage left
+    /// it, and the digests of what it wrote.
+    async fn record(
+        &mut self,
+        stage: &StageDef,
+        depends_on: Dependencies,
+        figure: &str,
+        seconds: f64,
+    ) -> Result<()> {
+        let layout = self.ctx.layout;
+        let outputs =
+            fingerprint::digest_paths(&layout.root, &(stage.outputs)(&self.ctx), &mut self.hashes)?;
+        let registry = self.registry(stage).await?;
         Fingerprint {
             stage: stage.name.to_string(),
             depends_on: Dependencies {
@@ -215,29 +310,13 @@ pub async fn run(cfg: &Config, opts: &RunOptions, reporter: &dyn Reporter) -> Re
                 ..depends_on
             },
             outputs,
-            figure: figure.clone(),
+            figure: figure.to_string(),
             seconds,
             finished_at: chrono::Utc::now().to_rfc3339(),
         }
-        .save(&file)?;
-        hashes.save()?;
-        reporter.note(&format!(
-            "{:<20} done in {seconds:.2} s: {figure}",
-            stage.name
-        ));
-        reports.push(StageReport {
-            stage: stage.name,
-            outcome: Outcome::Ran,
-            reason,
-            seconds,
-            figure,
-        });
+        .save(&layout.stage_fingerprint(stage.name))?;
+        self.hashes.save()
     }
-    hashes.save()?;
-    Ok(RunSummary {
-        stages: reports,
-        seconds: started.elapsed().as_secs_f64(),
-    })
 }
 
 /// The error of a failed stage, naming it; a failed gate keeps its report.

@@ -6,7 +6,8 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
 
-use crate::gates::{self, GateOptions};
+use super::fingerprint::RegistryKey;
+use crate::gates::{self, CanaryStatus, GateOptions};
 use crate::ingest::IngestOptions;
 use crate::monitor::{DriftRequest, MonitorOptions};
 use crate::registry::Target;
@@ -34,6 +35,9 @@ pub struct StageContext<'a> {
 pub type StageFuture<'a> = Pin<Box<dyn Future<Output = Result<String>> + Send + 'a>>;
 type Paths = fn(&StageContext<'_>) -> Vec<PathBuf>;
 type Work = for<'a> fn(&'a StageContext<'a>) -> StageFuture<'a>;
+/// Reading the registered version a stage acts on.
+pub type RegistryFuture<'a> = Pin<Box<dyn Future<Output = Result<RegistryKey>> + Send + 'a>>;
+type RegistryRead = for<'a> fn(&'a StageContext<'a>) -> RegistryFuture<'a>;
 
 /// One stage of the pipeline.
 pub struct StageDef {
@@ -47,9 +51,9 @@ pub struct StageDef {
     pub inputs: Paths,
     /// Files (or folders) it writes; a missing or modified one reruns it.
     pub outputs: Paths,
-    /// The registered version it acts on, as text; `None` for stages that do not touch the
-    /// registry. Compared with the value saved after the stage's last success.
-    pub registry: Option<Work>,
+    /// The registered version it acts on; `None` for stages that do not touch the registry.
+    /// Compared with the key saved after the stage's last success.
+    pub registry: Option<RegistryRead>,
     pub run: Work,
 }
 
@@ -311,9 +315,9 @@ fn canary<'a>(c: &'a StageContext<'a>) -> StageFuture<'a> {
             gates::DEFAULT_MAX_METRIC_DELTA,
         )
         .await?;
-        Ok(match r.status.as_str() {
-            "skipped" => "skipped: no production model yet".to_string(),
-            status => {
+        Ok(match r.status {
+            CanaryStatus::Skipped => "skipped: no production model yet".to_string(),
+            status @ (CanaryStatus::Passed | CanaryStatus::Failed) => {
                 let largest = r.deltas.values().fold(0.0_f64, |a, b| a.max(*b));
                 format!("{status}: largest Δ {largest:.4}")
             }
@@ -382,25 +386,27 @@ fn evaluate_outputs(c: &StageContext<'_>, split: Split) -> Vec<PathBuf> {
 
 /// The version the latest bundle was registered as: train's registry output. A wiped or other
 /// registry no longer holds it, and train runs again.
-fn registered_bundle<'a>(c: &'a StageContext<'a>) -> StageFuture<'a> {
+fn registered_bundle<'a>(c: &'a StageContext<'a>) -> RegistryFuture<'a> {
     Box::pin(async move {
         let name = &c.cfg.model.name;
         let Ok(dir) = ModelBundle::latest_dir(c.layout, name) else {
-            return Ok("no trained bundle".into());
+            return Ok(RegistryKey::NoBundle);
         };
         let metadata = std::fs::read(dir.join(BundleFile::Metadata.name()))
             .ok()
             .and_then(|b| serde_json::from_slice::<TrainingMetadata>(&b).ok());
         let Some(run_id) = metadata.and_then(|m| m.tracking_run_id) else {
-            return Ok(format!("{}: no tracked run", dir.display()));
+            return Ok(RegistryKey::UntrackedBundle {
+                bundle: dir.display().to_string(),
+            });
         };
         let registered = versions(c)
             .await?
             .into_iter()
             .find(|v| v.run_id.as_deref() == Some(run_id.as_str()));
         Ok(match registered {
-            Some(v) => describe(Some(&v), false),
-            None => format!("run {run_id}: not registered"),
+            Some(v) => key(Some(&v), false),
+            None => RegistryKey::UnregisteredRun { run_id },
         })
     })
 }
@@ -420,24 +426,23 @@ async fn newest(c: &StageContext<'_>) -> Result<Option<ModelVersion>> {
     Ok(versions(c).await?.into_iter().max_by_key(|v| v.version))
 }
 
-fn newest_version<'a>(c: &'a StageContext<'a>) -> StageFuture<'a> {
-    Box::pin(async move { Ok(describe(newest(c).await?.as_ref(), false)) })
+fn newest_version<'a>(c: &'a StageContext<'a>) -> RegistryFuture<'a> {
+    Box::pin(async move { Ok(key(newest(c).await?.as_ref(), false)) })
 }
 
-fn newest_version_and_stage<'a>(c: &'a StageContext<'a>) -> StageFuture<'a> {
-    Box::pin(async move { Ok(describe(newest(c).await?.as_ref(), true)) })
+fn newest_version_and_stage<'a>(c: &'a StageContext<'a>) -> RegistryFuture<'a> {
+    Box::pin(async move { Ok(key(newest(c).await?.as_ref(), true)) })
 }
 
-fn describe(v: Option<&ModelVersion>, with_stage: bool) -> String {
+/// The key of a registered version (or of none); its stage only when asked for.
+fn key(v: Option<&ModelVersion>, with_stage: bool) -> RegistryKey {
     match v {
-        None => "no registered version".into(),
-        Some(v) => {
-            let run = v.run_id.as_deref().unwrap_or("-");
-            let mut text = format!("models:/{}/{} (run {run})", v.name, v.version);
-            if with_stage {
-                text.push_str(&format!(" in {}", v.stage.as_str()));
-            }
-            text
-        }
+        None => RegistryKey::NoVersion,
+        Some(v) => RegistryKey::Version {
+            model: v.name.clone(),
+            version: v.version,
+            run_id: v.run_id.clone(),
+            stage: with_stage.then_some(v.stage),
+        },
     }
 }

@@ -33,6 +33,7 @@ use creditrisk_mlflow::ModelRef;
 use creditrisk_mlflow::TrackingOptions;
 use creditrisk_model::serving_contract::{self, Violation};
 use creditrisk_model::{ID_COLUMN, ModelBundle, ScoreOptions, Scored};
+use input::Chunk;
 pub use input::Input;
 
 mod input;
@@ -102,49 +103,13 @@ pub async fn run(
     request: &PredictRequest,
 ) -> Result<PredictSummary> {
     let started = Instant::now();
-    if let Some(t) = request.threshold
-        && !(0.0..=1.0).contains(&t)
-    {
-        return Err(Error::Config(format!(
-            "--threshold {t}: must be within [0, 1]"
-        )));
-    }
+    check_threshold(request.threshold)?;
     let format = Format::of(&request.output)?;
-    let tracker = opts.tracking.tracker(layout)?;
-    let located = tracker
-        .locate(&request.model, &layout.model_cache_dir())
-        .await?;
-    let bundle = Arc::new(ModelBundle::load(&located.dir)?);
-    let model_version = located
-        .version
-        .as_ref()
-        .map_or_else(|| "path".to_string(), |v| v.version.to_string());
-    let model_name = located
-        .version
-        .as_ref()
-        .map_or_else(|| bundle.card.name.clone(), |v| v.name.clone());
-
+    let (bundle, meta) = load_model(layout, opts, &request.model).await?;
     let features_mode = request.history == History::Features;
     let input = Input::open(&request.input, opts.chunk_rows.max(1), features_mode)?;
-    let source = request.input.display().to_string();
-    let engine = if features_mode {
-        if !input.header().iter().any(|h| h == ID_COLUMN) {
-            return Err(Error::Input(format!(
-                "{source}: missing required column {ID_COLUMN}"
-            )));
-        }
-        None
-    } else {
-        serving_contract::check_header(input.header(), &source)?;
-        Some(FeatureEngine::new(&bundle, &request.history, layout).await?)
-    };
-
+    let engine = feature_engine(layout, &bundle, request, &input).await?;
     let k = bundle.card.reason_codes;
-    let meta = Meta {
-        model_name: model_name.clone(),
-        model_version: model_version.clone(),
-        bundle_sha256: bundle.bundle_sha256.clone(),
-    };
     let schema = meta.output(&empty_scored(), k)?.schema();
     let mut sink = Sink::open(&request.output, format, schema)?;
     let rejects_file = rejects_path(&request.output);
@@ -153,49 +118,124 @@ pub async fn run(
         explain: true,
         threshold: request.threshold,
     };
-
-    let (mut rows_read, mut rows_scored, mut rows_rejected) = (0u64, 0u64, 0u64);
+    let mut counts = Counts::default();
     for chunk in input {
-        let chunk = chunk?;
-        rows_read += chunk.rows.len() as u64 + chunk.malformed.len() as u64;
-        rows_rejected += chunk.malformed.len() as u64;
-        rejects.write(&chunk.malformed)?;
-        let features = match &engine {
-            None => chunk.batch,
-            Some(engine) => {
-                let mut checked = serving_contract::check_batch(&chunk.batch, 1)?;
-                for v in checked.violations.iter_mut() {
-                    v.row = chunk.rows[(v.row - 1) as usize];
-                }
-                rows_rejected += checked.rejected_rows;
-                rejects.write(&checked.violations)?;
-                if checked.valid.num_rows() == 0 {
-                    continue;
-                }
-                engine.features(checked.valid).await?
-            }
-        };
-        if features.num_rows() == 0 {
+        let Some(features) = featurise(chunk?, engine.as_ref(), &mut rejects, &mut counts).await?
+        else {
             continue;
-        }
+        };
         let scored = creditrisk_model::score(bundle.clone(), features, options).await?;
-        rows_scored += scored.rows() as u64;
+        counts.scored += scored.rows() as u64;
         sink.write(&meta.output(&scored, k)?)?;
     }
     sink.finish()?;
     let problems = rejects.finish()?;
     Ok(PredictSummary {
-        model_name,
-        model_version,
-        bundle_sha256: bundle.bundle_sha256.clone(),
-        rows_read,
-        rows_scored,
-        rows_rejected,
+        model_name: meta.model_name,
+        model_version: meta.model_version,
+        bundle_sha256: meta.bundle_sha256,
+        rows_read: counts.read,
+        rows_scored: counts.scored,
+        rows_rejected: counts.rejected,
         problems,
         output: request.output.clone(),
         rejects: rejects_file,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+fn check_threshold(threshold: Option<f64>) -> Result<()> {
+    match threshold {
+        Some(t) if !(0.0..=1.0).contains(&t) => Err(Error::Config(format!(
+            "--threshold {t}: must be within [0, 1]"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The bundle to score with, and the identity every output row carries: the registry's name and
+/// version, or the bundle's own name and "path" for a bundle folder.
+async fn load_model(
+    layout: &Layout,
+    opts: &PredictOptions,
+    model: &ModelRef,
+) -> Result<(Arc<ModelBundle>, Meta)> {
+    let tracker = opts.tracking.tracker(layout)?;
+    let located = tracker.locate(model, &layout.model_cache_dir()).await?;
+    let bundle = Arc::new(ModelBundle::load(&located.dir)?);
+    let meta = Meta {
+        model_name: located
+            .version
+            .as_ref()
+            .map_or_else(|| bundle.card.name.clone(), |v| v.name.clone()),
+        model_version: located
+            .version
+            .as_ref()
+            .map_or_else(|| "path".to_string(), |v| v.version.to_string()),
+        bundle_sha256: bundle.bundle_sha256.clone(),
+    };
+    Ok((bundle, meta))
+}
+
+/// The engine that turns raw applications into features; `None` when the input holds ready
+/// feature rows, which then only need their id column.
+async fn feature_engine(
+    layout: &Layout,
+    bundle: &ModelBundle,
+    request: &PredictRequest,
+    input: &Input,
+) -> Result<Option<FeatureEngine>> {
+    let source = request.input.display().to_string();
+    if request.history == History::Features {
+        if !input.header().iter().any(|h| h == ID_COLUMN) {
+            return Err(Error::Input(format!(
+                "{source}: missing required column {ID_COLUMN}"
+            )));
+        }
+        return Ok(None);
+    }
+    serving_contract::check_header(input.header(), &source)?;
+    Ok(Some(
+        FeatureEngine::new(bundle, &request.history, layout).await?,
+    ))
+}
+
+/// Rows read, scored and rejected so far.
+#[derive(Default)]
+struct Counts {
+    read: u64,
+    scored: u64,
+    rejected: u64,
+}
+
+/// The feature rows of one chunk, its rejects written and counted; `None` when no row is left
+/// to score.
+async fn featurise(
+    chunk: Chunk,
+    engine: Option<&FeatureEngine>,
+    rejects: &mut Rejects,
+    counts: &mut Counts,
+) -> Result<Option<RecordBatch>> {
+    counts.read += chunk.rows.len() as u64 + chunk.malformed.len() as u64;
+    counts.rejected += chunk.malformed.len() as u64;
+    rejects.write(&chunk.malformed)?;
+    let features = match engine {
+        None => chunk.batch,
+        Some(engine) => {
+            let mut checked = serving_contract::check_batch(&chunk.batch, 1)?;
+            // The contract numbers rows within the batch; the rejects name the input's rows.
+            for v in checked.violations.iter_mut() {
+                v.row = chunk.rows[(v.row - 1) as usize];
+            }
+            counts.rejected += checked.rejected_rows;
+            rejects.write(&checked.violations)?;
+            if checked.valid.num_rows() == 0 {
+                return Ok(None);
+            }
+            engine.features(checked.valid).await?
+        }
+    };
+    Ok((features.num_rows() > 0).then_some(features))
 }
 
 /// Model identity added to every output row.
