@@ -13,11 +13,19 @@ pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad configuration (key, type, value): exit code 2.
-    #[error("config error: {0}")]
-    Config(String),
+    #[error("config error: {message}{}", cause(.source))]
+    Config {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// Bad or missing input data: exit code 1.
-    #[error("input error: {0}")]
-    Input(String),
+    #[error("input error: {message}{}", cause(.source))]
+    Input {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// A data contract or gate failed; `report` is the JSON report with the details.
     #[error("check failed: {message}{}", report_hint(.report))]
     Check {
@@ -49,8 +57,12 @@ pub enum Error {
         source: Cause,
     },
     /// Model training or scoring failed.
-    #[error("model error: {0}")]
-    Model(String),
+    #[error("model error: {message}{}", cause(.source))]
+    Model {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
     /// A stage of `creditrisk run` failed; `source` says how.
     #[error("stage `{stage}` failed: {source}")]
     Stage {
@@ -59,8 +71,12 @@ pub enum Error {
         source: Box<Error>,
     },
     /// A bug or an environment failure (a worker thread died, no async runtime).
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error: {message}{}", cause(.source))]
+    Internal {
+        message: String,
+        #[source]
+        source: Option<Cause>,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -78,6 +94,14 @@ pub enum ErrorKind {
     Internal,
 }
 
+/// `: <cause>` when there is one, so the one-line message still says what went wrong underneath.
+fn cause(source: &Option<Cause>) -> String {
+    source
+        .as_ref()
+        .map(|e| format!(": {e}"))
+        .unwrap_or_default()
+}
+
 fn report_hint(report: &Option<PathBuf>) -> String {
     report
         .as_ref()
@@ -86,6 +110,78 @@ fn report_hint(report: &Option<PathBuf>) -> String {
 }
 
 impl Error {
+    pub fn config(message: impl Into<String>) -> Error {
+        Error::Config {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// [`Error::config`] that keeps `cause` as its source.
+    pub fn config_from(
+        message: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::Config {
+            message: message.into(),
+            source: Some(Box::new(cause)),
+        }
+    }
+
+    pub fn input(message: impl Into<String>) -> Error {
+        Error::Input {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// [`Error::input`] that keeps `cause` as its source.
+    pub fn input_from(
+        message: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::Input {
+            message: message.into(),
+            source: Some(Box::new(cause)),
+        }
+    }
+
+    pub fn model(message: impl Into<String>) -> Error {
+        Error::Model {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// [`Error::model`] that keeps `cause` as its source.
+    pub fn model_from(
+        message: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::Model {
+            message: message.into(),
+            source: Some(Box::new(cause)),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Error {
+        Error::Internal {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// [`Error::internal`] that keeps `cause` as its source.
+    pub fn internal_from(
+        message: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::Internal {
+            message: message.into(),
+            source: Some(Box::new(cause)),
+        }
+    }
+
     pub fn io(path: &Path, source: std::io::Error) -> Error {
         Error::Io {
             path: path.display().to_string(),
@@ -120,6 +216,17 @@ impl Error {
         }
     }
 
+    /// An input error prefixed with what it concerns (`models:/m/3: …`); other errors unchanged.
+    pub fn about(self, what: impl std::fmt::Display) -> Error {
+        match self {
+            Error::Input { message, source } => Error::Input {
+                message: format!("{what}: {message}"),
+                source,
+            },
+            other => other,
+        }
+    }
+
     /// Attach the report that explains a failed check (other errors are returned unchanged).
     pub fn with_report(self, path: PathBuf) -> Error {
         match self {
@@ -134,15 +241,15 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Stage { source, .. } => source.kind(),
-            Error::Config(_) => ErrorKind::Usage,
-            Error::Input(_) => ErrorKind::BadInput,
+            Error::Config { .. } => ErrorKind::Usage,
+            Error::Input { .. } => ErrorKind::BadInput,
             Error::Check { .. } => ErrorKind::CheckFailed,
             Error::Io { .. }
             | Error::Engine { .. }
             | Error::Arrow(_)
             | Error::Parquet { .. }
-            | Error::Model(_)
-            | Error::Internal(_) => ErrorKind::Internal,
+            | Error::Model { .. }
+            | Error::Internal { .. } => ErrorKind::Internal,
         }
     }
 

@@ -67,7 +67,7 @@ impl ParquetOptions {
 /// Read a whole Parquet file into one batch. `hint` tells the user how to produce a missing file.
 pub fn read_parquet(path: &Path, hint: &str) -> Result<RecordBatch> {
     if !path.is_file() {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "{}: file not found; {hint}",
             path.display()
         )));

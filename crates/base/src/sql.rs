@@ -116,7 +116,7 @@ impl SqlSet {
         for sql in FeatureSql::all() {
             let path = sql_dir.join(sql.file);
             let text = std::fs::read_to_string(&path).map_err(|e| {
-                Error::Input(format!(
+                Error::input(format!(
                     "{}: {e}; paths.sql_dir must hold every feature SQL file",
                     path.display()
                 ))
@@ -146,7 +146,7 @@ impl SqlSet {
     /// The text of one file of the set.
     pub fn text(&self, sql: FeatureSql) -> Result<&str> {
         self.files.get(sql.file).map(String::as_str).ok_or_else(|| {
-            Error::Input(format!("feature SQL {} is missing from the set", sql.file))
+            Error::input(format!("feature SQL {} is missing from the set", sql.file))
         })
     }
 }

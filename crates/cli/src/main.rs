@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     let outcome = runtime
         .enable_all()
         .build()
-        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
+        .map_err(|e| Error::internal_from("cannot start the async runtime", e))
         .and_then(|runtime| runtime.block_on(commands::exec(cli)));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

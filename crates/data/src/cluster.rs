@@ -38,7 +38,7 @@ use creditrisk_base::error::{Error, Result};
 /// The error of a Ballista request (`what`: the setting or subcommand that asked for it) in a
 /// binary built without the `ballista` feature.
 pub fn not_built(what: &str) -> Error {
-    Error::Config(format!(
+    Error::config(format!(
         "{what} needs the Ballista engine, which this creditrisk binary was built without (cargo \
          feature `ballista`); rebuild with `cargo build --release --features ballista` (or with \
          the default features, which include it)"
@@ -67,7 +67,7 @@ impl Engine {
             )));
         }
         let bad = || {
-            Error::Config(format!(
+            Error::config(format!(
                 "{what}: `{text}` is not an engine; use `local` or `ballista://HOST:PORT` (the \
                  scheduler started by `creditrisk cluster scheduler`)"
             ))
@@ -146,7 +146,7 @@ pub async fn run_scheduler(opts: &SchedulerOptions) -> Result<()> {
     let addr: std::net::SocketAddr = format!("{}:{}", opts.bind_host, opts.port)
         .parse()
         .map_err(|e| {
-            Error::Config(format!(
+            Error::config(format!(
                 "cluster scheduler: bind address {}:{} is invalid: {e}",
                 opts.bind_host, opts.port
             ))
@@ -167,10 +167,10 @@ pub async fn run_scheduler(opts: &SchedulerOptions) -> Result<()> {
     .with_override_session_builder(Arc::new(move |config| state_with_stores(config, &storage)));
     let cluster = BallistaCluster::new_from_config(&config)
         .await
-        .map_err(|e| Error::Internal(format!("cluster scheduler: {e}")))?;
+        .map_err(|e| Error::internal_from("cluster scheduler", e))?;
     start_server(cluster, addr, Arc::new(config))
         .await
-        .map_err(|e| Error::Internal(format!("cluster scheduler on {addr}: {e}")))
+        .map_err(|e| Error::internal_from(format!("cluster scheduler on {addr}"), e))
 }
 
 #[cfg(feature = "ballista")]
@@ -202,7 +202,7 @@ pub async fn run_executor(opts: &ExecutorOptions) -> Result<()> {
         builder.build_arc()
     }));
     start_executor_process(Arc::new(config)).await.map_err(|e| {
-        Error::Internal(format!(
+        Error::internal(format!(
             "cluster executor (scheduler {}:{}): {e}",
             opts.scheduler_host, opts.scheduler_port
         ))

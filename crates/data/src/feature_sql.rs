@@ -78,7 +78,7 @@ pub async fn materialize(
     for part in running {
         let part = part
             .await
-            .map_err(|e| Error::Internal(format!("feature SQL {}: {e}", sql.file)))?;
+            .map_err(|e| Error::internal_from(format!("feature SQL {}", sql.file), e))?;
         batches.extend(part.map_err(engine_error)?);
     }
     let mut spill = match spill {
@@ -152,7 +152,7 @@ pub async fn features_of_raw_files(
         if let crate::raw::CsvLoad::Unparseable { message, .. } =
             crate::raw::load_csv(&ctx, table, &path, &names, &header).await?
         {
-            return Err(Error::Input(message));
+            return Err(Error::input(message));
         }
     }
     crate::raw::register_application_view(&ctx).await?;

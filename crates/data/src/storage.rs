@@ -46,20 +46,20 @@ pub struct Object {
 impl Object {
     pub fn parse(uri: &str) -> Result<Object> {
         let url = Url::parse(uri).map_err(|e| {
-            Error::Input(format!(
+            Error::input(format!(
                 "{uri}: not a valid URI ({e}); expected e.g. s3://bucket/raw/bureau.csv"
             ))
         })?;
         let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| {
-            Error::Input(format!(
+            Error::input(format!(
                 "{uri}: the URI names no bucket or container (s3://BUCKET/key, az://CONTAINER/key)"
             ))
         })?;
         let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
         let base = Url::parse(&format!("{}://{host}{port}", url.scheme()))
-            .map_err(|e| Error::Input(format!("{uri}: {e}")))?;
+            .map_err(|e| Error::input_from(uri.to_string(), e))?;
         let key = object_store::path::Path::from_url_path(url.path())
-            .map_err(|e| Error::Input(format!("{uri}: invalid object key: {e}")))?;
+            .map_err(|e| Error::input_from(format!("{uri}: invalid object key"), e))?;
         Ok(Object {
             uri: uri.to_string(),
             base,
@@ -79,7 +79,7 @@ impl Storage {
     pub fn store(&self, base: &Url) -> Result<Arc<dyn ObjectStore>> {
         let uri = base.as_str();
         let fail = |e: object_store::Error| {
-            Error::Config(format!(
+            Error::config(format!(
                 "{uri}: cannot set up the object store: {e} (check the credential variables \
                  and paths.endpoint)"
             ))
@@ -117,7 +117,7 @@ impl Storage {
             ),
             "http" | "https" => Arc::new(HttpBuilder::new().with_url(uri).build().map_err(fail)?),
             other => {
-                return Err(Error::Config(format!(
+                return Err(Error::config(format!(
                     "{uri}: unsupported scheme `{other}` (use s3://, az://, abfs://, gs://, \
                      http(s):// or a local path)"
                 )));
@@ -188,7 +188,7 @@ impl Storage {
             }
             if let Some(out) = sink.as_deref_mut() {
                 out.write_all(&chunk)
-                    .map_err(|e| Error::Input(format!("{uri}: copying the object: {e}")))?;
+                    .map_err(|e| Error::input_from(format!("{uri}: copying the object"), e))?;
             }
         }
         if last != b'\n' {
@@ -233,9 +233,9 @@ pub fn parse_header(uri: &str, bytes: &[u8]) -> Result<Vec<String>> {
     let mut record = csv::StringRecord::new();
     let found = reader
         .read_record(&mut record)
-        .map_err(|e| Error::Input(format!("{uri}: cannot read the header line: {e}")))?;
+        .map_err(|e| Error::input_from(format!("{uri}: cannot read the header line"), e))?;
     if !found {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "{uri}: the object is empty; expected a header line and rows"
         )));
     }
@@ -249,7 +249,7 @@ pub fn parse_header(uri: &str, bytes: &[u8]) -> Result<Vec<String>> {
 pub fn describe(uri: &str, e: object_store::Error) -> Error {
     let hint = match &e {
         object_store::Error::NotFound { .. } => {
-            return Error::Input(format!(
+            return Error::input(format!(
                 "{uri}: object not found (check the URI in ingestion.sources or paths.raw_dir, \
                  and that the bucket or container exists)"
             ));
@@ -276,7 +276,7 @@ pub fn describe(uri: &str, e: object_store::Error) -> Error {
             }
         }
     };
-    Error::Input(format!(
+    Error::input(format!(
         "{uri}: {hint}: {e} (check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, \
          AZURE_STORAGE_ACCOUNT_NAME/AZURE_STORAGE_ACCOUNT_KEY or GOOGLE_SERVICE_ACCOUNT, and \
          paths.endpoint)"
@@ -343,7 +343,7 @@ impl FileTables {
         )?;
         let text = file
             .to_str()
-            .ok_or_else(|| Error::Input(format!("{}: path is not UTF-8", file.display())))?;
+            .ok_or_else(|| Error::input(format!("{}: path is not UTF-8", file.display())))?;
         let url = ListingTableUrl::parse(text)?;
         let options =
             ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");

@@ -186,7 +186,7 @@ impl FileStore {
     /// The id of the active experiment called `name`, creating it when missing.
     pub(crate) fn get_or_create_experiment(&self, name: &str) -> Result<String> {
         if name.trim().is_empty() {
-            return Err(Error::Input("experiment name is empty".into()));
+            return Err(Error::input("experiment name is empty"));
         }
         if let Some(id) = self.find_experiment(name)? {
             return Ok(id);
@@ -272,7 +272,7 @@ impl FileStore {
             || !experiment_id.chars().all(|c| c.is_ascii_digit())
             || !exp_dir.join(META).is_file()
         {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "experiment {experiment_id:?} does not exist in the MLflow store {}",
                 self.root.display()
             )));
@@ -332,7 +332,7 @@ impl FileStore {
                 return Ok(dir);
             }
         }
-        Err(Error::Input(format!(
+        Err(Error::input(format!(
             "run {run_id} not found in the MLflow store {}",
             self.root.display()
         )))
@@ -346,7 +346,7 @@ impl FileStore {
             StrOrInt::Int(i) => RunStatus::from_code(i),
             StrOrInt::Str(s) => RunStatus::from_name(&s),
         }
-        .ok_or_else(|| Error::Input(format!("{}: unknown run status", path.display())))?;
+        .ok_or_else(|| Error::input(format!("{}: unknown run status", path.display())))?;
         Ok(RunInfo {
             run_id,
             experiment_id: meta.experiment_id.into_string(),
@@ -370,7 +370,7 @@ impl FileStore {
             if let Some(old) = read_optional(&path)?
                 && old != *v
             {
-                return Err(Error::Input(format!(
+                return Err(Error::input(format!(
                     "run {run_id}: param {k:?} is already logged as {old:?}; params are immutable (new value {v:?})"
                 )));
             }
@@ -472,7 +472,7 @@ impl FileStore {
     pub(crate) fn artifact_dir(&self, run_id: &str) -> Result<PathBuf> {
         let info = self.read_run_info(&self.run_dir(run_id)?)?;
         local_path_of(&info.artifact_uri).ok_or_else(|| {
-            Error::Input(format!(
+            Error::input(format!(
                 "run {run_id}: artifact location {} is not a local folder",
                 info.artifact_uri
             ))
@@ -508,7 +508,7 @@ impl FileStore {
         names::check_artifact_path(path)?;
         let src = join_rel(&self.artifact_dir(run_id)?, path);
         if !src.exists() {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "run {run_id}: no artifact at {path:?}"
             )));
         }
@@ -557,7 +557,7 @@ fn read_metric_file(path: &Path, key: &str) -> Result<Vec<Metric>> {
         }
         let fields: Vec<&str> = line.split(' ').collect();
         let bad = || {
-            Error::Input(format!(
+            Error::input(format!(
                 "{}:{}: malformed metric line {line:?}",
                 path.display(),
                 i + 1

@@ -125,8 +125,9 @@ pub(crate) struct Http {
 
 impl Http {
     pub(crate) fn new(base: &str, auth: Auth) -> Result<Http> {
-        let url = Url::parse(base)
-            .map_err(|e| Error::Config(format!("tracking.uri {base:?} is not a valid URL: {e}")))?;
+        let url = Url::parse(base).map_err(|e| {
+            Error::config_from(format!("tracking.uri {base:?} is not a valid URL"), e)
+        })?;
         let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
@@ -137,7 +138,7 @@ impl Http {
         }
         let client = builder
             .build()
-            .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| Error::internal_from("cannot build the HTTP client", e))?;
         Ok(Http {
             base: base.trim_end_matches('/').to_string(),
             client,
@@ -275,7 +276,7 @@ impl Http {
     /// Turn a failed call into the crate's error, naming the server and what was asked.
     pub(crate) fn error(&self, err: CallError) -> Error {
         match err {
-            CallError::Unreachable { what, detail, .. } => Error::Input(format!(
+            CallError::Unreachable { what, detail, .. } => Error::input(format!(
                 "cannot reach the MLflow tracking server at {} ({what}, {} tries): {detail}; is it running, and is tracking.uri right?",
                 self.base, self.tries
             )),
@@ -284,7 +285,7 @@ impl Http {
                 code,
                 message,
                 what,
-            } if status >= 500 => Error::Internal(format!(
+            } if status >= 500 => Error::internal(format!(
                 "MLflow tracking server {} failed {what} after {} tries: HTTP {status} {}{message}",
                 self.base,
                 self.tries,
@@ -295,12 +296,12 @@ impl Http {
                 code,
                 message,
                 what,
-            } => Error::Input(format!(
+            } => Error::input(format!(
                 "MLflow tracking server {} refused {what}: HTTP {status} {}{message}",
                 self.base,
                 code.map(|c| format!("{c}: ")).unwrap_or_default()
             )),
-            CallError::Protocol { what, detail } => Error::Internal(format!(
+            CallError::Protocol { what, detail } => Error::internal(format!(
                 "MLflow tracking server {}: unexpected answer to {what}: {detail}",
                 self.base
             )),

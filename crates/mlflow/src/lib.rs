@@ -1,4 +1,4 @@
-//! Experiment tracking and model registry that speak MLflow (SPEC §6), so MLflow's own client,
+//! Experiment tracking and model registry that speak MLflow, so MLflow's own client,
 //! UI and server see creditrisk's runs and model versions as if MLflow had written them.
 //!
 //! [`Tracker`] picks a backend from `tracking.uri`:
@@ -61,7 +61,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 ) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| Error::Internal(format!("tracking worker thread failed: {e}")))?
+        .map_err(|e| Error::internal_from("tracking worker thread failed", e))?
 }
 
 /// Dispatch to the backend: the file store's call runs on the blocking pool with owned copies of
@@ -86,17 +86,17 @@ impl Tracker {
     pub fn from_uri(uri: &str) -> Result<Tracker> {
         let text = uri.trim();
         if text.is_empty() {
-            return Err(Error::Config(
-                "tracking.uri is empty: use a folder (mlruns), file:///abs/path or http(s)://host:port".into(),
+            return Err(Error::config(
+                "tracking.uri is empty: use a folder (mlruns), file:///abs/path or http(s)://host:port",
             ));
         }
         let lower = text.to_ascii_lowercase();
         if lower.starts_with("http://") || lower.starts_with("https://") {
             let url = url::Url::parse(text).map_err(|e| {
-                Error::Config(format!("tracking.uri {text:?} is not a valid URL: {e}"))
+                Error::config_from(format!("tracking.uri {text:?} is not a valid URL"), e)
             })?;
             if url.host().is_none() {
-                return Err(Error::Config(format!("tracking.uri {text:?} has no host")));
+                return Err(Error::config(format!("tracking.uri {text:?} has no host")));
             }
             return Ok(Tracker::Rest(RestStore::new(text, http::Auth::from_env())?));
         }
@@ -106,7 +106,7 @@ impl Tracker {
                 .filter(|_| text[5..].starts_with('/'))
                 .and_then(|u| u.to_file_path().ok())
                 .ok_or_else(|| {
-                    Error::Config(format!(
+                    Error::config(format!(
                         "tracking.uri {text:?}: a file: URL must be absolute (file:///abs/path)"
                     ))
                 })?;
@@ -118,7 +118,7 @@ impl Tracker {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         {
-            return Err(Error::Config(format!(
+            return Err(Error::config(format!(
                 "tracking.uri {text:?}: unsupported scheme {scheme}: (use a folder, file:///abs/path, or an MLflow \
                  server's http(s):// URL; serve a database store with `mlflow server --backend-store-uri …`)"
             )));
@@ -323,6 +323,39 @@ impl Tracker {
         )
     }
 
+    /// [`Tracker::transition_stage`], also returning the versions that held `stage` just before
+    /// (read in the same critical section on the folder store; on a server, read just before the
+    /// transition, which the server makes atomic but cannot report).
+    pub async fn transition_stage_from(
+        &self,
+        name: &str,
+        version: u64,
+        stage: Stage,
+        archive_existing: bool,
+    ) -> Result<(ModelVersion, Vec<u64>)> {
+        match self {
+            Tracker::File(store) => {
+                let fs = store.clone();
+                let name = name.to_owned();
+                blocking(move || fs.transition_stage_from(&name, version, stage, archive_existing))
+                    .await
+            }
+            Tracker::Rest(r) => {
+                let previous = r
+                    .list_model_versions(name)
+                    .await?
+                    .into_iter()
+                    .filter(|v| v.stage == stage && v.version != version)
+                    .map(|v| v.version)
+                    .collect();
+                let after = r
+                    .transition_stage(name, version, stage, archive_existing)
+                    .await?;
+                Ok((after, previous))
+            }
+        }
+    }
+
     /// Point `alias` at `version` (moving it atomically if it pointed elsewhere).
     pub async fn set_alias(&self, name: &str, alias: &str, version: u64) -> Result<()> {
         on_backend!(
@@ -379,10 +412,7 @@ impl Tracker {
 
     /// The registry version a reference names; errors name the reference.
     pub async fn resolve(&self, reference: &ModelRef) -> Result<ModelVersion> {
-        let context = |e: Error| match e {
-            Error::Input(m) => Error::Input(format!("{reference}: {m}")),
-            other => other,
-        };
+        let context = |e: Error| e.about(reference);
         match reference {
             ModelRef::Version { name, version } => self
                 .get_model_version(name, *version)
@@ -399,7 +429,7 @@ impl Tracker {
                     .filter(|v| v.stage == *stage)
                     .max_by_key(|v| v.version)
                     .ok_or_else(|| {
-                        Error::Input(format!(
+                        Error::input(format!(
                             "{reference}: no version of model {name:?} is in stage {}",
                             stage.as_str()
                         ))
@@ -411,10 +441,10 @@ impl Tracker {
                     .into_iter()
                     .max_by_key(|v| v.version)
                     .ok_or_else(|| {
-                        Error::Input(format!("{reference}: model {name:?} has no versions"))
+                        Error::input(format!("{reference}: model {name:?} has no versions"))
                     })
             }
-            ModelRef::Path(p) => Err(Error::Input(format!(
+            ModelRef::Path(p) => Err(Error::input(format!(
                 "{}: a local path is not a registry reference",
                 p.display()
             ))),
@@ -444,7 +474,7 @@ impl Tracker {
     pub async fn locate(&self, reference: &ModelRef, cache_dir: &Path) -> Result<LocatedModel> {
         if let ModelRef::Path(p) = reference {
             if !p.exists() {
-                return Err(Error::Input(format!(
+                return Err(Error::input(format!(
                     "model path {} does not exist",
                     p.display()
                 )));
@@ -473,7 +503,7 @@ impl FileStore {
             local_files::join_rel(&self.artifact_dir(run_id)?, path)
         } else {
             local_files::local_path_of(&mv.source).ok_or_else(|| {
-                Error::Input(format!(
+                Error::input(format!(
                     "{}: source {} is not a local folder or runs:/ URI",
                     what(),
                     mv.source
@@ -481,7 +511,7 @@ impl FileStore {
             })?
         };
         if !dir.exists() {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "{}: its files are missing ({} does not exist)",
                 what(),
                 dir.display()

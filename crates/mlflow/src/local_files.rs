@@ -34,7 +34,7 @@ pub(crate) fn upload_plan(local: &Path) -> Result<Vec<(PathBuf, String)>> {
         let name = local
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
-            .ok_or_else(|| Error::Input(format!("{}: not a file name", local.display())))?;
+            .ok_or_else(|| Error::input(format!("{}: not a file name", local.display())))?;
         return Ok(vec![(local.to_path_buf(), name)]);
     }
     Ok(files_under(local)?

@@ -33,7 +33,7 @@ const FORMS: &str = "expected models:/<name>/<version>, models:/<name>@<alias>, 
 impl ModelRef {
     pub fn parse(text: &str) -> Result<ModelRef> {
         let bad = |why: String| {
-            Error::Config(format!(
+            Error::config(format!(
                 "malformed model reference {text:?}: {why}; {FORMS}"
             ))
         };
@@ -118,7 +118,7 @@ impl ModelRef {
 /// The text of a validation error, without its kind prefix.
 fn message(e: Error) -> String {
     match e {
-        Error::Input(m) | Error::Config(m) => m,
+        Error::Input { message: m, .. } | Error::Config { message: m, .. } => m,
         other => other.to_string(),
     }
 }

@@ -23,7 +23,7 @@ const MAX_ALIAS_LEN: usize = 255;
 /// relative path (no empty, `.` or `..` segment, no leading or trailing `/`), because the file
 /// store nests `a/b` into folders. `what` names the kind of key in the message.
 pub(crate) fn check_key(what: &str, key: &str) -> Result<()> {
-    let bad = |why: &str| Err(Error::Input(format!("invalid {what} key {key:?}: {why}")));
+    let bad = |why: &str| Err(Error::input(format!("invalid {what} key {key:?}: {why}")));
     if key.is_empty() {
         return bad("it is empty");
     }
@@ -52,7 +52,7 @@ pub(crate) fn check_key(what: &str, key: &str) -> Result<()> {
 /// Param values: at most 6000 characters (see [`MAX_PARAM_VALUE_LEN`]).
 pub(crate) fn check_param_value(key: &str, value: &str) -> Result<()> {
     if value.chars().count() > MAX_PARAM_VALUE_LEN {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "param {key:?}: value is longer than {MAX_PARAM_VALUE_LEN} characters, which MLflow would truncate"
         )));
     }
@@ -62,7 +62,7 @@ pub(crate) fn check_param_value(key: &str, value: &str) -> Result<()> {
 /// Run tag values: at most 8000 characters (see [`MAX_TAG_VALUE_LEN`]).
 pub(crate) fn check_tag_value(key: &str, value: &str) -> Result<()> {
     if value.chars().count() > MAX_TAG_VALUE_LEN {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "tag {key:?}: value is longer than {MAX_TAG_VALUE_LEN} characters, which MLflow would truncate"
         )));
     }
@@ -73,7 +73,7 @@ pub(crate) fn check_tag_value(key: &str, value: &str) -> Result<()> {
 /// name and MLflow refuses these), and not `.` or `..`.
 pub(crate) fn check_model_name(name: &str) -> Result<()> {
     let bad = |why: &str| {
-        Err(Error::Input(format!(
+        Err(Error::input(format!(
             "invalid registered model name {name:?}: {why}"
         )))
     };
@@ -95,7 +95,7 @@ pub(crate) fn check_model_name(name: &str) -> Result<()> {
 /// An alias: `^[\w\-]+$`, at most 255 characters, not `latest` (any case) nor `v<digits>`, which
 /// MLflow reserves for version references.
 pub(crate) fn check_alias(alias: &str) -> Result<()> {
-    let bad = |why: &str| Err(Error::Input(format!("invalid alias {alias:?}: {why}")));
+    let bad = |why: &str| Err(Error::input(format!("invalid alias {alias:?}: {why}")));
     if alias.is_empty() {
         return bad("it is empty");
     }
@@ -145,7 +145,7 @@ pub(crate) fn check_run_id(run_id: &str) -> Result<()> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
-        return Err(Error::Input(format!("invalid run id {run_id:?}")));
+        return Err(Error::input(format!("invalid run id {run_id:?}")));
     }
     Ok(())
 }
@@ -169,7 +169,7 @@ pub(crate) fn check_artifact_path(path: &str) -> Result<()> {
             .split('/')
             .any(|s| s.is_empty() || s == "." || s == "..")
     {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "invalid artifact path {path:?}: use a relative path like 'model' or 'reports/plots'"
         )));
     }

@@ -138,7 +138,7 @@ impl VersionMeta {
 fn version_number(v: StrOrInt, path: &Path) -> Result<u64> {
     let text = v.into_string();
     text.parse::<u64>().map_err(|_| {
-        Error::Input(format!(
+        Error::input(format!(
             "{}: version {text:?} is not a number",
             path.display()
         ))
@@ -155,7 +155,7 @@ impl FileStore {
     fn existing_model_dir(&self, name: &str) -> Result<PathBuf> {
         let dir = self.model_dir(name)?;
         if !dir.join(META).is_file() {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "registered model {name:?} not found in the MLflow store {}",
                 self.root().display()
             )));
@@ -204,7 +204,7 @@ impl FileStore {
         description: Option<&str>,
     ) -> Result<ModelVersion> {
         if source.is_empty() {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "model {name:?}: a version needs a source"
             )));
         }
@@ -247,7 +247,7 @@ impl FileStore {
                 return self.version_unlocked(&dir, name, version);
             }
         }
-        Err(Error::Internal(format!(
+        Err(Error::internal(format!(
             "model {name:?}: could not allocate a version folder in {}",
             dir.display()
         )))
@@ -276,7 +276,7 @@ impl FileStore {
     ) -> Result<(PathBuf, VersionMeta)> {
         let path = dir.join(format!("version-{version}")).join(META);
         if !path.is_file() {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "model version {name} {version} not found"
             )));
         }
@@ -315,7 +315,7 @@ impl FileStore {
         let number = version_number(meta.version, &path)?;
         let stage_text = meta.current_stage.unwrap_or_else(|| "None".into());
         let stage = parse_stage(&stage_text).ok_or_else(|| {
-            Error::Input(format!("{}: unknown stage {stage_text:?}", path.display()))
+            Error::input(format!("{}: unknown stage {stage_text:?}", path.display()))
         })?;
         let number_text = number.to_string();
         Ok(ModelVersion {
@@ -360,8 +360,21 @@ impl FileStore {
         stage: Stage,
         archive_existing: bool,
     ) -> Result<ModelVersion> {
+        self.transition_stage_from(name, version, stage, archive_existing)
+            .map(|(after, _)| after)
+    }
+
+    /// [`FileStore::transition_stage`], with the versions that held `stage` when the lock was
+    /// taken.
+    pub(crate) fn transition_stage_from(
+        &self,
+        name: &str,
+        version: u64,
+        stage: Stage,
+        archive_existing: bool,
+    ) -> Result<(ModelVersion, Vec<u64>)> {
         if archive_existing && !matches!(stage, Stage::Staging | Stage::Production) {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "model {name} version {version}: archiving existing versions needs stage Staging or Production, not {}",
                 stage.as_str()
             )));
@@ -376,19 +389,22 @@ impl FileStore {
         // The new holder is written first, so even a reader without the lock (MLflow's own)
         // never finds the stage empty.
         let mut writes = vec![(target_path, target.to_yaml(version))];
-        if archive_existing {
-            for other in self.version_numbers(&dir)? {
-                if other == version {
-                    continue;
-                }
-                let (path, mut meta) = self.read_version_meta(&dir, name, other)?;
-                if meta.current_stage.as_deref().and_then(parse_stage) == Some(stage) {
+        let mut previous = vec![];
+        for other in self.version_numbers(&dir)? {
+            if other == version {
+                continue;
+            }
+            let (path, mut meta) = self.read_version_meta(&dir, name, other)?;
+            if meta.current_stage.as_deref().and_then(parse_stage) == Some(stage) {
+                previous.push(other);
+                if archive_existing {
                     meta.current_stage = Some(Stage::Archived.as_str().into());
                     meta.last_updated_timestamp = Some(now);
                     writes.push((path, meta.to_yaml(other)));
                 }
             }
         }
+        previous.sort_unstable();
         let journal = Journal {
             writes: writes
                 .into_iter()
@@ -398,7 +414,7 @@ impl FileStore {
         write_atomic(&dir.join(JOURNAL), &journal_bytes(&journal)?)?;
         complete_transition(&dir, self.root())?;
         self.touch_model(&dir, name, now)?;
-        self.version_unlocked(&dir, name, version)
+        Ok((self.version_unlocked(&dir, name, version)?, previous))
     }
 
     /// Point `alias` at `version` (moving it if it pointed elsewhere): one atomic file
@@ -420,10 +436,10 @@ impl FileStore {
         let dir = self.existing_model_dir(name)?;
         let _lock = self.read_lock(&dir)?;
         let text = read_optional(&dir.join("aliases").join(alias))?.ok_or_else(|| {
-            Error::Input(format!("registered model {name:?} has no alias {alias:?}"))
+            Error::input(format!("registered model {name:?} has no alias {alias:?}"))
         })?;
         let version = text.trim().parse::<u64>().map_err(|_| {
-            Error::Input(format!(
+            Error::input(format!(
                 "alias {alias:?} of model {name:?} holds {text:?}, not a version"
             ))
         })?;
@@ -481,7 +497,7 @@ struct Journal {
 
 fn journal_bytes(journal: &Journal) -> Result<Vec<u8>> {
     serde_json::to_vec(journal)
-        .map_err(|e| Error::Internal(format!("cannot serialise a registry transition: {e}")))
+        .map_err(|e| Error::internal_from("cannot serialise a registry transition", e))
 }
 
 /// `path` relative to the model folder `dir` (every journaled file is inside it).
@@ -502,7 +518,7 @@ fn complete_transition(dir: &Path, temp_dir: &Path) -> Result<()> {
         return Ok(());
     };
     let journal: Journal = serde_json::from_str(&text).map_err(|e| {
-        Error::Input(format!(
+        Error::input(format!(
             "{}: unreadable registry transition ({e}); the model's versions may be mid-transition: \
              check their stages, then delete this file",
             path.display()
@@ -511,7 +527,7 @@ fn complete_transition(dir: &Path, temp_dir: &Path) -> Result<()> {
     for (rel, text) in &journal.writes {
         let target = dir.join(rel);
         if !target.starts_with(dir) || rel.split('/').any(|part| part == "..") {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "{}: a transition may only write inside the model's folder, not {rel:?}",
                 path.display()
             )));
@@ -524,7 +540,7 @@ fn complete_transition(dir: &Path, temp_dir: &Path) -> Result<()> {
 fn check_registry_tag(key: &str, value: &str) -> Result<()> {
     check_key("registry tag", key)?;
     if value.chars().count() > MAX_REGISTRY_TAG_VALUE_LEN {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "registry tag {key:?}: value longer than {MAX_REGISTRY_TAG_VALUE_LEN} characters"
         )));
     }

@@ -243,7 +243,7 @@ impl RestStore {
     /// creator won (RESOURCE_ALREADY_EXISTS).
     pub(crate) async fn get_or_create_experiment(&self, name: &str) -> Result<String> {
         if name.trim().is_empty() {
-            return Err(Error::Input("experiment name is empty".into()));
+            return Err(Error::input("experiment name is empty"));
         }
         for _ in 0..3 {
             if let Some(id) = self.experiment_by_name(name).await? {
@@ -263,7 +263,7 @@ impl RestStore {
                 Err(e) => return Err(self.fail(e)),
             }
         }
-        Err(Error::Internal(format!(
+        Err(Error::internal(format!(
             "MLflow tracking server {}: experiment {name:?} neither exists nor can be created",
             self.uri()
         )))
@@ -279,7 +279,7 @@ impl RestStore {
             .await;
         match reply {
             Ok(r) if r.experiment.lifecycle_stage.as_deref() == Some("deleted") => {
-                Err(Error::Input(format!(
+                Err(Error::input(format!(
                     "experiment {name:?} on {} is deleted: restore it (mlflow experiments restore) or use another name",
                     self.uri()
                 )))
@@ -380,7 +380,7 @@ impl RestStore {
         let reply = match reply {
             Ok(r) => r,
             Err(e) if e.code() == Some("RESOURCE_DOES_NOT_EXIST") => {
-                return Err(Error::Input(format!(
+                return Err(Error::input(format!(
                     "run {run_id} not found on {}",
                     self.uri()
                 )));
@@ -427,10 +427,10 @@ impl RestStore {
     pub(crate) fn proxy_url(&self, artifact_uri: &str, rel: &str) -> Result<Url> {
         let (base, path) = self.proxy_parts(artifact_uri)?;
         let mut url = Url::parse(&format!("{base}/api/2.0/mlflow-artifacts/artifacts"))
-            .map_err(|e| Error::Config(format!("tracking.uri {}: {e}", self.uri())))?;
+            .map_err(|e| Error::config_from(format!("tracking.uri {}", self.uri()), e))?;
         {
             let mut segments = url.path_segments_mut().map_err(|()| {
-                Error::Config(format!("tracking.uri {} cannot hold a path", self.uri()))
+                Error::config(format!("tracking.uri {} cannot hold a path", self.uri()))
             })?;
             segments.extend(
                 path.split('/')
@@ -445,7 +445,7 @@ impl RestStore {
     fn proxy_list_url(&self, artifact_uri: &str, rel: &str) -> Result<Url> {
         let (base, path) = self.proxy_parts(artifact_uri)?;
         let mut url = Url::parse(&format!("{base}/api/2.0/mlflow-artifacts/artifacts"))
-            .map_err(|e| Error::Config(format!("tracking.uri {}: {e}", self.uri())))?;
+            .map_err(|e| Error::config_from(format!("tracking.uri {}", self.uri()), e))?;
         let full: Vec<&str> = path
             .split('/')
             .chain(rel.split('/'))
@@ -459,7 +459,7 @@ impl RestStore {
     /// is served by this server; `mlflow-artifacts://host:port/…` by that host.
     fn proxy_parts(&self, artifact_uri: &str) -> Result<(String, String)> {
         let Some(rest) = artifact_uri.strip_prefix("mlflow-artifacts:") else {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "the MLflow server {} stores artifacts at {artifact_uri}, which only the server itself can reach: \
                  start it with --artifacts-destination <dir> (artifact proxying, --serve-artifacts, is on by default) \
                  so artifacts go through {}/api/2.0/mlflow-artifacts",
@@ -542,7 +542,7 @@ impl RestStore {
             let bytes = match self.http.get_url(url).await {
                 Ok(b) => b,
                 Err(e) if e.status() == Some(404) || e.status() == Some(400) => {
-                    return Err(Error::Input(format!(
+                    return Err(Error::input(format!(
                         "no artifact at {}/{rel} on {}",
                         artifact_uri.trim_end_matches('/'),
                         self.uri()
@@ -586,7 +586,7 @@ impl RestStore {
         let url = self.proxy_list_url(artifact_uri, rel)?;
         let bytes = self.call(self.http.get_url(url)).await?;
         let reply: ListReply = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::Internal(format!(
+            Error::internal(format!(
                 "MLflow tracking server {}: bad artifact listing: {e}",
                 self.uri()
             ))
@@ -634,7 +634,7 @@ impl RestStore {
         if source.starts_with("mlflow-artifacts:") {
             return self.download_uri(source, "", target).await;
         }
-        Err(Error::Input(format!(
+        Err(Error::input(format!(
             "model source {source} cannot be downloaded through {}: only runs:/ and mlflow-artifacts: sources are \
              supported (start the server with --artifacts-destination so run artifacts are proxied)",
             self.uri()

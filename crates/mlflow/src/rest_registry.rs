@@ -40,7 +40,7 @@ struct WireVersion {
 impl WireVersion {
     fn into_version(self, base: &str) -> Result<ModelVersion> {
         let version = self.version.parse::<u64>().map_err(|_| {
-            Error::Internal(format!(
+            Error::internal(format!(
                 "MLflow tracking server {base}: model {} has a version {:?} that is not a number",
                 self.name, self.version
             ))
@@ -114,7 +114,7 @@ impl RestStore {
                     super::http::CallError::Api { message, .. } => message.clone(),
                     _ => String::new(),
                 };
-                Err(Error::Input(format!("{what} on {}: {detail}", self.uri())))
+                Err(Error::input(format!("{what} on {}: {detail}", self.uri())))
             }
             Err(e) => Err(self.fail(e)),
         }
@@ -242,7 +242,7 @@ impl RestStore {
     ) -> Result<ModelVersion> {
         check_model_name(name)?;
         if archive_existing && !matches!(stage, Stage::Staging | Stage::Production) {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "model {name} version {version}: archiving existing versions needs stage Staging or Production, not {}",
                 stage.as_str()
             )));

@@ -76,7 +76,7 @@ pub fn parse_stage(text: &str) -> Option<Stage> {
 
 pub(crate) fn stage_or_error(text: &str, context: &str) -> Result<Stage> {
     parse_stage(text).ok_or_else(|| {
-        Error::Input(format!(
+        Error::input(format!(
             "{context}: unknown stage {text:?} (expected None, Staging, Production or Archived)"
         ))
     })

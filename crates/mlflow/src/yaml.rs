@@ -65,7 +65,7 @@ pub(crate) fn to_string(entries: Vec<(String, Value)>) -> String {
 pub(crate) fn read<T: DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     serde_saphyr::from_str(&text).map_err(|e| {
-        Error::Input(format!(
+        Error::input(format!(
             "{}: not a valid MLflow meta.yaml: {e}",
             path.display()
         ))

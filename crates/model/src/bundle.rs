@@ -130,7 +130,7 @@ fn sql_entry(file: &str) -> String {
 
 fn json_bytes<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>> {
     let mut bytes = serde_json::to_vec_pretty(value)
-        .map_err(|e| Error::Model(format!("cannot serialise {what}: {e}")))?;
+        .map_err(|e| Error::model_from(format!("cannot serialise {what}"), e))?;
     bytes.push(b'\n');
     Ok(bytes)
 }
@@ -259,7 +259,7 @@ impl ModelBundle {
             .map_err(|e| Error::io(&manifest_path, e))?;
         let dir = layout.bundle_dir(&metadata.model_name, &metadata.run_id);
         if dir.exists() {
-            return Err(Error::Model(format!(
+            return Err(Error::model(format!(
                 "{}: a bundle with this run id already exists",
                 dir.display()
             )));
@@ -287,7 +287,7 @@ impl ModelBundle {
     pub fn latest_dir(layout: &Layout, model_name: &str) -> Result<PathBuf> {
         let pointer = layout.latest_pointer(model_name);
         let run_id = std::fs::read_to_string(&pointer).map_err(|_| {
-            Error::Input(format!(
+            Error::input(format!(
                 "{}: no trained model found; run `creditrisk train` first",
                 pointer.display()
             ))
@@ -305,7 +305,7 @@ impl ModelBundle {
     pub fn load(dir: &Path) -> Result<ModelBundle> {
         let manifest_path = dir.join(MANIFEST_FILE);
         let manifest_bytes = std::fs::read(&manifest_path).map_err(|e| {
-            Error::Input(format!(
+            Error::input(format!(
                 "{}: cannot read the bundle manifest ({e}); is this a model bundle folder?",
                 manifest_path.display()
             ))

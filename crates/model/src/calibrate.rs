@@ -46,8 +46,8 @@ impl Calibrator {
         log_odds_shift: f64,
     ) -> Result<Self> {
         if scores.len() != y.len() || scores.is_empty() {
-            return Err(Error::Model(
-                "calibration needs a non-empty validation slice".into(),
+            return Err(Error::model(
+                "calibration needs a non-empty validation slice",
             ));
         }
         Ok(match method {

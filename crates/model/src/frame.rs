@@ -76,7 +76,7 @@ pub fn feature_specs(
             continue;
         }
         let kind = kind_of(field.data_type()).ok_or_else(|| {
-            Error::Input(format!(
+            Error::input(format!(
                 "{source}: column `{}` has type {} which the model cannot use; make it numeric or \
                  text in the feature SQL, or add it to features.exclude",
                 field.name(),
@@ -90,7 +90,7 @@ pub fn feature_specs(
         });
     }
     if specs.is_empty() {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "{source}: no feature columns left after features.exclude"
         )));
     }
@@ -108,7 +108,7 @@ pub fn extract(
     let mut columns = Vec::with_capacity(specs.len());
     for spec in specs {
         let array = batch.column_by_name(&spec.name).ok_or_else(|| {
-            Error::Input(format!(
+            Error::input(format!(
                 "{source}: model feature `{}` ({}) is missing from the input",
                 spec.name, spec.arrow_type
             ))
@@ -116,7 +116,7 @@ pub fn extract(
         let actual = array.data_type();
         let compatible = actual == &DataType::Null || kind_of(actual) == Some(spec.kind);
         if !compatible {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "{source}: column `{}` has type {actual} but the model expects {} ({:?})",
                 spec.name, spec.arrow_type, spec.kind
             )));
@@ -141,7 +141,7 @@ pub fn extract(
 
 fn numeric_values(array: &dyn Array, name: &str, source: &str) -> Result<Vec<f64>> {
     let floats = cast(array, &DataType::Float64).map_err(|e| {
-        Error::Input(format!(
+        Error::input(format!(
             "{source}: column `{name}` cannot be read as a number: {e}"
         ))
     })?;
@@ -173,7 +173,7 @@ fn check_finite(values: &[f64], name: &str, ids: Option<&[i64]>, source: &str) -
             None => format!("row {i} = {}", values[i]),
         })
         .collect();
-    Err(Error::Input(format!(
+    Err(Error::input(format!(
         "{source}: column `{name}` has {} infinite value(s) ({}); the feature matrix must be \
          finite — guard the division in the feature definition with NULLIF",
         bad.len(),
@@ -185,12 +185,12 @@ fn check_finite(values: &[f64], name: &str, ids: Option<&[i64]>, source: &str) -
 pub fn id_column(batch: &RecordBatch, column: &str, source: &str) -> Result<Vec<i64>> {
     let array = batch
         .column_by_name(column)
-        .ok_or_else(|| Error::Input(format!("{source}: column `{column}` is missing")))?;
+        .ok_or_else(|| Error::input(format!("{source}: column `{column}` is missing")))?;
     let ints = cast(array, &DataType::Int64)
-        .map_err(|e| Error::Input(format!("{source}: column `{column}`: {e}")))?;
+        .map_err(|e| Error::input_from(format!("{source}: column `{column}`"), e))?;
     let ints = ints.as_primitive::<Int64Type>();
     if ints.null_count() > 0 {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "{source}: column `{column}` has {} NULL ids",
             ints.null_count()
         )));
@@ -202,21 +202,21 @@ pub fn id_column(batch: &RecordBatch, column: &str, source: &str) -> Result<Vec<
 pub fn target_column(batch: &RecordBatch, column: &str, source: &str) -> Result<Vec<f64>> {
     let array = batch
         .column_by_name(column)
-        .ok_or_else(|| Error::Input(format!("{source}: label column `{column}` is missing")))?;
+        .ok_or_else(|| Error::input(format!("{source}: label column `{column}` is missing")))?;
     let ints = cast(array, &DataType::Int64)
-        .map_err(|e| Error::Input(format!("{source}: column `{column}`: {e}")))?;
+        .map_err(|e| Error::input_from(format!("{source}: column `{column}`"), e))?;
     let ints = ints.as_primitive::<Int64Type>();
     let mut y = Vec::with_capacity(ints.len());
     for i in 0..ints.len() {
         match (ints.is_null(i), ints.value(i)) {
             (false, v @ (0 | 1)) => y.push(v as f64),
             (true, _) => {
-                return Err(Error::Input(format!(
+                return Err(Error::input(format!(
                     "{source}: `{column}` is NULL in row {i}; only labelled rows can be used here"
                 )));
             }
             (false, v) => {
-                return Err(Error::Input(format!(
+                return Err(Error::input(format!(
                     "{source}: `{column}` is {v} in row {i}; labels must be 0 or 1"
                 )));
             }

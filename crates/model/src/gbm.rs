@@ -39,14 +39,14 @@ pub fn booster(
     let defaults = GradientBooster::default()
         .set_initialize_base_score(true)
         .set_parallel(true);
-    let Value::Object(mut fields) = serde_json::to_value(&defaults)
-        .map_err(|e| Error::Model(format!("forust defaults: {e}")))?
+    let Value::Object(mut fields) =
+        serde_json::to_value(&defaults).map_err(|e| Error::model_from("forust defaults", e))?
     else {
-        return Err(Error::Model("forust booster is not a JSON object".into()));
+        return Err(Error::model("forust booster is not a JSON object"));
     };
     for (key, value) in params {
         if let Some((_, why)) = RESERVED.iter().find(|(k, _)| k == key) {
-            return Err(Error::Config(format!(
+            return Err(Error::config(format!(
                 "key `model.params.{key}` cannot be set: {why}"
             )));
         }
@@ -57,7 +57,7 @@ pub fn booster(
                 .collect();
             known.sort();
             let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
-            return Err(Error::Config(format!(
+            return Err(Error::config(format!(
                 "key `model.params.{key}` is not a forust-ml GradientBooster setting; known settings: {}",
                 known.join(", ")
             )));
@@ -71,7 +71,7 @@ pub fn booster(
         );
     }
     let mut booster: GradientBooster = serde_path_to_error::deserialize(Value::Object(fields))
-        .map_err(|e| Error::Config(format!("key `model.params.{}`: {}", e.path(), e.inner())))?;
+        .map_err(|e| Error::config(format!("key `model.params.{}`: {}", e.path(), e.inner())))?;
     booster.monotone_constraints = (!monotone.is_empty()).then(|| {
         monotone
             .iter()
@@ -109,10 +109,10 @@ pub fn fit(
     booster
         .fit(&data, y, w, Some(vec![(val, val_y, &val_w)]))
         .map_err(|e| match e {
-            forust_ml::errors::ForustError::InvalidParameter(name, expected, got) => Error::Config(
+            forust_ml::errors::ForustError::InvalidParameter(name, expected, got) => Error::config(
                 format!("key `model.params.{name}`: expected {expected}, got {got}"),
             ),
-            other => Error::Model(format!("gradient boosting: {other}")),
+            other => Error::model(format!("gradient boosting: {other}")),
         })?;
     if let Some(n) = booster.prediction_iteration {
         booster.trees.truncate(n);
@@ -143,18 +143,18 @@ pub fn contributions(booster: &GradientBooster, x: &[f64], rows: usize, cols: us
 pub fn to_canonical_json(booster: &GradientBooster) -> Result<String> {
     let text = booster
         .json_dump()
-        .map_err(|e| Error::Model(format!("saving the booster: {e}")))?;
-    let mut value: Value = serde_json::from_str(&text)
-        .map_err(|e| Error::Model(format!("saving the booster: {e}")))?;
+        .map_err(|e| Error::model_from("saving the booster", e))?;
+    let mut value: Value =
+        serde_json::from_str(&text).map_err(|e| Error::model_from("saving the booster", e))?;
     if let Some(Value::Array(set)) = value.get_mut("terminate_missing_features") {
         set.sort_by_key(|v| v.as_u64());
     }
     // serde_json's Map is a BTreeMap here (no preserve_order), so keys come out sorted.
-    serde_json::to_string(&value).map_err(|e| Error::Model(format!("saving the booster: {e}")))
+    serde_json::to_string(&value).map_err(|e| Error::model_from("saving the booster", e))
 }
 
 pub fn from_json(text: &str) -> Result<GradientBooster> {
-    GradientBooster::from_json(text).map_err(|e| Error::Model(format!("loading the booster: {e}")))
+    GradientBooster::from_json(text).map_err(|e| Error::model_from("loading the booster", e))
 }
 
 #[cfg(test)]

@@ -98,13 +98,13 @@ pub fn fit(
     max_iter: usize,
 ) -> Result<LogisticModel> {
     if rows == 0 || x.len() != rows * cols {
-        return Err(Error::Model(format!(
+        return Err(Error::model(format!(
             "logistic regression: bad design matrix ({rows} rows, {cols} columns)"
         )));
     }
     if x.iter().any(|v| !v.is_finite()) {
-        return Err(Error::Model(
-            "logistic regression: the design matrix has non-finite values".into(),
+        return Err(Error::model(
+            "logistic regression: the design matrix has non-finite values",
         ));
     }
     let n = cols + 1;

@@ -96,7 +96,7 @@ pub fn rebalance(
         let n_new = wanted.saturating_sub(min_idx.len());
         if n_new > 0 {
             if min_idx.len() < 2 {
-                return Err(Error::Input(format!(
+                return Err(Error::input(format!(
                     "SMOTE needs at least 2 minority rows in the training split, found {}; \
                      set training.use_smote: false",
                     min_idx.len()

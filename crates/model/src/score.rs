@@ -45,7 +45,7 @@ pub async fn score(
 ) -> Result<Scored> {
     tokio::task::spawn_blocking(move || bundle.score_batch(&features, options))
         .await
-        .map_err(|e| Error::Internal(format!("scoring task failed: {e}")))?
+        .map_err(|e| Error::internal_from("scoring task failed", e))?
 }
 
 impl ModelBundle {

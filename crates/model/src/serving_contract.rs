@@ -83,7 +83,7 @@ pub fn check_header(names: &[String], source: &str) -> Result<()> {
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(Error::Input(format!(
+        Err(Error::input(format!(
             "{source}: missing required column(s) {}; a scoring input carries the \
              application_test columns (nullable ones may be left out)",
             missing.join(", ")
@@ -198,7 +198,7 @@ pub fn check_table(table: RawTable, text: &RecordBatch, first_row: u64) -> Resul
             text.column_by_name(c.name)
                 .map(|a| {
                     a.as_any().downcast_ref::<StringArray>().ok_or_else(|| {
-                        Error::Internal(format!("column {} is not read as text", c.name))
+                        Error::internal(format!("column {} is not read as text", c.name))
                     })
                 })
                 .transpose()

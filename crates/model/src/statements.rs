@@ -38,7 +38,7 @@ impl ReasonStatements {
     /// Read the reviewed table: header `feature,statement,unit`, one row per feature.
     pub fn load_csv(path: &Path) -> Result<ReasonStatements> {
         let bytes = std::fs::read(path).map_err(|e| {
-            Error::Input(format!(
+            Error::input(format!(
                 "{}: cannot read the reason statements ({e}); set governance.reason_statements \
                  to the reviewed table",
                 path.display()
@@ -54,23 +54,24 @@ impl ReasonStatements {
             .from_reader(bytes);
         let header: Vec<String> = reader
             .headers()
-            .map_err(|e| Error::Input(format!("{shown}: {e}")))?
+            .map_err(|e| Error::input_from(shown.to_string(), e))?
             .iter()
             .map(str::to_string)
             .collect();
         if header != HEADER {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "{shown}: header is {header:?}; expected feature,statement,unit"
             )));
         }
         let mut statements = BTreeMap::new();
         for (i, record) in reader.records().enumerate() {
             let line = i + 2;
-            let record = record.map_err(|e| Error::Input(format!("{shown}: line {line}: {e}")))?;
+            let record =
+                record.map_err(|e| Error::input_from(format!("{shown}: line {line}"), e))?;
             let field = |k: usize| record.get(k).unwrap_or("").trim().to_string();
             let (feature, text, unit) = (field(0), field(1), field(2));
             if feature.is_empty() || text.is_empty() {
-                return Err(Error::Input(format!(
+                return Err(Error::input(format!(
                     "{shown}: line {line}: a feature needs a name and a statement"
                 )));
             }
@@ -78,7 +79,7 @@ impl ReasonStatements {
                 .insert(feature.clone(), Statement { text, unit })
                 .is_some()
             {
-                return Err(Error::Input(format!(
+                return Err(Error::input(format!(
                     "{shown}: line {line}: feature {feature} is listed twice; keep one row"
                 )));
             }

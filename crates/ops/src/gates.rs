@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::experiment::MODEL_ARTIFACT;
 use crate::registry::{self, Promotion, Target};
-use creditrisk_base::config::{Config, MetricName, Section};
+use creditrisk_base::config::{Config, MetricName, Section, Stage};
 use creditrisk_base::error::{Error, Result};
 use creditrisk_base::layout::{Layout, Split};
 use creditrisk_data::features::lineage::DataLineage;
@@ -107,7 +107,7 @@ impl Gate {
 /// The run that registered `version`: the gates judge what that run logged.
 fn recorded_run(version: &ModelVersion) -> Result<String> {
     version.run_id.clone().ok_or_else(|| {
-        Error::Input(format!(
+        Error::input(format!(
             "models:/{}/{} records no run; only versions registered by `creditrisk train` can be validated",
             version.name, version.version
         ))
@@ -262,7 +262,7 @@ fn same(a: f64, b: f64) -> bool {
 fn read_metrics(path: &Path) -> Result<Metrics> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     serde_json::from_str(&text)
-        .map_err(|e| Error::Input(format!("{}: unreadable metrics: {e}", path.display())))
+        .map_err(|e| Error::input_from(format!("{}: unreadable metrics", path.display()), e))
 }
 
 /// Write a report, then fail with it attached when the gate did not pass.
@@ -348,7 +348,7 @@ pub async fn canary(
     max_delta: f64,
 ) -> Result<CanaryReport> {
     if max_delta.is_nan() || max_delta < 0.0 {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "--max-metric-delta {max_delta}: must be ≥ 0"
         )));
     }
@@ -521,6 +521,15 @@ pub async fn auto_promote(
     let canary_note = canary
         .map(|c| format!("canary {}: {}", c.status, c.reason))
         .unwrap_or_default();
+    let target = match target {
+        Target::Stage { stage, .. } if matches!(stage, Stage::Staging | Stage::Production) => {
+            Target::Stage {
+                stage,
+                archive_existing: opts.tracking.registry.archive_on_promote,
+            }
+        }
+        other => other,
+    };
     let request = Promotion {
         version: newest.version,
         target,

@@ -43,7 +43,7 @@ pub async fn run(layout: &Layout, opts: &GcOptions) -> Result<GcReport> {
     let runs: Vec<String> = match tracker.list_model_versions(&name).await {
         Ok(versions) => versions.into_iter().filter_map(|v| v.run_id).collect(),
         // No registered model yet: no version refers to anything.
-        Err(Error::Input(_)) => vec![],
+        Err(Error::Input { .. }) => vec![],
         Err(e) => return Err(e),
     };
     let latest = std::fs::read_to_string(layout.latest_pointer(&name))

@@ -8,8 +8,8 @@ use serde::Serialize;
 use creditrisk_base::config::Stage;
 use creditrisk_base::error::{Error, Result};
 use creditrisk_base::layout::Layout;
-use creditrisk_mlflow::Tracker;
 use creditrisk_mlflow::TrackingOptions;
+use creditrisk_mlflow::{ModelVersion, Tracker};
 
 /// Where a version goes.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -62,13 +62,10 @@ pub async fn promote(
     let versions = tracker
         .list_model_versions(name)
         .await
-        .map_err(|e| match e {
-            Error::Input(m) => Error::Input(format!("{reference}: {m}")),
-            other => other,
-        })?;
+        .map_err(|e| e.about(&reference))?;
     if !versions.iter().any(|v| v.version == request.version) {
         let known: Vec<String> = versions.iter().map(|v| v.version.to_string()).collect();
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "{reference}: no such version (registered: {})",
             if known.is_empty() {
                 "none".into()
@@ -77,19 +74,7 @@ pub async fn promote(
             }
         )));
     }
-    let previous: Vec<u64> = match &request.target {
-        Target::Stage { stage, .. } => versions
-            .iter()
-            .filter(|v| v.stage == *stage && v.version != request.version)
-            .map(|v| v.version)
-            .collect(),
-        Target::Alias { alias } => versions
-            .iter()
-            .filter(|v| v.aliases.contains(alias) && v.version != request.version)
-            .map(|v| v.version)
-            .collect(),
-    };
-    let after = apply(&tracker, name, request).await?;
+    let (after, previous) = apply(&tracker, name, request, &versions).await?;
     let at = chrono::Utc::now().to_rfc3339();
     let reviewer = request
         .reviewer
@@ -142,29 +127,39 @@ pub async fn promote(
     Ok(transition)
 }
 
+/// Make the transition; returns the version after it and the versions that held the target
+/// before it (for a stage, read under the registry's lock, so concurrent promotions each name
+/// the holder they replaced).
 async fn apply(
     tracker: &Tracker,
     name: &str,
     request: &Promotion,
-) -> Result<creditrisk_mlflow::ModelVersion> {
+    versions: &[ModelVersion],
+) -> Result<(ModelVersion, Vec<u64>)> {
     match &request.target {
         Target::Stage {
             stage,
             archive_existing,
         } => {
             if *archive_existing && !matches!(stage, Stage::Staging | Stage::Production) {
-                return Err(Error::Config(format!(
+                return Err(Error::config(format!(
                     "--archive-existing applies to Staging or Production, not {}",
                     stage.as_str()
                 )));
             }
             tracker
-                .transition_stage(name, request.version, *stage, *archive_existing)
+                .transition_stage_from(name, request.version, *stage, *archive_existing)
                 .await
         }
         Target::Alias { alias } => {
+            let previous = versions
+                .iter()
+                .filter(|v| v.aliases.contains(alias) && v.version != request.version)
+                .map(|v| v.version)
+                .collect();
             tracker.set_alias(name, alias, request.version).await?;
-            tracker.get_model_version(name, request.version).await
+            let after = tracker.get_model_version(name, request.version).await?;
+            Ok((after, previous))
         }
     }
 }

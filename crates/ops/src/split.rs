@@ -60,16 +60,16 @@ pub fn run(layout: &Layout, opts: &SplitOptions) -> Result<SplitSummary> {
     let source = store.display().to_string();
     let batch = parquet_io::read_parquet(&store, "run `creditrisk build-feature-store` first")?;
     let target = batch.column_by_name("TARGET").ok_or_else(|| {
-        Error::Input(format!(
+        Error::input(format!(
             "{source}: column `TARGET` is missing; the feature store must carry the label"
         ))
     })?;
     let target = cast(target, &DataType::Int64)
-        .map_err(|e| Error::Input(format!("{source}: column `TARGET`: {e}")))?;
+        .map_err(|e| Error::input_from(format!("{source}: column `TARGET`"), e))?;
     let target = target.as_primitive::<Int64Type>();
     let labelled: Vec<usize> = (0..target.len()).filter(|&i| !target.is_null(i)).collect();
     if labelled.is_empty() {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "{source}: no labelled rows (TARGET is NULL everywhere)"
         )));
     }

@@ -180,7 +180,7 @@ async fn on_worker<T: Send + 'static>(
 ) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| Error::Internal(format!("training thread failed: {e}")))?
+        .map_err(|e| Error::internal_from("training thread failed", e))?
 }
 
 /// Fit, calibrate and write the bundle; returns the summary and what the tracker should log
@@ -218,7 +218,7 @@ fn fit(
     );
     let input_files = digests
         .join()
-        .map_err(|_| Error::Internal("hashing the split files failed".into()))??;
+        .map_err(|_| Error::internal("hashing the split files failed"))??;
     let run = RunIdentity {
         run_id,
         config_hash,
@@ -424,7 +424,7 @@ fn design(
     let pre = Preprocessor::fit(encoding, specs, &fit, &y_fit);
     let (rows_fit, rows_val, cols) = (fit.rows, val.rows, pre.design.len());
     if cols == 0 {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "{source}: every feature is constant on the training rows"
         )));
     }
@@ -622,7 +622,7 @@ fn logged_values(
         ("features.exclude", serde_json::to_value(&cfg.exclude)),
     ];
     for (prefix, value) in sections {
-        let value = value.map_err(|e| Error::Internal(format!("config {prefix}: {e}")))?;
+        let value = value.map_err(|e| Error::internal_from(format!("config {prefix}"), e))?;
         experiment::flatten(prefix, &value, &mut params);
     }
     let mut batch = params
@@ -685,14 +685,14 @@ fn check_monotone_features(cfg: &TrainOptions, specs: &[FeatureSpec]) -> Result<
         let key = format!("model.monotone_constraints.{feature}");
         match specs.iter().find(|s| &s.name == feature) {
             None => {
-                return Err(Error::Config(format!(
+                return Err(Error::config(format!(
                     "{}: key `{key}`: `{feature}` is not a model feature (features are the \
                      feature-store columns minus features.exclude); fix the name or remove the key",
                     cfg.config_file.display()
                 )));
             }
             Some(s) if s.kind == ColumnKind::Categorical => {
-                return Err(Error::Config(format!(
+                return Err(Error::config(format!(
                     "{}: key `{key}`: `{feature}` is categorical; monotone constraints apply to \
                      numeric features only",
                     cfg.config_file.display()
@@ -754,13 +754,13 @@ fn feature_sql_of_store(layout: &Layout) -> Result<SqlSet> {
         return Ok(sql);
     };
     let lineage: DataLineage = serde_json::from_str(&text).map_err(|e| {
-        Error::Input(format!(
+        Error::input(format!(
             "{}: unreadable lineage ({e}); rerun `creditrisk build-feature-store`",
             lineage_file.display()
         ))
     })?;
     if lineage.feature_sql_sha256 != sql.sha256() {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "{}: the feature store was built with feature SQL {} but {} now holds {}; rerun \
              `creditrisk build-feature-store` (and split-data) before training",
             lineage_file.display(),

@@ -128,7 +128,7 @@ impl Audit {
         std::thread::Builder::new()
             .name("audit-writer".into())
             .spawn(move || writer(file, rx, owned))
-            .map_err(|e| Error::Internal(format!("cannot start the audit writer: {e}")))?;
+            .map_err(|e| Error::internal_from("cannot start the audit writer", e))?;
         Ok(Audit {
             tx,
             path: path.to_path_buf(),
@@ -140,7 +140,7 @@ impl Audit {
         let mut lines = String::new();
         for record in records {
             let line = serde_json::to_string(record)
-                .map_err(|e| Error::Internal(format!("an audit line: {e}")))?;
+                .map_err(|e| Error::internal_from("an audit line", e))?;
             lines.push_str(&line);
             lines.push('\n');
         }
@@ -151,7 +151,7 @@ impl Audit {
     async fn append_lines(&self, lines: String) -> Result<()> {
         let (done, wait) = oneshot::channel();
         let gone = || {
-            Error::Internal(format!(
+            Error::internal(format!(
                 "the audit writer of {} stopped",
                 self.path.display()
             ))
@@ -159,7 +159,7 @@ impl Audit {
         self.tx.send(Entry { lines, done }).map_err(|_| gone())?;
         wait.await
             .map_err(|_| gone())?
-            .map_err(|e| Error::Internal(format!("audit log {}: {e}", self.path.display())))
+            .map_err(|e| Error::internal(format!("audit log {}: {e}", self.path.display())))
     }
 }
 

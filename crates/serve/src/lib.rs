@@ -55,10 +55,10 @@ pub async fn bind(
     )?);
     let listener = tokio::net::TcpListener::bind(bind)
         .await
-        .map_err(|e| Error::Input(format!("cannot listen on {bind}: {e}")))?;
+        .map_err(|e| Error::input_from(format!("cannot listen on {bind}"), e))?;
     let addr = listener
         .local_addr()
-        .map_err(|e| Error::Internal(format!("no local address: {e}")))?;
+        .map_err(|e| Error::internal_from("no local address", e))?;
     Ok(Server {
         addr,
         state,
@@ -73,7 +73,7 @@ impl Server {
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await
-            .map_err(|e| Error::Internal(format!("server on {}: {e}", self.addr)))
+            .map_err(|e| Error::internal_from(format!("server on {}", self.addr), e))
     }
 }
 

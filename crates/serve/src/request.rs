@@ -79,8 +79,8 @@ impl Checked {
             .map(
                 |(id, carrying)| match (carrying, id.and_then(|id| position.get(&id))) {
                     (true, Some(row)) => Ok((1, *row)),
-                    (true, None) => Err(creditrisk_base::Error::Internal(
-                        "a record's history features are missing".into(),
+                    (true, None) => Err(creditrisk_base::Error::internal(
+                        "a record's history features are missing",
                     )),
                     (false, _) => {
                         next_plain += 1;
@@ -104,7 +104,7 @@ impl Checked {
 fn ids(batch: &RecordBatch) -> creditrisk_base::Result<Vec<Option<i64>>> {
     let ids = batch
         .column_by_name(ID_COLUMN)
-        .ok_or_else(|| creditrisk_base::Error::Internal(format!("rows without {ID_COLUMN}")))?;
+        .ok_or_else(|| creditrisk_base::Error::internal(format!("rows without {ID_COLUMN}")))?;
     Ok(cast(ids, &DataType::Int64)?
         .as_primitive::<Int64Type>()
         .iter()

@@ -24,8 +24,8 @@ pub struct InstalmentVocab;
 impl InstalmentVocab {
     pub fn new() -> Result<Self> {
         if I.columns().len() != 8 {
-            return Err(creditrisk_base::error::Error::Input(
-                "synth: installments_payments in the catalog no longer has 8 columns".into(),
+            return Err(creditrisk_base::error::Error::input(
+                "synth: installments_payments in the catalog no longer has 8 columns",
             ));
         }
         Ok(InstalmentVocab)

@@ -84,26 +84,25 @@ pub struct SynthSummary {
 
 fn check(opts: &SynthOptions) -> Result<()> {
     if opts.train_rows == 0 {
-        return Err(Error::Config(
-            "synth: train rows must be at least 1 (use --rows N, e.g. --rows 10000; Kaggle has 307511)"
-                .into(),
+        return Err(Error::config(
+            "synth: train rows must be at least 1 (use --rows N, e.g. --rows 10000; Kaggle has 307511)",
         ));
     }
     if opts.train_rows > MAX_TRAIN_ROWS || opts.test_rows > MAX_TRAIN_ROWS {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "synth: {} train / {} test rows is more than the supported {MAX_TRAIN_ROWS} per file; \
              use a smaller --rows",
             opts.train_rows, opts.test_rows
         )));
     }
     if opts.raw_dir.is_file() {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "synth: output folder {} is a file; pass a folder with --out",
             opts.raw_dir.display()
         )));
     }
     if opts.truth_file.is_dir() {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "synth: truth file {} is a folder; set paths.truth_file to a .parquet file path",
             opts.truth_file.display()
         )));
@@ -148,9 +147,9 @@ pub fn run(opts: &SynthOptions, reporter: &dyn Reporter) -> Result<SynthSummary>
             });
         }
         for k in 0..chunks.len() {
-            let out = results[k % workers].recv().map_err(|_| {
-                Error::Input("synth: a generator thread stopped unexpectedly".into())
-            })?;
+            let out = results[k % workers]
+                .recv()
+                .map_err(|_| Error::input("synth: a generator thread stopped unexpectedly"))?;
             files.append(&out)?;
             truth.extend_from_slice(&out.truth);
             reporter.advance(out.truth.len() as u64);

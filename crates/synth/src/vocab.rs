@@ -22,13 +22,13 @@ impl Vocab {
     /// Weights by code for `table.column`; codes not listed are never drawn.
     pub fn new(table: RawTable, column: &str, weights: &[(&str, f64)]) -> Result<Vocab> {
         let col = table.column(column).ok_or_else(|| {
-            Error::Input(format!(
+            Error::input(format!(
                 "synth: catalog has no column {}.{column}",
                 table.name()
             ))
         })?;
         let Domain::Categories(domain) = col.domain else {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "synth: catalog column {}.{column} is not categorical",
                 table.name()
             )));
@@ -38,7 +38,7 @@ impl Vocab {
         let mut total = 0.0;
         for &(code, weight) in weights {
             let known = domain.iter().find(|c| **c == code).ok_or_else(|| {
-                Error::Input(format!(
+                Error::input(format!(
                     "synth: code {code:?} is not in the catalog vocabulary of {}.{column}",
                     table.name()
                 ))
@@ -48,7 +48,7 @@ impl Vocab {
             cumulative.push(total);
         }
         if total <= 0.0 {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "synth: no positive weight for {}.{column}",
                 table.name()
             )));

@@ -43,7 +43,7 @@ impl CsvFiles {
     /// Creates `raw_dir` and a temporary file with the Kaggle header for every table.
     pub fn create(raw_dir: &Path) -> Result<CsvFiles> {
         std::fs::create_dir_all(raw_dir).map_err(|e| {
-            Error::Input(format!(
+            Error::input(format!(
                 "cannot create output folder {}: {e}",
                 raw_dir.display()
             ))
@@ -100,7 +100,7 @@ impl CsvFiles {
                 .collect();
             syncs.into_iter().try_for_each(|h| {
                 h.join()
-                    .map_err(|_| Error::Input("synth: a file sync thread failed".into()))?
+                    .map_err(|_| Error::input("synth: a file sync thread failed"))?
             })
         })?;
         let mut files = Vec::with_capacity(ready.len());

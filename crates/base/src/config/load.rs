@@ -22,17 +22,17 @@ impl Config {
     /// As [`Config::load`], with the overrides given explicitly (`CREDITRISK__A__B`, value).
     pub fn load_with_overrides(path: &Path, overrides: &[(String, String)]) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::Config(format!("cannot read config file {}: {e}", path.display()))
+            Error::config_from(format!("cannot read config file {}", path.display()), e)
         })?;
         let mut value: Value = serde_saphyr::from_str(&text)
-            .map_err(|e| Error::Config(format!("{}: invalid YAML: {e}", path.display())))?;
+            .map_err(|e| Error::config_from(format!("{}: invalid YAML", path.display()), e))?;
         for (key, raw) in overrides {
             apply_override(&mut value, key, raw)
-                .map_err(|e| Error::Config(format!("environment variable {key}: {e}")))?;
+                .map_err(|e| Error::config(format!("environment variable {key}: {e}")))?;
         }
         let mut config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
             let key = e.path().to_string();
-            Error::Config(format!("{}: key `{key}`: {}", path.display(), e.inner()))
+            Error::config(format!("{}: key `{key}`: {}", path.display(), e.inner()))
         })?;
         config.source = path.to_path_buf();
         config.root = project_root(path);
@@ -45,7 +45,7 @@ impl Config {
     #[allow(clippy::neg_cmp_op_on_partial_ord)]
     fn check(&self) -> Result<()> {
         let bad = |key: &str, why: &str| {
-            Err(Error::Config(format!(
+            Err(Error::config(format!(
                 "{}: key `{key}`: {why}",
                 self.source.display()
             )))
@@ -145,7 +145,7 @@ impl Config {
     fn check_monitoring(&self) -> Result<()> {
         let m = &self.monitoring;
         let bad = |key: &str, why: &str| {
-            Err(Error::Config(format!(
+            Err(Error::config(format!(
                 "{}: key `monitoring.{key}`: {why}",
                 self.source.display()
             )))
@@ -203,7 +203,7 @@ impl Config {
     fn check_governance(&self) -> Result<()> {
         let g = &self.governance;
         let bad = |key: &str, why: &str| {
-            Err(Error::Config(format!(
+            Err(Error::config(format!(
                 "{}: key `governance.{key}`: {why}",
                 self.source.display()
             )))

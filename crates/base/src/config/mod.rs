@@ -193,6 +193,10 @@ pub struct RegistryConfig {
     pub promote_on_metric: MetricName,
     pub promote_min_value: f64,
     pub stage_on_register: Stage,
+    /// `auto-promote` to Staging or Production archives the versions that held the stage, as
+    /// `promote-model --archive-existing` does, so one version holds it.
+    #[serde(default = "default_true")]
+    pub archive_on_promote: bool,
 }
 
 /// Registry stages, spelled as MLflow spells them.

@@ -23,7 +23,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Write JSON (pretty) to `path` atomically.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = json_text(value)
-        .map_err(|e| Error::Input(format!("{}: cannot serialise: {e}", path.display())))?;
+        .map_err(|e| Error::input_from(format!("{}: cannot serialise", path.display()), e))?;
     write_atomic(path, text.as_bytes())
 }
 

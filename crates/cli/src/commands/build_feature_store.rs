@@ -24,10 +24,9 @@ pub struct Args {
 
 pub async fn exec(args: Args, p: &Project) -> Result<()> {
     if args.parse_only {
-        return Err(Error::Config(
+        return Err(Error::config(
             "--parse-only moved to the benchmark binary: `cargo run --release -p creditrisk-bench \
-             -- parse-floor RAW_DIR`"
-                .into(),
+             -- parse-floor RAW_DIR`",
         ));
     }
     let layout = match args.output {

@@ -101,7 +101,7 @@ impl Replaced {
             ),
         ];
         match used.iter().find(|(given, ..)| *given) {
-            Some((_, old, new)) => Err(Error::Config(format!("{old} was replaced by {new}"))),
+            Some((_, old, new)) => Err(Error::config(format!("{old} was replaced by {new}"))),
             None => Ok(()),
         }
     }
@@ -189,7 +189,7 @@ pub async fn exec(args: Args) -> Result<()> {
         } => {
             replaced.check()?;
             if grpc_bind.host != bind.host {
-                return Err(Error::Config(format!(
+                return Err(Error::config(format!(
                     "--grpc-bind {grpc_bind}: the host must be the --bind host ({})",
                     bind.host
                 )));

@@ -48,13 +48,13 @@ pub fn target(
     match (stage, alias) {
         (Some(stage), _) => Ok(Target::Stage {
             stage: creditrisk_mlflow::parse_stage(&stage).ok_or_else(|| {
-                Error::Config(format!(
+                Error::config(format!(
                     "--stage {stage}: unknown stage (None, Staging, Production, Archived)"
                 ))
             })?,
             archive_existing,
         }),
         (None, Some(alias)) => Ok(Target::Alias { alias }),
-        (None, None) => Err(Error::Config("give --stage or --alias".into())),
+        (None, None) => Err(Error::config("give --stage or --alias")),
     }
 }

@@ -458,7 +458,7 @@ fn bad_inputs_are_single_clear_errors() {
         .monotone_constraints
         .insert("NOT_A_FEATURE".into(), 1);
     let err = support::train(&c).unwrap_err();
-    assert!(matches!(err, Error::Config(_)));
+    assert!(matches!(err, Error::Config { .. }));
     assert!(
         err.to_string()
             .contains("model.monotone_constraints.NOT_A_FEATURE"),
@@ -470,7 +470,7 @@ fn bad_inputs_are_single_clear_errors() {
         .insert("max_dpth".into(), serde_json::json!(3));
     let err = support::train(&c).unwrap_err();
     assert!(
-        matches!(err, Error::Config(_)) && err.to_string().contains("model.params.max_dpth"),
+        matches!(err, Error::Config { .. }) && err.to_string().contains("model.params.max_dpth"),
         "{err}"
     );
 

@@ -295,7 +295,7 @@ async fn scenario(t: &Tracker, extra_metrics: &[(&str, f64)]) -> Logged {
     let conflict = t
         .log_batch(&run.run_id, &Batch::default().param("lr", "0.2"))
         .await;
-    assert!(matches!(conflict, Err(Error::Input(_))), "{conflict:?}");
+    assert!(matches!(conflict, Err(Error::Input { .. })), "{conflict:?}");
     t.set_tag(&run.run_id, "note", "set later").await.unwrap();
     // 150 params and 1200 metrics: over REST that is several requests within the limits.
     let mut big = Batch::default();
@@ -473,7 +473,7 @@ async fn check_with_tracker(t: &Tracker, logged: &Logged, cache: &Path) {
     let missing = t
         .download_artifacts(&logged.run_id, "nope.txt", dl.path())
         .await;
-    assert!(matches!(missing, Err(Error::Input(_))), "{missing:?}");
+    assert!(matches!(missing, Err(Error::Input { .. })), "{missing:?}");
 
     let versions = t.list_model_versions(MODEL).await.unwrap();
     let summary: Vec<(u64, Stage, Vec<String>)> = versions
@@ -529,7 +529,7 @@ async fn check_with_tracker(t: &Tracker, logged: &Logged, cache: &Path) {
         ("models:/no-such-model/1", "no-such-model"),
     ] {
         match t.resolve(&ModelRef::parse(text).unwrap()).await {
-            Err(Error::Input(m)) => assert!(m.contains(needle), "{text}: {m}"),
+            Err(Error::Input { message: m, .. }) => assert!(m.contains(needle), "{text}: {m}"),
             other => panic!("{text}: {other:?}"),
         }
     }
@@ -737,7 +737,7 @@ fn model_references_parse_strictly() {
         "s3://bucket/model",
     ] {
         match ModelRef::parse(bad) {
-            Err(Error::Config(m)) => assert!(
+            Err(Error::Config { message: m, .. }) => assert!(
                 m.contains(&format!("{bad:?}")),
                 "message names the reference: {m}"
             ),
@@ -770,7 +770,7 @@ fn tracking_uris_choose_the_backend() {
         "http://",
     ] {
         assert!(
-            matches!(Tracker::from_uri(bad), Err(Error::Config(_))),
+            matches!(Tracker::from_uri(bad), Err(Error::Config { .. })),
             "{bad:?}"
         );
     }
@@ -1036,7 +1036,9 @@ async fn unreachable_server_is_a_clear_error_naming_the_uri() {
     let err = t.get_or_create_experiment("x").await.unwrap_err();
     let elapsed = start.elapsed();
     match &err {
-        Error::Input(m) => assert!(m.contains(&uri) && m.contains("cannot reach"), "{m}"),
+        Error::Input { message: m, .. } => {
+            assert!(m.contains(&uri) && m.contains("cannot reach"), "{m}")
+        }
         other => panic!("{other:?}"),
     }
     assert!(

@@ -126,9 +126,7 @@ impl<'a> Select<'a> {
         let sql = format!("SELECT {} FROM {table}", aliased.join(", "));
         let batches = ctx.sql(&sql).await?.collect().await?;
         if !batches.iter().any(|b| b.num_rows() > 0) {
-            return Err(Error::Internal(
-                "aggregate check query returned no row".into(),
-            ));
+            return Err(Error::internal("aggregate check query returned no row"));
         }
         Ok(batches)
     }
@@ -158,5 +156,5 @@ fn first_row(batches: &[RecordBatch]) -> Result<&RecordBatch> {
     batches
         .iter()
         .find(|b| b.num_rows() > 0)
-        .ok_or_else(|| Error::Internal("aggregate check query returned no row".into()))
+        .ok_or_else(|| Error::internal("aggregate check query returned no row"))
 }

@@ -264,7 +264,7 @@ async fn failing_and_total(
         (None, Rule::Unique, Some(column)) => {
             let repeats = keys::duplicates(ctx, table, column).await?;
             let repeats = repeats
-                .ok_or_else(|| Error::Internal(format!("{table}.{column} is not an Int64 key")))?;
+                .ok_or_else(|| Error::internal(format!("{table}.{column} is not an Int64 key")))?;
             (repeats, rows)
         }
         (None, _, _) => (0, rows),
@@ -363,7 +363,7 @@ fn first_row_counts(batches: &[RecordBatch], width: usize) -> Result<Vec<u64>> {
     let batch = batches
         .iter()
         .find(|b| b.num_rows() > 0)
-        .ok_or_else(|| Error::Internal("aggregate check query returned no row".into()))?;
+        .ok_or_else(|| Error::internal("aggregate check query returned no row"))?;
     (0..width)
         .map(|i| {
             let col = batch.column(i);

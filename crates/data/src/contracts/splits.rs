@@ -24,9 +24,9 @@ impl SplitKeys {
         let column = |name: &str| -> Result<Vec<Option<i64>>> {
             let array = batch
                 .column_by_name(name)
-                .ok_or_else(|| Error::Input(format!("{source}: column `{name}` is missing")))?;
+                .ok_or_else(|| Error::input(format!("{source}: column `{name}` is missing")))?;
             let ints = cast(array, &DataType::Int64)
-                .map_err(|e| Error::Input(format!("{source}: column `{name}`: {e}")))?;
+                .map_err(|e| Error::input_from(format!("{source}: column `{name}`"), e))?;
             let ints = ints.as_primitive::<Int64Type>();
             Ok((0..ints.len())
                 .map(|i| (!ints.is_null(i)).then(|| ints.value(i)))

@@ -144,8 +144,8 @@ impl FeatureEngine {
     pub async fn features_of(&self, rows: &Rows) -> Result<RecordBatch> {
         match &self.source {
             Source::Store { carried, .. } => run(&self.task, carried, rows).await,
-            Source::Dir { .. } => Err(Error::Internal(
-                "history rows given to an engine that reads history files".into(),
+            Source::Dir { .. } => Err(Error::internal(
+                "history rows given to an engine that reads history files",
             )),
         }
     }
@@ -215,7 +215,7 @@ async fn materialize_history(
         if let crate::raw::CsvLoad::Unparseable { message, .. } =
             crate::raw::load_csv(&files, table, &path, &names, &header).await?
         {
-            return Err(Error::Input(message));
+            return Err(Error::input(message));
         }
     }
     let files = crate::raw::feature_session(&files);

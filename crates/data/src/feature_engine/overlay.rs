@@ -43,7 +43,7 @@ impl StoreOverlay {
             && let Some(sha) = lineage["feature_sql_sha256"].as_str()
             && sha != sql.sha256()
         {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "the feature store {} was built with other feature SQL ({sha}) than the \
                  model's ({}); rebuild it or pass --history DIR",
                 layout.store_file.display(),
@@ -56,7 +56,7 @@ impl StoreOverlay {
         )?;
         let ids = store
             .column_by_name(ID_COLUMN)
-            .ok_or_else(|| Error::Input(format!("the feature store has no {ID_COLUMN}")))?;
+            .ok_or_else(|| Error::input(format!("the feature store has no {ID_COLUMN}")))?;
         let rows = cast(ids, &DataType::Int64)?
             .as_primitive::<Int64Type>()
             .iter()
@@ -78,7 +78,7 @@ impl StoreOverlay {
                     .column_by_name(name)
                     .filter(|_| !keys.contains(&name.as_str()))
                     .ok_or_else(|| {
-                        Error::Input(format!(
+                        Error::input(format!(
                             "the feature store {} has no column {name}; rebuild it",
                             layout.store_file.display()
                         ))
@@ -100,7 +100,7 @@ impl StoreOverlay {
     pub fn assemble(&self, application: &RecordBatch) -> Result<RecordBatch> {
         let ids = application
             .column_by_name(ID_COLUMN)
-            .ok_or_else(|| Error::Internal(format!("application features without {ID_COLUMN}")))?;
+            .ok_or_else(|| Error::internal(format!("application features without {ID_COLUMN}")))?;
         let picks: Vec<(usize, usize)> = cast(ids, &DataType::Int64)?
             .as_primitive::<Int64Type>()
             .iter()

@@ -305,7 +305,7 @@ async fn check_present(files: &[(RawTable, PathBuf)], storage: &Storage) -> Resu
         }
     }
     if !absent.is_empty() {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "raw files missing: {} (run `creditrisk synth` or `creditrisk ingest`, or set paths.raw_dir)",
             absent.join(", ")
         )));
@@ -442,7 +442,7 @@ async fn next_done(running: &mut JoinSet<Result<StepDone>>) -> Result<Option<Ste
     match running.join_next().await {
         None => Ok(None),
         Some(Ok(step)) => step.map(Some),
-        Some(Err(e)) => Err(Error::Internal(format!(
+        Some(Err(e)) => Err(Error::internal(format!(
             "a feature-store task stopped: {e}"
         ))),
     }
@@ -508,7 +508,7 @@ async fn check_and_reduce(
     let mut failed = vec![];
     while let Some(piece) = pieces.join_next().await {
         let piece =
-            piece.map_err(|e| Error::Internal(format!("a feature-store task stopped: {e}")))??;
+            piece.map_err(|e| Error::internal_from("a feature-store task stopped", e))??;
         let timing = |table: RawTable, timings: &mut Vec<TableTiming>| {
             timings
                 .iter()
@@ -584,14 +584,14 @@ async fn fill_cache(shared: Arc<Shared>, table: RawTable, fill: CacheFill) -> Re
     let t0 = Instant::now();
     // A build makes a CacheFill only when it has a cache.
     let cache = shared.cache.clone().ok_or_else(|| {
-        Error::Internal(format!("{}: a cache fill without a cache", table.name()))
+        Error::internal(format!("{}: a cache fill without a cache", table.name()))
     })?;
     let sha = shared.digests.wait(table).await?;
     tokio::task::spawn_blocking(move || {
         cache.store(table, &sha, &fill.schema, &fill.parts, &fill.facts)
     })
     .await
-    .map_err(|e| Error::Internal(format!("the cache writer stopped: {e}")))??;
+    .map_err(|e| Error::internal_from("the cache writer stopped", e))??;
     Ok(Piece::CacheFilled {
         table,
         seconds: t0.elapsed().as_secs_f64(),

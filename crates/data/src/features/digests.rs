@@ -49,16 +49,14 @@ impl Digests {
             .results
             .get(&table)
             .cloned()
-            .ok_or_else(|| Error::Internal(format!("{} is not hashed", table.name())))?;
+            .ok_or_else(|| Error::internal(format!("{} is not hashed", table.name())))?;
         // A closed channel still holds the last answer; `borrow` reads it either way.
         let _ = rx.wait_for(Option::is_some).await;
         let answer = rx.borrow().clone();
         match answer {
             Some(Ok(sha)) => Ok(sha),
-            Some(Err(message)) => Err(Error::Input(message)),
-            None => Err(Error::Internal(
-                "the raw-file hashing thread stopped".into(),
-            )),
+            Some(Err(message)) => Err(Error::input(message)),
+            None => Err(Error::internal("the raw-file hashing thread stopped")),
         }
     }
 }

@@ -50,7 +50,7 @@ pub(super) async fn register_listing(
 ) -> Result<()> {
     let names = read_header(storage, path).await?;
     if !raw::check_header(table, &names).matches_catalog() {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "{}: the header differs from the catalog's {} columns; the Ballista engine reads \
              the catalog layout only (run `creditrisk ingest` for the first difference, or build \
              locally with --engine local)",

@@ -48,7 +48,7 @@ impl ContractMemo {
     pub fn write_and_check(&self, path: &Path) -> Result<()> {
         creditrisk_base::io::write_atomic(path, self.report.as_bytes())?;
         let report: ValidationReport = serde_json::from_str(&self.report).map_err(|e| {
-            Error::Internal(format!("remembered report of {}: {e}", self.key.table))
+            Error::internal_from(format!("remembered report of {}", self.key.table), e)
         })?;
         report
             .ensure_passed()
@@ -78,14 +78,13 @@ pub(super) fn parents(table: RawTable) -> Vec<RawTable> {
 
 /// The validation section as the key holds it.
 pub(super) fn validation_value(cfg: &ValidationConfig) -> Result<serde_json::Value> {
-    serde_json::to_value(cfg)
-        .map_err(|e| Error::Internal(format!("validation config as JSON: {e}")))
+    serde_json::to_value(cfg).map_err(|e| Error::internal_from("validation config as JSON", e))
 }
 
 /// sha256 of the running executable, remembered in `memo_dir` by size and modification time.
 pub(super) fn program_sha256(memo_dir: &Path) -> Result<String> {
     let exe = std::env::current_exe()
-        .map_err(|e| Error::Internal(format!("cannot locate the running executable: {e}")))?;
+        .map_err(|e| Error::internal_from("cannot locate the running executable", e))?;
     crate::raw::file_sha256(&exe, Some(memo_dir))
 }
 

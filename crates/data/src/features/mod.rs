@@ -35,7 +35,7 @@ pub async fn build_feature_store(
     tokio::time::timeout(limit, build::run(layout, opts, reporter))
         .await
         .unwrap_or_else(|_| {
-            Err(creditrisk_base::Error::Input(format!(
+            Err(creditrisk_base::Error::input(format!(
                 "the feature store build on {engine} did not finish in {} s \
                  (features.cluster_timeout_seconds); no store was written. Check that every \
                  executor is alive (`creditrisk cluster executor` logs) and run it again",

@@ -109,7 +109,7 @@ impl RawChecks {
         ready
             .wait_for(|known| parents.iter().all(|p| known.contains(p)))
             .await
-            .map_err(|e| Error::Internal(format!("waiting for known ids: {e}")))?;
+            .map_err(|e| Error::internal_from("waiting for known ids", e))?;
         let source = path.display().to_string();
         let names = read_header(&self.storage, &path).await?;
         let header = raw::check_header(table, &names);
@@ -125,7 +125,7 @@ impl RawChecks {
                 rows: run.rows,
                 nulls: run.nulls.clone(),
                 report: creditrisk_base::io::json_text(&report)
-                    .map_err(|e| Error::Internal(format!("report of {}: {e}", table.name())))?,
+                    .map_err(|e| Error::internal_from(format!("report of {}", table.name()), e))?,
             };
             // The memo only saves a later build time: failing to write it must not fail this one.
             let _ = memo::remember(dir, table, &memo);
@@ -201,7 +201,7 @@ impl RawChecks {
                 let dir = self.layout.raw_cache_dir();
                 tokio::task::spawn_blocking(move || memo::program_sha256(&dir))
                     .await
-                    .map_err(|e| Error::Internal(format!("hashing the executable stopped: {e}")))?
+                    .map_err(|e| Error::internal_from("hashing the executable stopped", e))?
             })
             .await?
             .clone();

@@ -74,7 +74,7 @@ pub(super) async fn write(
     drop(batches);
     let (written, rows, facts) = writer
         .await
-        .map_err(|e| Error::Internal(format!("the feature-store writer stopped: {e}")))??;
+        .map_err(|e| Error::internal_from("the feature-store writer stopped", e))??;
     let store_seconds = t0.elapsed().as_secs_f64();
     reporter.advance(1);
 
@@ -114,7 +114,7 @@ async fn store_session(
                     .try_for_each(|file| feature_sql::reload(&reload_ctx, *file, &dir).map(|_| ()))
             })
             .await
-            .map_err(|e| Error::Internal(format!("reading back the features stopped: {e}")))??;
+            .map_err(|e| Error::internal_from("reading back the features stopped", e))??;
             raw::feature_session(ctx)
         }
         (Engine::Local, None) => raw::feature_session(ctx),
@@ -173,7 +173,7 @@ async fn send_joined(mut parts: Vec<DataFrame>, batches: &Sender<RecordBatch>) -
     let mut ranges = futures::stream::iter(running).buffered(2);
     while let Some(range) = ranges.next().await {
         let range = range
-            .map_err(|e| Error::Internal(format!("the store query stopped: {e}")))?
+            .map_err(|e| Error::internal_from("the store query stopped", e))?
             .map_err(engine_error)?;
         for batch in range {
             if batches.send(batch).await.is_err() {

@@ -183,13 +183,12 @@ impl TableFacts {
     /// Record these facts in the footer of a Parquet file being written.
     pub fn annotate(&self, sink: &mut ParquetSink) -> creditrisk_base::error::Result<()> {
         let Some(measured) = &self.measured else {
-            return Err(creditrisk_base::error::Error::Internal(
-                "a cached copy needs the measures of its rows".into(),
+            return Err(creditrisk_base::error::Error::internal(
+                "a cached copy needs the measures of its rows",
             ));
         };
-        let json = serde_json::to_string(measured).map_err(|e| {
-            creditrisk_base::error::Error::Internal(format!("measures as JSON: {e}"))
-        })?;
+        let json = serde_json::to_string(measured)
+            .map_err(|e| creditrisk_base::error::Error::internal_from("measures as JSON", e))?;
         sink.annotate(MEASURED_KEY, json);
         Ok(())
     }

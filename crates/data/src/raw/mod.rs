@@ -108,13 +108,13 @@ pub fn read_header(path: &Path) -> Result<Vec<String>> {
         .from_reader(file);
     let mut record = csv::StringRecord::new();
     let found = reader.read_record(&mut record).map_err(|e| {
-        Error::Input(format!(
+        Error::input(format!(
             "{}: cannot read the header line: {e}",
             path.display()
         ))
     })?;
     if !found {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "{}: the file is empty; expected a header line and rows",
             path.display()
         )));
@@ -346,7 +346,7 @@ pub async fn read_plain_csv(
         crate::csv_reader::read_typed(&file, &schema, partitions, min_bytes)
     })
     .await
-    .map_err(|e| Error::Internal(format!("reading {}: {e}", path.display())))?
+    .map_err(|e| Error::internal_from(format!("reading {}", path.display()), e))?
 }
 
 /// Parse `path` with the catalog types of the columns its header names and register the rows in
@@ -551,7 +551,7 @@ struct Memo {
 
 fn path_str(path: &Path) -> Result<&str> {
     path.to_str()
-        .ok_or_else(|| Error::Input(format!("{}: path is not valid UTF-8", path.display())))
+        .ok_or_else(|| Error::input(format!("{}: path is not valid UTF-8", path.display())))
 }
 
 /// The Arrow parse error inside an engine error, if that is what it is.

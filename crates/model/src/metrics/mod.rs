@@ -120,7 +120,7 @@ pub fn require_both_classes(y: &[f64], what: &str) -> Result<()> {
         } else {
             "1 (default)"
         };
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "{what}: all {} labels are {class}; AUC, Gini and KS need both defaults and \
              non-defaults — use more data or a different split",
             y.len()
@@ -131,20 +131,20 @@ pub fn require_both_classes(y: &[f64], what: &str) -> Result<()> {
 
 fn check_inputs(y: &[f64], pd: &[f64]) -> Result<()> {
     if y.len() != pd.len() {
-        return Err(Error::Model(format!(
+        return Err(Error::model(format!(
             "{} labels but {} predictions",
             y.len(),
             pd.len()
         )));
     }
     if let Some(i) = pd.iter().position(|p| !(0.0..=1.0).contains(p)) {
-        return Err(Error::Model(format!(
+        return Err(Error::model(format!(
             "prediction {i} is {}, not a probability",
             pd[i]
         )));
     }
     if let Some(i) = y.iter().position(|t| *t != 0.0 && *t != 1.0) {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "label {i} is {}, labels must be 0 or 1",
             y[i]
         )));

@@ -335,7 +335,7 @@ pub fn bayes_auc(test_split: &Path, truth: &Path) -> Result<f64> {
     let truth_ids = frame::id_column(&truth_batch, ID_COLUMN, &truth_source)?;
     let true_pd = truth_batch
         .column_by_name("TRUE_PD")
-        .ok_or_else(|| Error::Input(format!("{truth_source}: column `TRUE_PD` is missing")))?;
+        .ok_or_else(|| Error::input(format!("{truth_source}: column `TRUE_PD` is missing")))?;
     let true_pd = cast(true_pd, &DataType::Float64)?;
     let true_pd = true_pd.as_primitive::<Float64Type>();
     let by_id: HashMap<i64, f64> = truth_ids
@@ -346,7 +346,7 @@ pub fn bayes_auc(test_split: &Path, truth: &Path) -> Result<f64> {
     let mut scores = Vec::with_capacity(ids.len());
     for id in &ids {
         scores.push(*by_id.get(id).ok_or_else(|| {
-            Error::Input(format!(
+            Error::input(format!(
                 "{truth_source}: SK_ID_CURR {id} of {source} has no TRUE_PD"
             ))
         })?);

@@ -37,7 +37,7 @@ pub trait Plot {
 /// Draw `plot` as SVG text of `size` pixels (for inlining into an HTML report).
 pub fn svg<P: Plot>(plot: &P, size: (u32, u32), what: &str) -> Result<String> {
     register_font();
-    let failed = |e: Box<dyn std::error::Error>| Error::Model(format!("drawing {what}: {e}"));
+    let failed = |e: Box<dyn std::error::Error>| Error::model(format!("drawing {what}: {e}"));
     let mut svg = String::new();
     {
         let area = SVGBackend::with_string(&mut svg, size).into_drawing_area();
@@ -49,7 +49,7 @@ pub fn svg<P: Plot>(plot: &P, size: (u32, u32), what: &str) -> Result<String> {
 
 /// Draw `plot` to `<dir>/<stem>.png` and `<dir>/<stem>.svg` (both atomically); returns the SVG.
 pub fn render<P: Plot>(plot: &P, dir: &Path, stem: &str) -> Result<String> {
-    let failed = |e: Box<dyn std::error::Error>| Error::Model(format!("drawing {stem}: {e}"));
+    let failed = |e: Box<dyn std::error::Error>| Error::model(format!("drawing {stem}: {e}"));
     let svg = svg(plot, SIZE, stem)?;
     creditrisk_base::io::write_atomic(&dir.join(format!("{stem}.svg")), svg.as_bytes())?;
     // The bitmap backend picks the format from the extension, so the temp file ends in .png.

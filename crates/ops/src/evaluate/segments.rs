@@ -77,7 +77,7 @@ pub fn analyse(
     let mut attributes = Vec::new();
     for s in &governance.segments {
         let labels = labels_of(scope, s, &mut raw).map_err(|e| {
-            Error::Input(format!(
+            Error::input(format!(
                 "governance.segments `{}`: {}; fix the column or remove the segment",
                 s.name,
                 message(e)
@@ -130,7 +130,7 @@ fn stability(
             raw.path.display().to_string()
         };
         let labels = labels_of(scope, &segment, raw).map_err(|e| {
-            Error::Input(format!(
+            Error::input(format!(
                 "evaluate --by {column}: {}; name a period column (e.g. an application month) \
                  or `--by {SYNTHETIC_VINTAGE}`",
                 message(e)
@@ -140,7 +140,7 @@ fn stability(
     };
     let distinct = labels.iter().collect::<BTreeSet<_>>().len();
     if distinct > MAX_PERIODS {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "evaluate --by {column}: {distinct} distinct values, more than {MAX_PERIODS}; name a \
              period column (e.g. an application month) or `--by {SYNTHETIC_VINTAGE}`"
         )));
@@ -155,7 +155,7 @@ fn stability(
 /// The text of an input error without its kind prefix, to nest it in a more precise one.
 fn message(e: Error) -> String {
     match e {
-        Error::Input(m) => m,
+        Error::Input { message: m, .. } => m,
         other => other.to_string(),
     }
 }
@@ -180,7 +180,7 @@ fn labels_of(scope: &Scope<'_>, s: &SegmentConfig, raw: &mut RawColumns) -> Resu
         return array_labels(array.as_ref(), &s.bands, &s.column);
     }
     let values = raw.column(&s.column).map_err(|e| {
-        Error::Input(format!(
+        Error::input(format!(
             "column {} is neither in the {} split nor readable from {} ({})",
             s.column,
             scope.split.name(),
@@ -197,7 +197,7 @@ fn labels_of(scope: &Scope<'_>, s: &SegmentConfig, raw: &mut RawColumns) -> Resu
                 return Ok(if text.is_empty() { MISSING } else { text }.to_string());
             }
             let v: f64 = text.parse().map_err(|_| {
-                Error::Input(format!(
+                Error::input(format!(
                     "column {} of SK_ID_CURR {id} is {text:?}, not a number (the segment has bands)",
                     s.column
                 ))
@@ -211,7 +211,7 @@ fn array_labels(array: &dyn Array, bands: &[f64], column: &str) -> Result<Vec<St
     let numeric = array.data_type().is_numeric() || *array.data_type() == DataType::Boolean;
     if !numeric {
         if !bands.is_empty() {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "column {column} is {}, but bands need a number",
                 array.data_type()
             )));
@@ -307,7 +307,7 @@ impl RawColumns {
             header
                 .iter()
                 .position(|h| h == name)
-                .ok_or_else(|| Error::Input(format!("{} has no column {name}", path.display())))
+                .ok_or_else(|| Error::input(format!("{} has no column {name}", path.display())))
         };
         let (id_at, at) = (position("SK_ID_CURR")?, position(column)?);
         read_pairs(&path, id_at, at)
@@ -318,18 +318,18 @@ fn read_pairs(path: &Path, id_at: usize, at: usize) -> Result<HashMap<i64, Strin
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_path(path)
-        .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+        .map_err(|e| Error::input_from(format!("{}", path.display()), e))?;
     let mut out = HashMap::new();
     let mut record = csv::StringRecord::new();
     let mut line = 1;
     while reader
         .read_record(&mut record)
-        .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?
+        .map_err(|e| Error::input_from(format!("{}", path.display()), e))?
     {
         line += 1;
         let id = record.get(id_at).unwrap_or("");
         let id: i64 = id.parse().map_err(|_| {
-            Error::Input(format!(
+            Error::input(format!(
                 "{}: line {line}: SK_ID_CURR {id:?} is not an integer",
                 path.display()
             ))

@@ -49,7 +49,7 @@ pub fn column_values(
     source: &str,
 ) -> Result<(Values, f64)> {
     let array = batch.column_by_name(column).ok_or_else(|| {
-        Error::Input(format!(
+        Error::input(format!(
             "{source}: column `{column}` is missing (every model feature must be in both sets)"
         ))
     })?;
@@ -57,7 +57,7 @@ pub fn column_values(
     let values = match kind {
         ColumnKind::Numeric => {
             let floats = cast(array, &DataType::Float64).map_err(|e| {
-                Error::Input(format!(
+                Error::input(format!(
                     "{source}: column `{column}` cannot be read as a number: {e}"
                 ))
             })?;
@@ -66,7 +66,7 @@ pub fn column_values(
         }
         ColumnKind::Categorical => {
             let text = cast(array, &DataType::Utf8).map_err(|e| {
-                Error::Input(format!(
+                Error::input(format!(
                     "{source}: column `{column}` cannot be read as text: {e}"
                 ))
             })?;
@@ -161,7 +161,7 @@ pub fn test_column(
             (ColumnKind::Categorical, test, tested, psi)
         }
         _ => {
-            return Err(Error::Internal(format!(
+            return Err(Error::internal(format!(
                 "column `{column}` was read as numeric on one side and text on the other"
             )));
         }
@@ -261,7 +261,7 @@ pub fn compare(
 ) -> Result<Vec<ColumnPair>> {
     for (batch, source) in [(reference, reference_source), (current, current_source)] {
         if batch.num_rows() == 0 {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "{source}: no rows; drift needs a non-empty reference and current set"
             )));
         }
@@ -277,7 +277,7 @@ pub fn compare(
             .filter(|n| !names.contains_key(n))
             .collect();
         if !missing.is_empty() {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "{source}: model feature column(s) missing: {}; drift is measured on every \
                  feature the model reads",
                 missing.join(", ")
@@ -291,7 +291,7 @@ pub fn compare(
             let (c, c_null) = column_values(current, &f.name, f.kind, current_source)?;
             for (values, source) in [(&r, reference_source), (&c, current_source)] {
                 if values.is_empty() {
-                    return Err(Error::Input(format!(
+                    return Err(Error::input(format!(
                         "{source}: column `{}` has no non-NULL value; drift cannot be tested \
                          on an empty column (fix the extract or its feature rows)",
                         f.name

@@ -56,19 +56,19 @@ pub fn check_freshness(
     fail_on_stale: bool,
 ) -> Result<FreshnessReport> {
     if !(max_age_hours.is_finite() && max_age_hours > 0.0) {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "--max-age-hours {max_age_hours}: must be a positive number of hours"
         )));
     }
     let summary_path = layout.ingestion_summary();
     let text = std::fs::read_to_string(&summary_path).map_err(|_| {
-        Error::Input(format!(
+        Error::input(format!(
             "{}: no ingestion summary; run `creditrisk ingest` first",
             summary_path.display()
         ))
     })?;
     let summary: IngestionSummary = serde_json::from_str(&text).map_err(|e| {
-        Error::Input(format!(
+        Error::input(format!(
             "{}: unreadable ingestion summary ({e}); rerun `creditrisk ingest`",
             summary_path.display()
         ))

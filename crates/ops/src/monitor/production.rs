@@ -146,7 +146,7 @@ fn training_reference(layout: &Layout, bundle: &ModelBundle) -> Result<Dataset> 
 /// The extract as feature rows: as is when it holds every model feature, else featurised.
 async fn read_extract(layout: &Layout, bundle: &Arc<ModelBundle>, path: &Path) -> Result<Dataset> {
     if !path.is_file() {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "{}: production extract not found (pass --current with raw application rows or \
              feature rows, .csv or .parquet)",
             path.display()
@@ -179,7 +179,7 @@ async fn read_extract(layout: &Layout, bundle: &Arc<ModelBundle>, path: &Path) -
         }
     }
     let Some(first) = parts.first() else {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "{source}: no valid application rows ({rows_read} read, {rejected} refused by the \
              serving contract; run batch-predict on it to see why)"
         )));
@@ -247,7 +247,7 @@ async fn decide(
                 .map_err(|e| Error::io(&program, e))
         })
         .await
-        .map_err(|e| Error::Internal(format!("retrain command task failed: {e}")))?;
+        .map_err(|e| Error::internal_from("retrain command task failed", e))?;
         match output {
             Ok(output) => {
                 trigger.exit_code = output.status.code();
@@ -283,13 +283,13 @@ fn retrain_command(opts: &MonitorOptions) -> Result<(PathBuf, Vec<String>)> {
         .map(str::to_string);
     let first = words
         .next()
-        .ok_or_else(|| Error::Config("monitoring.retrain_command: must name a command".into()))?;
+        .ok_or_else(|| Error::config("monitoring.retrain_command: must name a command"))?;
     let mut args: Vec<String> = words.collect();
     if first != "creditrisk" {
         return Ok((PathBuf::from(first), args));
     }
     let me = std::env::current_exe()
-        .map_err(|e| Error::Internal(format!("cannot find the running creditrisk binary: {e}")))?;
+        .map_err(|e| Error::internal_from("cannot find the running creditrisk binary", e))?;
     if !args
         .iter()
         .any(|a| a == "--config" || a.starts_with("--config="))

@@ -99,7 +99,7 @@ async fn log_run(
     }
     let mut params = BTreeMap::new();
     let settings = serde_json::to_value(&report.settings)
-        .map_err(|e| Error::Internal(format!("cannot serialise the monitoring settings: {e}")))?;
+        .map_err(|e| Error::internal_from("cannot serialise the monitoring settings", e))?;
     crate::experiment::flatten("monitoring", &settings, &mut params);
     params.insert("reference".into(), report.reference.path.clone());
     params.insert("current".into(), report.current.path.clone());

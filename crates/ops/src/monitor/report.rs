@@ -88,7 +88,7 @@ pub async fn watched_model(
             let name = opts.tracking.registry.model_name.clone();
             let versions = tracker.list_model_versions(&name).await.unwrap_or_default();
             if versions.is_empty() {
-                return Err(Error::Input(format!(
+                return Err(Error::input(format!(
                     "models:/{name}: no registered version to monitor; run `creditrisk train` \
                      first or pass --model"
                 )));
@@ -122,7 +122,7 @@ pub async fn watched_model(
 /// Feature rows from Parquet or CSV (typed as the feature store).
 pub fn read_feature_rows(path: &Path, hint: &str) -> Result<RecordBatch> {
     if !path.is_file() {
-        return Err(Error::Input(format!(
+        return Err(Error::input(format!(
             "{}: file not found; {hint}",
             path.display()
         )));
@@ -132,7 +132,7 @@ pub fn read_feature_rows(path: &Path, hint: &str) -> Result<RecordBatch> {
         .collect::<Result<_>>()?;
     match batches.first() {
         Some(first) => Ok(concat_batches(&first.schema(), &batches)?),
-        None => Err(Error::Input(format!(
+        None => Err(Error::input(format!(
             "{}: no rows; drift needs a non-empty set",
             path.display()
         ))),
@@ -207,16 +207,13 @@ pub async fn analyse(
     let mut pd = vec![];
     for (batch, source) in [(&ref_batch, &ref_side.path), (&cur_batch, &cur_side.path)] {
         if batch.column_by_name(ID_COLUMN).is_none() {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "{source}: column `{ID_COLUMN}` is missing (feature rows carry the applicant id)"
             )));
         }
         let scored = score(bundle.clone(), batch.clone(), ScoreOptions::default())
             .await
-            .map_err(|e| match e {
-                Error::Input(m) => Error::Input(format!("{source}: {m}")),
-                other => other,
-            })?;
+            .map_err(|e| e.about(source))?;
         pd.push(Values::Numeric(scored.pd));
     }
     let prediction = ColumnPair {

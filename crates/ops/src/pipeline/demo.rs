@@ -55,7 +55,7 @@ pub async fn demo(cfg: &Config, reporter: &dyn Reporter) -> Result<DemoSummary> 
     let text = std::fs::read_to_string(&test_metrics_file)
         .map_err(|e| Error::io(&test_metrics_file, e))?;
     let test: Metrics = serde_json::from_str(&text).map_err(|e| {
-        Error::Input(format!(
+        Error::input(format!(
             "{}: unreadable metrics ({e}); run `creditrisk run --from evaluate --force`",
             test_metrics_file.display()
         ))

@@ -92,7 +92,7 @@ pub fn select(opts: &RunOptions) -> Result<&'static [StageDef]> {
         };
         found.ok_or_else(|| {
             let names: Vec<&str> = STAGES.iter().map(|s| s.name).collect();
-            Error::Config(format!(
+            Error::config(format!(
                 "unknown stage `{name}`; the stages are: {}",
                 names.join(", ")
             ))
@@ -104,7 +104,7 @@ pub fn select(opts: &RunOptions) -> Result<&'static [StageDef]> {
         .as_deref()
         .map_or(Ok(STAGES.len() - 1), |n| find(n, true))?;
     if first > last {
-        return Err(Error::Config(format!(
+        return Err(Error::config(format!(
             "--from {} comes after --to {}",
             STAGES[first].name, STAGES[last].name
         )));
@@ -275,7 +275,7 @@ impl Runner<'_> {
             Some(thread) => {
                 let (taken, digests) = thread
                     .join()
-                    .map_err(|_| Error::Internal("the input hashing thread panicked".into()))?;
+                    .map_err(|_| Error::internal("the input hashing thread panicked"))?;
                 self.hashes = taken;
                 Some(digests)
             }
@@ -340,9 +340,9 @@ fn failed(stage: &StageDef, e: Error) -> Error {
 /// sha256 of the running executable, so a rebuilt binary reruns every stage.
 fn binary_sha256(hashes: &mut FileHashes) -> Result<String> {
     let exe: PathBuf = std::env::current_exe()
-        .map_err(|e| Error::Internal(format!("cannot locate the running executable: {e}")))?;
+        .map_err(|e| Error::internal_from("cannot locate the running executable", e))?;
     hashes.sha256(&exe)?.ok_or_else(|| {
-        Error::Internal(format!(
+        Error::internal(format!(
             "{}: the running executable is not a file",
             exe.display()
         ))

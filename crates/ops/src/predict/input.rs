@@ -61,7 +61,7 @@ impl Input {
                     .from_reader(BufReader::new(file));
                 let header = reader
                     .headers()
-                    .map_err(|e| Error::Input(format!("{}: header: {e}", path.display())))?
+                    .map_err(|e| Error::input_from(format!("{}: header", path.display()), e))?
                     .iter()
                     .map(str::to_string)
                     .collect();
@@ -115,7 +115,7 @@ impl Input {
                 )
             }
             other => {
-                return Err(Error::Config(format!(
+                return Err(Error::config(format!(
                     "{}: unsupported input extension {other:?}; expected .csv or .parquet",
                     path.display()
                 )));
@@ -145,7 +145,7 @@ impl Input {
         let mut record = csv::ByteRecord::new();
         while rows.len() < self.chunk {
             let more = reader.read_byte_record(&mut record).map_err(|e| {
-                Error::Input(format!(
+                Error::input(format!(
                     "{}: data row {}: {e}",
                     self.path.display(),
                     self.next_row
@@ -215,7 +215,7 @@ impl Iterator for Input {
         };
         let batch = match batches.next()? {
             Ok(b) => b,
-            Err(e) => return Some(Err(Error::Input(format!("{}: {e}", self.path.display())))),
+            Err(e) => return Some(Err(Error::input(format!("{}: {e}", self.path.display())))),
         };
         let first = self.next_row;
         self.next_row += batch.num_rows() as u64;

@@ -146,7 +146,7 @@ pub async fn run(
 
 fn check_threshold(threshold: Option<f64>) -> Result<()> {
     match threshold {
-        Some(t) if !(0.0..=1.0).contains(&t) => Err(Error::Config(format!(
+        Some(t) if !(0.0..=1.0).contains(&t) => Err(Error::config(format!(
             "--threshold {t}: must be within [0, 1]"
         ))),
         _ => Ok(()),
@@ -188,7 +188,7 @@ async fn feature_engine(
     let source = request.input.display().to_string();
     if request.history == History::Features {
         if !input.header().iter().any(|h| h == ID_COLUMN) {
-            return Err(Error::Input(format!(
+            return Err(Error::input(format!(
                 "{source}: missing required column {ID_COLUMN}"
             )));
         }
@@ -297,7 +297,7 @@ impl Format {
             "parquet" => Ok(Format::Parquet),
             "csv" => Ok(Format::Csv),
             "jsonl" | "ndjson" => Ok(Format::JsonLines),
-            other => Err(Error::Config(format!(
+            other => Err(Error::config(format!(
                 "{}: unsupported output extension {other:?}; expected .parquet, .csv or .jsonl",
                 path.display()
             ))),
@@ -418,7 +418,7 @@ impl Rejects {
     fn write(&mut self, violations: &[Violation]) -> Result<()> {
         for v in violations {
             let line = serde_json::to_string(v)
-                .map_err(|e| Error::Internal(format!("cannot serialise a reject: {e}")))?;
+                .map_err(|e| Error::internal_from("cannot serialise a reject", e))?;
             writeln!(self.out, "{line}").map_err(|e| Error::io(&self.path, e))?;
             self.lines += 1;
         }
