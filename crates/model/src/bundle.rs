@@ -25,6 +25,7 @@ use super::logistic::LogisticModel;
 use super::preprocess::Preprocessor;
 use super::rebalance::RebalanceSummary;
 use super::statements::ReasonStatements;
+use super::validate;
 use crate::metrics::Metrics;
 use creditrisk_base::config::Learner;
 use creditrisk_base::error::{Error, Result};
@@ -397,8 +398,42 @@ impl ModelBundle {
             feature_sql,
             bundle_sha256: sha256_hex(&manifest_bytes),
         };
-        crate::validate::check(&bundle)?;
+        bundle.check()?;
         Ok(bundle)
+    }
+
+    /// The structural checks of `validate`, file by file, and the files against each other.
+    fn check(&self) -> Result<()> {
+        let card = &self.card;
+        validate::check_card(card.decision_threshold, card.reason_codes, &card.pd_bands)?;
+        validate::check_preprocessor(&self.preprocessor)?;
+        let design = self.preprocessor.design.len();
+        if card.design_columns.len() != design {
+            return Err(validate::inconsistent(
+                "model.json",
+                "design_columns",
+                format!(
+                    "{} names for {design} design columns in preprocessing.json",
+                    card.design_columns.len()
+                ),
+            ));
+        }
+        match (card.learner, &self.learner) {
+            (Learner::GradientBoosting, TrainedLearner::Trees(b)) => {
+                validate::check_trees(b, design)?
+            }
+            (Learner::Logistic, TrainedLearner::Logistic(m)) => {
+                validate::check_logistic(&m.coefficients, m.intercept, design)?
+            }
+            _ => {
+                return Err(validate::inconsistent(
+                    "model.json",
+                    "learner",
+                    "does not match learner.json",
+                ));
+            }
+        }
+        validate::check_calibrator(&self.calibrator)
     }
 
     /// Feature frame, design matrix and log-odds of a batch of feature rows.

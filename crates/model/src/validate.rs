@@ -5,10 +5,8 @@
 
 use forust_ml::GradientBooster;
 
-use creditrisk_base::config::Learner;
 use creditrisk_base::error::{Error, Result};
 
-use crate::bundle::{ModelBundle, TrainedLearner};
 use crate::calibrate::Calibrator;
 use crate::frame::ColumnKind;
 use crate::preprocess::{Encoding, Preprocessor, Transform};
@@ -17,29 +15,17 @@ use crate::preprocess::{Encoding, Preprocessor, Transform};
 /// `reason_codes` from allocating without limit.
 pub const MAX_REASON_CODES: usize = 100;
 
-/// Every check of this module, in file order.
-pub fn check(bundle: &ModelBundle) -> Result<()> {
-    check_card(bundle)?;
-    check_preprocessor(&bundle.preprocessor)?;
-    let design = bundle.preprocessor.design.len();
-    match &bundle.learner {
-        TrainedLearner::Trees(booster) => check_trees(booster, design),
-        TrainedLearner::Logistic(m) => {
-            if m.coefficients.len() != design {
-                return Err(invalid(
-                    "learner.json",
-                    "coefficients",
-                    format!(
-                        "{} values for {design} design columns",
-                        m.coefficients.len()
-                    ),
-                ));
-            }
-            finite("learner.json", "intercept", m.intercept)?;
-            all_finite("learner.json", "coefficients", &m.coefficients)
-        }
-    }?;
-    check_calibrator(&bundle.calibrator)
+/// The learner's parameters against the design width.
+pub fn check_logistic(coefficients: &[f64], intercept: f64, design: usize) -> Result<()> {
+    if coefficients.len() != design {
+        return Err(invalid(
+            "learner.json",
+            "coefficients",
+            format!("{} values for {design} design columns", coefficients.len()),
+        ));
+    }
+    finite("learner.json", "intercept", intercept)?;
+    all_finite("learner.json", "coefficients", coefficients)
 }
 
 fn invalid(file: &str, field: &str, problem: impl std::fmt::Display) -> Error {
@@ -71,54 +57,36 @@ fn all_finite(file: &str, field: &str, values: &[f64]) -> Result<()> {
     }
 }
 
-fn check_card(bundle: &ModelBundle) -> Result<()> {
-    let card = &bundle.card;
-    if !(0.0..=1.0).contains(&card.decision_threshold) {
+/// What `model.json` says about scoring: the threshold, the reason codes and the PD bands.
+pub fn check_card(threshold: f64, reason_codes: usize, pd_bands: &[f64]) -> Result<()> {
+    if !(0.0..=1.0).contains(&threshold) {
         return Err(invalid(
             "model.json",
             "decision_threshold",
-            format!("{} is not a probability", card.decision_threshold),
+            format!("{threshold} is not a probability"),
         ));
     }
-    if card.reason_codes > MAX_REASON_CODES {
+    if reason_codes > MAX_REASON_CODES {
         return Err(invalid(
             "model.json",
             "reason_codes",
-            format!("{} is more than {MAX_REASON_CODES}", card.reason_codes),
+            format!("{reason_codes} is more than {MAX_REASON_CODES}"),
         ));
     }
-    all_finite("model.json", "pd_bands", &card.pd_bands)?;
-    if card.pd_bands.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(invalid(
+    all_finite("model.json", "pd_bands", pd_bands)?;
+    match pd_bands.windows(2).any(|w| w[0] >= w[1]) {
+        true => Err(invalid(
             "model.json",
             "pd_bands",
             "cut points must increase",
-        ));
-    }
-    if card.design_columns.len() != bundle.preprocessor.design.len() {
-        return Err(invalid(
-            "model.json",
-            "design_columns",
-            format!(
-                "{} names for {} design columns in preprocessing.json",
-                card.design_columns.len(),
-                bundle.preprocessor.design.len()
-            ),
-        ));
-    }
-    let learner_matches = matches!(
-        (card.learner, &bundle.learner),
-        (Learner::GradientBoosting, TrainedLearner::Trees(_))
-            | (Learner::Logistic, TrainedLearner::Logistic(_))
-    );
-    match learner_matches {
-        true => Ok(()),
-        false => Err(invalid(
-            "model.json",
-            "learner",
-            "does not match learner.json",
         )),
+        false => Ok(()),
     }
+}
+
+/// A mismatch between two files of the bundle.
+pub fn inconsistent(file: &str, field: &str, problem: impl std::fmt::Display) -> Error {
+    invalid(file, field, problem)
 }
 
 /// The design columns each transform emits, as `Preprocessor::transform` writes them.
@@ -135,7 +103,7 @@ fn width(t: &Transform, encoding: Encoding) -> usize {
     }
 }
 
-fn check_preprocessor(p: &Preprocessor) -> Result<()> {
+pub fn check_preprocessor(p: &Preprocessor) -> Result<()> {
     const FILE: &str = "preprocessing.json";
     for (i, t) in p.transforms.iter().enumerate() {
         let (feature, kind) = match t {
@@ -206,7 +174,7 @@ fn check_preprocessor(p: &Preprocessor) -> Result<()> {
 
 /// Every index in range and every child after its parent, so a walk from the root always ends at
 /// a leaf (no cycle, no node that is its own child).
-fn check_trees(booster: &GradientBooster, design: usize) -> Result<()> {
+pub fn check_trees(booster: &GradientBooster, design: usize) -> Result<()> {
     const FILE: &str = "learner.json";
     finite(FILE, "base_score", booster.base_score)?;
     for (t, tree) in booster.trees.iter().enumerate() {
@@ -264,7 +232,7 @@ fn check_trees(booster: &GradientBooster, design: usize) -> Result<()> {
     Ok(())
 }
 
-fn check_calibrator(c: &Calibrator) -> Result<()> {
+pub fn check_calibrator(c: &Calibrator) -> Result<()> {
     const FILE: &str = "calibration.json";
     match c {
         Calibrator::None => Ok(()),
