@@ -154,21 +154,16 @@ impl FileStore {
 
     /// Take the store-wide lock (blocks until free).
     pub(crate) fn lock(&self) -> Result<StoreLock> {
-        std::fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
-        let path = self.root.join(LOCK_FILE);
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
-        file.lock().map_err(|e| Error::io(&path, e))?;
-        Ok(StoreLock { _file: file })
+        self.take_lock(File::lock)
     }
 
     /// Take the store-wide lock shared with other readers: a reader waits while a writer holds
     /// [`FileStore::lock`], so it never sees a transition half done.
     pub(crate) fn lock_shared(&self) -> Result<StoreLock> {
+        self.take_lock(File::lock_shared)
+    }
+
+    fn take_lock(&self, take: fn(&File) -> std::io::Result<()>) -> Result<StoreLock> {
         std::fs::create_dir_all(&self.root).map_err(|e| Error::io(&self.root, e))?;
         let path = self.root.join(LOCK_FILE);
         let file = File::options()
@@ -177,7 +172,7 @@ impl FileStore {
             .write(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        file.lock_shared().map_err(|e| Error::io(&path, e))?;
+        take(&file).map_err(|e| Error::io(&path, e))?;
         Ok(StoreLock { _file: file })
     }
 
