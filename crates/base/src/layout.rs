@@ -66,6 +66,8 @@ pub enum BundleFile {
     ReasonStatements,
     Metadata,
     Manifest,
+    /// Ed25519 signature of the manifest (hex), outside the manifest it signs.
+    Signature,
 }
 
 impl BundleFile {
@@ -91,6 +93,7 @@ impl BundleFile {
             BundleFile::ReasonStatements => "reason_statements.json",
             BundleFile::Metadata => "metadata.json",
             BundleFile::Manifest => "manifest.json",
+            BundleFile::Signature => "manifest.sig",
         }
     }
 }

@@ -443,3 +443,35 @@ pub fn gc(r: &GcReport) {
         }
     );
 }
+
+pub fn keygen(out: &Path, public: &str) {
+    eprintln!(
+        "private key written to {} (mode 0600): set signing.private_key_file to it",
+        out.display()
+    );
+    eprintln!("public key (for signing.trusted_keys):");
+    println!("{public}");
+}
+
+pub fn signed(bundle: &Path, public: &str) {
+    eprintln!(
+        "signed {} (manifest.sig) with the key whose public half is {public}",
+        bundle.display()
+    );
+}
+
+/// An intact audit log: what a later `audit verify` compares against (stdout), and why.
+pub fn audit_verified(path: &Path, v: &creditrisk_serve::audit::Verified) {
+    eprintln!(
+        "{}: hash chain intact: every line complete, seq consecutive, each line linked to the \
+         one before and matching its sha256",
+        path.display()
+    );
+    println!("lines: {}", v.lines);
+    println!("last seq: {}", v.last_seq);
+    println!("last sha256: {}", v.last_sha256);
+    eprintln!(
+        "A removed tail (the last lines deleted) leaves a valid chain: it shows only against a \
+         last seq and sha256 recorded earlier; keep these two outside the server and compare."
+    );
+}

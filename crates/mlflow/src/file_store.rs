@@ -484,10 +484,21 @@ impl FileStore {
         artifact_path: &str,
     ) -> Result<()> {
         names::check_artifact_path(artifact_path)?;
-        let dest = join_rel(&self.artifact_dir(run_id)?, artifact_path);
+        let artifacts = self.artifact_dir(run_id)?;
+        let dest = join_rel(&artifacts, artifact_path);
+        // Temporary files go where MLflow lists nothing, on the artifacts' file system: the store
+        // root when the artifacts are inside the store (the default), else the folder holding the
+        // run's artifact folder. Not beside `dest`: that is inside `artifacts/` (for any
+        // `artifact_path` but ""), which MLflow's UI and `list_artifacts` show, so a process
+        // killed mid-copy left a `.tmp…` file there for good.
+        let temp_dir = if artifacts.starts_with(&self.root) {
+            self.root.as_path()
+        } else {
+            artifacts.parent().unwrap_or(&artifacts)
+        };
         for (src, rel) in upload_plan(local)? {
             let target = join_rel(&dest, &rel);
-            copy_atomic(&src, &target, dest.parent().unwrap_or(&dest))?;
+            copy_atomic(&src, &target, temp_dir)?;
         }
         Ok(())
     }

@@ -6,11 +6,13 @@ use creditrisk_base::layout::Layout;
 
 use crate::Tracker;
 
-/// The `tracking` and `registry` sections.
+/// The `tracking` and `registry` sections, and the keys a bundle from them must be signed by.
 #[derive(Clone, Debug)]
 pub struct TrackingOptions {
     pub tracking: TrackingConfig,
     pub registry: RegistryConfig,
+    /// `signing.trusted_keys` (hex ed25519 public keys; empty: signatures not required).
+    pub trusted_keys: Vec<String>,
 }
 
 impl TrackingOptions {
@@ -20,6 +22,7 @@ impl TrackingOptions {
         TrackingOptions {
             tracking: cfg.tracking.clone(),
             registry: cfg.registry.clone(),
+            trusted_keys: cfg.signing.trusted_keys.clone(),
         }
     }
 

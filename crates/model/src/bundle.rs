@@ -27,6 +27,7 @@ use super::rebalance::RebalanceSummary;
 use super::statements::ReasonStatements;
 use super::validate;
 use crate::metrics::Metrics;
+use crate::signature;
 use creditrisk_base::config::Learner;
 use creditrisk_base::error::{Error, Result};
 use creditrisk_base::layout::{BundleFile, Layout};
@@ -118,6 +119,10 @@ pub struct ModelBundle {
     pub feature_sql: SqlSet,
     /// sha256 of `manifest.json`: one digest that pins every file of the bundle.
     pub bundle_sha256: String,
+    /// The bytes of `manifest.json` as loaded (what a signature covers).
+    pub(crate) manifest_bytes: Vec<u8>,
+    /// `manifest.sig`, when the bundle is signed (checked by [`crate::signature::Trust`]).
+    pub(crate) signature: Option<Vec<u8>>,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -200,6 +205,8 @@ pub struct BundleParts<'a> {
     pub metadata: &'a TrainingMetadata,
     pub reason_statements: &'a ReasonStatements,
     pub feature_sql: &'a SqlSet,
+    /// PKCS#8 ed25519 key to sign the manifest with (`signing.private_key_file`).
+    pub signing_key: Option<&'a Path>,
 }
 
 impl ModelBundle {
@@ -207,6 +214,7 @@ impl ModelBundle {
     /// into place), then point the model's `latest` file at it. Returns the folder.
     pub fn write_new(layout: &Layout, parts: &BundleParts<'_>) -> Result<PathBuf> {
         let metadata = parts.metadata;
+        let signer = parts.signing_key.map(signature::key_pair).transpose()?;
         let model_root = layout.model_root(&metadata.model_name);
         std::fs::create_dir_all(&model_root).map_err(|e| Error::io(&model_root, e))?;
         let learner_bytes = match parts.learner {
@@ -256,8 +264,12 @@ impl ModelBundle {
             manifest.files.insert(name.clone(), sha256_hex(bytes));
         }
         let manifest_path = tmp.path().join(MANIFEST_FILE);
-        std::fs::write(&manifest_path, json_bytes(&manifest, "the manifest")?)
+        let manifest_bytes = json_bytes(&manifest, "the manifest")?;
+        std::fs::write(&manifest_path, &manifest_bytes)
             .map_err(|e| Error::io(&manifest_path, e))?;
+        if let Some(pair) = &signer {
+            signature::write_signature(tmp.path(), pair, &manifest_bytes)?;
+        }
         let dir = layout.bundle_dir(&metadata.model_name, &metadata.run_id);
         if dir.exists() {
             return Err(Error::model(format!(
@@ -397,6 +409,8 @@ impl ModelBundle {
             learner,
             feature_sql,
             bundle_sha256: sha256_hex(&manifest_bytes),
+            signature: crate::signature::read_signature(dir)?,
+            manifest_bytes,
         };
         bundle.check()?;
         Ok(bundle)

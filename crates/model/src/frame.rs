@@ -139,7 +139,7 @@ pub fn extract(
     })
 }
 
-fn numeric_values(array: &dyn Array, name: &str, source: &str) -> Result<Vec<f64>> {
+pub(crate) fn numeric_values(array: &dyn Array, name: &str, source: &str) -> Result<Vec<f64>> {
     let floats = cast(array, &DataType::Float64).map_err(|e| {
         Error::input(format!(
             "{source}: column `{name}` cannot be read as a number: {e}"

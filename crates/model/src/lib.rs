@@ -16,15 +16,18 @@ pub mod logistic;
 pub mod metrics;
 pub mod preprocess;
 pub mod rebalance;
+#[cfg(feature = "registry")]
+pub mod registry;
 pub mod sampling;
 pub mod score;
 pub mod serving_contract;
+pub mod signature;
 pub mod statements;
 pub mod validate;
 
 pub use bundle::ModelBundle;
 pub use explain::{Decision, Outcome, Reason};
-pub use score::{ScoreOptions, Scored, score};
+pub use score::{Cancel, ScoreOptions, Scored, score, score_until};
 
 /// Applicant key of the feature store.
 pub const ID_COLUMN: &str = "SK_ID_CURR";

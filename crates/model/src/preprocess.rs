@@ -13,11 +13,12 @@
 
 use std::collections::HashMap;
 
-use arrow::array::Array;
+use arrow::array::{Array, RecordBatch};
 use serde::{Deserialize, Serialize};
 
 use super::frame::{FeatureFrame, FeatureSpec, RawColumn};
 use super::rebalance::SmoteColumn;
+use creditrisk_base::error::Result;
 
 /// Levels rarer than this in training are pooled into "other".
 pub const MIN_LEVEL_ROWS: usize = 10;
@@ -46,6 +47,10 @@ pub enum Transform {
         median: f64,
         /// A missing-indicator column follows (linear encoding, NULLs seen in training).
         indicator: bool,
+        /// Smallest and largest training value (serving's plausibility check); absent in
+        /// bundles trained before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        range: Option<[f64; 2]>,
     },
     Categorical {
         feature: usize,
@@ -217,6 +222,7 @@ impl Preprocessor {
                     feature,
                     median,
                     indicator,
+                    ..
                 } => {
                     let RawColumn::Numeric(values) = &frame.columns[*feature] else {
                         unreachable!("frame columns follow the fitted specs")
@@ -336,11 +342,67 @@ fn fit_numeric(feature: usize, values: &[f64], encoding: Encoding) -> Option<Tra
         Encoding::Trees => 0.0,
         Encoding::Linear => median_of(values),
     };
+    let present = values.iter().copied().filter(|v| !v.is_nan());
+    let range = present.fold([f64::INFINITY, f64::NEG_INFINITY], |[lo, hi], v| {
+        [lo.min(v), hi.max(v)]
+    });
     Some(Transform::Numeric {
         feature,
         median,
         indicator: has_null,
+        range: Some(range),
     })
+}
+
+/// A numeric feature value far outside what the model was trained on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Implausible {
+    /// Row of the frame.
+    pub row: usize,
+    pub feature: String,
+    pub value: f64,
+    /// The values accepted: the training range widened by `factor` widths on each side.
+    pub accepted: [f64; 2],
+}
+
+impl Preprocessor {
+    /// Values of `batch` beyond the training range of their feature by more than `factor` times
+    /// the range's width (at least 1, so a narrow range still admits nearby values); ±inf always
+    /// is, NaN (missing) never. Empty for a factor of 0 or a bundle without recorded ranges.
+    pub fn implausible(&self, batch: &RecordBatch, factor: f64) -> Result<Vec<Implausible>> {
+        let mut found = Vec::new();
+        if factor <= 0.0 {
+            return Ok(found);
+        }
+        for t in &self.transforms {
+            let Transform::Numeric {
+                feature,
+                range: Some([lo, hi]),
+                ..
+            } = t
+            else {
+                continue;
+            };
+            let name = &self.features[*feature].name;
+            let Some(column) = batch.column_by_name(name) else {
+                continue;
+            };
+            let values = crate::frame::numeric_values(column.as_ref(), name, "scoring input")?;
+            let margin = factor * (hi - lo).max(1.0);
+            let accepted = [lo - margin, hi + margin];
+            for (row, &value) in values.iter().enumerate() {
+                if value < accepted[0] || value > accepted[1] {
+                    found.push(Implausible {
+                        row,
+                        feature: self.features[*feature].name.clone(),
+                        value,
+                        accepted,
+                    });
+                }
+            }
+        }
+        Ok(found)
+    }
 }
 
 /// Median of the non-NaN values (mean of the two middle values for an even count).

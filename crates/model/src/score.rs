@@ -3,6 +3,7 @@
 //! [`score`], so a decision is made one way everywhere.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
@@ -11,6 +12,7 @@ use super::bundle::{ModelBundle, TrainedLearner};
 use super::explain::{self, Decision, Outcome, Reason};
 use super::{ID_COLUMN, frame, gbm};
 use crate::metrics::bands;
+use crate::preprocess::Implausible;
 use creditrisk_base::error::{Error, Result};
 
 /// How to score.
@@ -48,7 +50,79 @@ pub async fn score(
         .map_err(|e| Error::internal_from("scoring task failed", e))?
 }
 
+/// Rows scored between two looks at the cancel flag.
+const CANCEL_CHUNK_ROWS: usize = 256;
+
+/// As [`score`] (same results: rows are scored independently), in chunks of rows, stopping
+/// between chunks once `cancel` is set (the caller has gone: its request was abandoned or timed
+/// out), so abandoned work does not keep a core busy. For requests, not bulk scoring.
+pub async fn score_until(
+    bundle: Arc<ModelBundle>,
+    features: RecordBatch,
+    options: ScoreOptions,
+    cancel: Cancel,
+) -> Result<Scored> {
+    tokio::task::spawn_blocking(move || {
+        let rows = features.num_rows();
+        let mut scored: Option<Scored> = None;
+        for start in (0..rows.max(1)).step_by(CANCEL_CHUNK_ROWS) {
+            if cancel.is_cancelled() {
+                return Err(Error::internal("scoring stopped: its caller is gone"));
+            }
+            let len = CANCEL_CHUNK_ROWS.min(rows - start);
+            let part = bundle.score_batch(&features.slice(start, len), options)?;
+            match &mut scored {
+                None => scored = Some(part),
+                Some(s) => s.append(part),
+            }
+        }
+        scored.ok_or_else(|| Error::internal("no rows scored"))
+    })
+    .await
+    .map_err(|e| Error::internal_from("scoring task failed", e))?
+}
+
+/// A flag the scorer checks between chunks of rows.
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// A guard that cancels when dropped: held by a request handler, it stops the scoring when
+    /// the handler's future is dropped (client gone, timeout).
+    pub fn on_drop(&self) -> CancelOnDrop {
+        CancelOnDrop(self.clone())
+    }
+}
+
+/// Cancels its [`Cancel`] when dropped.
+pub struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
 impl ModelBundle {
+    /// Numeric features of `batch` far outside their training range, with their row's id (see
+    /// [`Preprocessor::implausible`](crate::preprocess::Preprocessor::implausible)).
+    pub fn implausible(&self, batch: &RecordBatch, factor: f64) -> Result<Vec<(i64, Implausible)>> {
+        if factor <= 0.0 {
+            return Ok(Vec::new());
+        }
+        let ids = frame::id_column(batch, ID_COLUMN, "scoring input")?;
+        let found = self.preprocessor.implausible(batch, factor)?;
+        Ok(found.into_iter().map(|i| (ids[i.row], i)).collect())
+    }
+
     /// The synchronous body of [`score`]: PD, decision at the threshold, band and reasons for
     /// every row of `batch` (feature-store columns by name; extra columns are ignored).
     pub fn score_batch(&self, batch: &RecordBatch, options: ScoreOptions) -> Result<Scored> {
@@ -122,6 +196,15 @@ impl ModelBundle {
 impl Scored {
     pub fn rows(&self) -> usize {
         self.ids.len()
+    }
+
+    /// The rows of `next` after these (same threshold).
+    fn append(&mut self, next: Scored) {
+        self.ids.extend(next.ids);
+        self.pd.extend(next.pd);
+        self.decisions.extend(next.decisions);
+        self.bands.extend(next.bands);
+        self.reasons.extend(next.reasons);
     }
 
     /// Row by row, for JSON answers.

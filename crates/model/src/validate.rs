@@ -108,9 +108,23 @@ pub fn check_preprocessor(p: &Preprocessor) -> Result<()> {
     for (i, t) in p.transforms.iter().enumerate() {
         let (feature, kind) = match t {
             Transform::Numeric {
-                feature, median, ..
+                feature,
+                median,
+                range,
+                ..
             } => {
                 finite(FILE, &format!("transforms[{i}].median"), *median)?;
+                if let Some([lo, hi]) = range {
+                    finite(FILE, &format!("transforms[{i}].range[0]"), *lo)?;
+                    finite(FILE, &format!("transforms[{i}].range[1]"), *hi)?;
+                    if lo > hi {
+                        return Err(invalid(
+                            FILE,
+                            &format!("transforms[{i}].range"),
+                            format!("[{lo}, {hi}] is not increasing"),
+                        ));
+                    }
+                }
                 (*feature, ColumnKind::Numeric)
             }
             Transform::Categorical {

@@ -13,7 +13,6 @@ use creditrisk_base::error::Result;
 use creditrisk_base::layout::Layout;
 use creditrisk_mlflow::ModelRef;
 use creditrisk_mlflow::TrackingOptions;
-use creditrisk_model::ModelBundle;
 
 /// Environment variable naming the config file (the image sets it; `--config` reads it).
 pub const CONFIG_ENV: &str = "CREDITRISK_CONFIG";
@@ -55,9 +54,9 @@ pub struct DeployManifest {
 /// Resolve `reference`, verify its bundle and write the manifest atomically.
 pub async fn manifest(cfg: &Config, reference: &ModelRef) -> Result<DeployManifest> {
     let layout = Layout::new(cfg);
-    let tracker = TrackingOptions::from_config(cfg).tracker(&layout)?;
-    let located = tracker.locate(reference, &layout.model_cache_dir()).await?;
-    let bundle = ModelBundle::load(&located.dir)?;
+    let tracking = TrackingOptions::from_config(cfg);
+    let loaded = creditrisk_model::registry::load(&layout, &tracking, reference).await?;
+    let (bundle, version) = (loaded.bundle, loaded.label.registered());
     let image = ImageEntrypoints {
         entrypoint: vec!["creditrisk".into()],
         serve: strings(&["serve", "--bind", "0.0.0.0:8080"]),
@@ -76,10 +75,8 @@ pub async fn manifest(cfg: &Config, reference: &ModelRef) -> Result<DeployManife
     let out = DeployManifest {
         model_reference: reference.to_string(),
         model_name: bundle.metadata.model_name.clone(),
-        resolved_version: located.version.as_ref().map(|v| v.version),
-        run_id: located
-            .version
-            .as_ref()
+        resolved_version: version.map(|v| v.version),
+        run_id: version
             .and_then(|v| v.run_id.clone())
             .or(bundle.metadata.tracking_run_id.clone()),
         bundle_sha256: bundle.bundle_sha256.clone(),

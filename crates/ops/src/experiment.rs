@@ -107,6 +107,18 @@ pub async fn record_training(
         value <= opts.registry.promote_min_value
     };
     let stage = opts.registry.stage_on_register;
+    // Loading by reference checks the bundle against this digest (registry::load).
+    let digest = creditrisk_base::io::sha256_file(
+        &bundle_dir.join(creditrisk_base::layout::BundleFile::Manifest.name()),
+    )?;
+    tracker
+        .set_model_version_tag(
+            name,
+            version.version,
+            creditrisk_model::registry::BUNDLE_SHA256_TAG,
+            &digest,
+        )
+        .await?;
     let version = if passes && stage != Stage::None {
         tracker
             .transition_stage(name, version.version, stage, false)

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +17,7 @@ use creditrisk_data::features::lineage::DataLineage;
 use creditrisk_mlflow::TrackingOptions;
 use creditrisk_mlflow::{ModelRef, ModelVersion, Run, Tracker};
 use creditrisk_model::metrics::{self, Metrics};
-use creditrisk_model::{ModelBundle, ScoreOptions, TARGET_COLUMN, frame, score};
+use creditrisk_model::{ScoreOptions, TARGET_COLUMN, frame, score};
 
 /// What the gates read from the configuration.
 #[derive(Clone, Debug)]
@@ -380,9 +379,8 @@ pub async fn canary(
     report.rows = batch.num_rows();
     let mut sides = vec![];
     for reference in [candidate, production] {
-        let located = tracker.locate(reference, &layout.model_cache_dir()).await?;
-        let bundle = Arc::new(ModelBundle::load(&located.dir)?);
-        let scored = score(bundle, batch.clone(), ScoreOptions::default()).await?;
+        let loaded = creditrisk_model::registry::load(layout, &opts.tracking, reference).await?;
+        let scored = score(loaded.bundle, batch.clone(), ScoreOptions::default()).await?;
         let approved = scored
             .decisions
             .iter()
@@ -394,7 +392,7 @@ pub async fn canary(
             .and_then(|y| metrics::roc_auc(y, &scored.pd).ok());
         sides.push(CanarySide {
             reference: reference.to_string(),
-            version: located.version.as_ref().map(|v| v.version),
+            version: loaded.label.version(),
             approval_rate: approved as f64 / rows,
             mean_pd: scored.pd.iter().sum::<f64>() / rows,
             roc_auc,

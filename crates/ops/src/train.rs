@@ -51,6 +51,8 @@ pub struct TrainOptions {
     /// Where to record the run and register the bundle (`tracking`, `registry`); `None` trains
     /// without a tracker.
     pub tracking: Option<TrackingOptions>,
+    /// `signing.private_key_file`, resolved: the bundle is signed with it (None: unsigned).
+    pub signing_key: Option<PathBuf>,
 }
 
 impl TrainOptions {
@@ -77,6 +79,9 @@ impl TrainOptions {
             config_file: cfg.source.clone(),
             config_sections: cfg.sections_record(&Self::SECTIONS),
             tracking: Some(TrackingOptions::from_config(cfg)),
+            signing_key: Some(&cfg.signing.private_key_file)
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(|p| cfg.resolve(p)),
         }
     }
 }
@@ -196,6 +201,9 @@ fn fit(
     if cfg.model.learner == Learner::GradientBoosting {
         gbm::booster(&cfg.model.params, &BTreeMap::new(), false)?;
     }
+    if let Some(key) = &cfg.signing_key {
+        creditrisk_model::signature::key_pair(key)?;
+    }
     let feature_sql = feature_sql_of_store(layout)?;
     let train_path = layout.split_file(Split::Train);
     let source = train_path.display().to_string();
@@ -237,6 +245,7 @@ fn fit(
             metadata: &metadata,
             reason_statements: &reason_statements,
             feature_sql: &feature_sql,
+            signing_key: cfg.signing_key.as_deref(),
         },
     )?;
     let learner_params = std::mem::take(&mut trained.learner_params);

@@ -8,13 +8,15 @@
 //! [`model::score`](creditrisk_model::score), audited, and answered. Every request leaves one JSON
 //! log event (`tracing`: request id, route, status, latency — never applicant data).
 //!
-//! Files: [`routes`] (routes and the request-id / auth / timeout / metrics middleware),
+//! Files: [`connections`] (the accept loop: header timeouts, connection limit, drain),
+//! [`routes`] (routes and the request-id / auth / body / timeout / metrics middleware),
 //! [`request`] (body parsing and checks), [`answers`] (the JSON answers), [`schema`] (JSON
 //! Schema and OpenAPI, built from the answer types), [`state`] (model and reload), [`audit`]
 //! (single-writer audit log and its line), [`metrics`], [`errors`].
 
 pub mod answers;
 pub mod audit;
+pub mod connections;
 pub mod errors;
 pub mod metrics;
 pub mod request;
@@ -39,13 +41,21 @@ pub struct Server {
     listener: tokio::net::TcpListener,
 }
 
-/// Load the model and bind `bind` (port 0: an ephemeral port, see [`Server::addr`]).
+/// Load the model and bind `bind` (port 0: an ephemeral port, see [`Server::addr`]). A
+/// non-loopback address needs a bearer token unless `serving.allow_unauthenticated` is set.
 pub async fn bind(
     layout: &Layout,
     opts: &ServeOptions,
     reference: &ModelRef,
     bind: SocketAddr,
 ) -> Result<Server> {
+    if !bind.ip().is_loopback() && opts.token.is_none() && !opts.serving.allow_unauthenticated {
+        return Err(Error::config(format!(
+            "serve --bind {bind}: other machines could reach it, and no bearer token is set: set \
+             serving.auth_token or the variable serving.auth_token_env names, or pass \
+             --allow-unauthenticated (serving.allow_unauthenticated) to serve without one"
+        )));
+    }
     let model = Model::load(layout, opts, reference).await?;
     let state = Arc::new(AppState::new(
         layout.clone(),
@@ -70,10 +80,14 @@ impl Server {
     /// Serve until `shutdown` completes; in-flight requests then finish before this returns.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let app = routes::router(self.state.clone());
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|e| Error::internal_from(format!("server on {}", self.addr), e))
+        let serving = &self.state.opts.serving;
+        let limits = connections::Limits::new(
+            std::time::Duration::from_millis(serving.header_timeout_ms),
+            serving.max_connections,
+        );
+        tracing::info!(max_connections = limits.max_connections, "accepting");
+        connections::serve(self.listener, app, limits, shutdown).await;
+        Ok(())
     }
 }
 

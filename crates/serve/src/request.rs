@@ -19,6 +19,7 @@ use super::errors::{ApiError, FieldProblem};
 use creditrisk_base::catalog::RawTable;
 use creditrisk_data::feature_engine::{FeatureEngine, Rows};
 use creditrisk_model::ID_COLUMN;
+use creditrisk_model::preprocess::Implausible;
 use creditrisk_model::serving_contract::{self, TABLE};
 
 /// The history tables a record may carry as arrays, under their Kaggle file names (`bureau`,
@@ -109,6 +110,37 @@ fn ids(batch: &RecordBatch) -> creditrisk_base::Result<Vec<Option<i64>>> {
         .as_primitive::<Int64Type>()
         .iter()
         .collect())
+}
+
+impl Checked {
+    /// The 422 of feature values far outside the model's training range, each named by the
+    /// record it came from (features are derived from a record's fields and its history).
+    pub fn implausible(
+        &self,
+        found: &[(i64, Implausible)],
+        factor: f64,
+    ) -> Result<ApiError, ApiError> {
+        let ids = ids(&self.rows)?;
+        let problems = found
+            .iter()
+            .map(|(id, i)| FieldProblem {
+                record: ids.iter().position(|r| *r == Some(*id)),
+                field: i.feature.clone(),
+                value: serde_json::Number::from_f64(i.value).map(Value::Number),
+                reason: format!(
+                    "feature {} = {} is beyond its training range by more than \
+                     serving.plausibility_factor = {factor} range widths",
+                    i.feature, i.value
+                ),
+                allowed: format!("[{}, {}]", i.accepted[0], i.accepted[1]),
+            })
+            .collect();
+        Ok(ApiError::unprocessable(
+            "implausible inputs: a feature lies far outside what the model was trained on; check \
+             the record's units and values",
+            problems,
+        ))
+    }
 }
 
 /// Parse and check a body.

@@ -1,5 +1,5 @@
-//! The routes, and the middleware every request passes: request id, bearer token, timeout and
-//! metrics.
+//! The routes, and the middleware every request passes: request id, bearer token, the body
+//! (read within `serving.body_timeout_ms`, 413 early on Content-Length), timeout and metrics.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +14,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use datafusion::arrow::array::RecordBatch;
+use http_body_util::BodyExt;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -23,7 +25,7 @@ use super::errors::ApiError;
 use super::request;
 use super::schema;
 use super::state::AppState;
-use creditrisk_model::ScoreOptions;
+use creditrisk_model::{Cancel, ModelBundle, ScoreOptions, score_until};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -65,11 +67,13 @@ fn generated_id() -> String {
     )
 }
 
-/// An accepted X-Request-ID: 1 to 128 visible ASCII characters.
+/// An accepted X-Request-ID: 1 to 64 characters of `[A-Za-z0-9._:-]` (it is echoed, logged and
+/// written to the audit log, so nothing that could be read as markup, a path or a new field);
+/// any other is replaced by a generated id.
 fn acceptable_id(value: &HeaderValue) -> Option<String> {
     let s = value.to_str().ok()?;
-    (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
-        .then(|| s.to_string())
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-');
+    ((1..=64).contains(&s.len()) && s.bytes().all(allowed)).then(|| s.to_string())
 }
 
 /// Constant-time equality (the time depends on the lengths only).
@@ -113,6 +117,8 @@ async fn edge(State(state): State<Arc<AppState>>, mut req: Request, next: Next) 
         r.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         r
+    } else if let Some(refused) = buffer_body(&state, &mut req).await {
+        refused
     } else {
         req.extensions_mut().insert(RequestId(id.clone()));
         let timeout = Duration::from_millis(state.opts.serving.request_timeout_ms);
@@ -143,6 +149,56 @@ async fn edge(State(state): State<Arc<AppState>>, mut req: Request, next: Next) 
         "request"
     );
     response
+}
+
+/// Replace the body by its bytes, read within `serving.body_timeout_ms` and at most
+/// `serving.max_body_bytes` (a Content-Length above it is refused before reading); returns the
+/// refusal, which closes the connection: the rest of the body is never read.
+async fn buffer_body(state: &AppState, req: &mut Request) -> Option<Response> {
+    let serving = &state.opts.serving;
+    let limit = serving.max_body_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let refuse = |e: ApiError| {
+        let mut r = e.into_response();
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        Some(r)
+    };
+    if declared.is_some_and(|n| n > limit as u64) {
+        return refuse(too_large(limit));
+    }
+    let body = std::mem::take(req.body_mut());
+    let timeout = Duration::from_millis(serving.body_timeout_ms);
+    let read = http_body_util::Limited::new(body, limit).collect();
+    match tokio::time::timeout(timeout, read).await {
+        Err(_) => refuse(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "request body not received within {} ms (serving.body_timeout_ms)",
+                timeout.as_millis()
+            ),
+        )),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => refuse(too_large(limit)),
+        Ok(Err(e)) => refuse(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("unreadable body: {e}"),
+        )),
+        Ok(Ok(collected)) => {
+            *req.body_mut() = axum::body::Body::from(collected.to_bytes());
+            None
+        }
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("body over {limit} bytes (serving.max_body_bytes)"),
+    )
 }
 
 /// When a request must be answered by (`serving.request_timeout_ms` after it arrived).
@@ -216,13 +272,7 @@ fn body_bytes(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<B
     body.map_err(|e| {
         let status = e.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                status,
-                format!(
-                    "body over {} bytes (serving.max_body_bytes)",
-                    state.opts.serving.max_body_bytes
-                ),
-            )
+            too_large(state.opts.serving.max_body_bytes)
         } else {
             ApiError::new(StatusCode::BAD_REQUEST, format!("unreadable body: {e}"))
         }
@@ -265,15 +315,19 @@ async fn predict(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Predictions>, ApiError> {
     let model = state.model();
+    // Dropped when this future is (client gone, or the deadline below): the scoring then stops.
+    let cancel = Cancel::default();
+    let _stop_when_abandoned = cancel.on_drop();
     let work = async {
         let c = checked(&state, body)?;
         let features = c.features(&model.engine).await?;
+        plausible(&state, &c, &model.bundle, &features)?;
         let options = ScoreOptions {
             explain: true,
             threshold: c.threshold,
         };
-        let scored =
-            creditrisk_model::score(model.bundle.clone(), features.clone(), options).await?;
+        let bundle = model.bundle.clone();
+        let scored = score_until(bundle, features.clone(), options, cancel.clone()).await?;
         Ok::<_, ApiError>((c, features, scored))
     };
     let timeout = Duration::from_millis(state.opts.serving.request_timeout_ms);
@@ -316,6 +370,26 @@ async fn predict(
         request_id: id.0,
         threshold: scored.threshold,
     }))
+}
+
+/// 422 naming every numeric feature far outside its training range (`serving.plausibility_factor`),
+/// by the record's SK_ID_CURR: a typo or a unit error must not be scored as if it were normal.
+fn plausible(
+    state: &AppState,
+    checked: &request::Checked,
+    bundle: &ModelBundle,
+    features: &RecordBatch,
+) -> Result<(), ApiError> {
+    let factor = state.opts.serving.plausibility_factor;
+    let found = bundle.implausible(features, factor)?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    let refused = checked.implausible(&found, factor)?;
+    let records: std::collections::BTreeSet<_> =
+        refused.problems.iter().filter_map(|p| p.record).collect();
+    state.metrics.rejected(records.len().max(1) as u64);
+    Err(refused)
 }
 
 /// sha256 of each record as given (compact JSON), by SK_ID_CURR: the feature SQL orders rows by

@@ -394,7 +394,15 @@ mod tests {
         };
         for input in [Some("ab"), None] {
             let line = context.record(d, input);
-            assert_matches_schema(&line, true);
+            // The writer adds seq, prev_sha256 and sha256 after the record's members.
+            let mut written = String::new();
+            crate::audit::chain_line(
+                &mut written,
+                &serde_json::to_string(&line).unwrap(),
+                1,
+                crate::audit::GENESIS_SHA256,
+            );
+            assert_written_as_listed::<AuditRecord>(written.trim_end(), true);
             assert_bytes(
                 &line,
                 json!({

@@ -51,7 +51,7 @@ impl ServeOptions {
 pub struct Model {
     pub bundle: Arc<ModelBundle>,
     pub name: String,
-    /// Registry version, or "path" for a bundle folder.
+    /// As answers show it ([`creditrisk_model::registry::ModelLabel::version_text`]).
     pub version: String,
     /// The bundle's feature SQL, planned once; requests run it concurrently.
     pub engine: FeatureEngine,
@@ -61,17 +61,9 @@ impl Model {
     /// Resolve `reference`, load and verify its bundle, and prepare its feature engine (history
     /// from the feature store).
     pub async fn load(layout: &Layout, opts: &ServeOptions, reference: &ModelRef) -> Result<Model> {
-        let tracker = opts.tracking.tracker(layout)?;
-        let located = tracker.locate(reference, &layout.model_cache_dir()).await?;
-        let bundle = Arc::new(ModelBundle::load(&located.dir)?);
-        let version = located
-            .version
-            .as_ref()
-            .map_or_else(|| "path".to_string(), |v| v.version.to_string());
-        let name = located
-            .version
-            .as_ref()
-            .map_or_else(|| bundle.card.name.clone(), |v| v.name.clone());
+        let loaded = creditrisk_model::registry::load(layout, &opts.tracking, reference).await?;
+        let (bundle, label) = (loaded.bundle, loaded.label);
+        let (name, version) = (label.name().to_string(), label.version_text());
         let engine = FeatureEngine::new(&bundle, &History::Store, layout).await?;
         Ok(Model {
             bundle,

@@ -113,6 +113,27 @@ impl Config {
         if sv.audit_log.as_os_str().is_empty() {
             return bad("serving.audit_log", "must be a file path");
         }
+        if sv.header_timeout_ms == 0 || sv.body_timeout_ms == 0 {
+            return bad(
+                "serving.header_timeout_ms / serving.body_timeout_ms",
+                "must be at least 1",
+            );
+        }
+        if !(sv.plausibility_factor.is_finite() && sv.plausibility_factor >= 0.0) {
+            return bad(
+                "serving.plausibility_factor",
+                "must be a number >= 0 (0 turns the check off)",
+            );
+        }
+        for (i, key) in self.signing.trusted_keys.iter().enumerate() {
+            let hex64 = key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit());
+            if !hex64 {
+                return bad(
+                    &format!("signing.trusted_keys[{i}]"),
+                    "must be an ed25519 public key as 64 hex digits (creditrisk keygen prints it)",
+                );
+            }
+        }
         self.check_monitoring()?;
         self.check_governance()?;
         for (i, source) in self.ingestion.sources.iter().enumerate() {

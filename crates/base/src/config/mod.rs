@@ -39,6 +39,9 @@ pub struct Config {
     /// the section is absent).
     #[serde(default)]
     pub governance: GovernanceConfig,
+    /// Bundle signatures: the key `train` signs with, the keys scoring trusts (off when absent).
+    #[serde(default)]
+    pub signing: SigningConfig,
     /// Folder the relative paths above resolve against (the parent of `configs/`).
     #[serde(skip)]
     pub root: PathBuf,
@@ -330,6 +333,18 @@ pub struct ServingConfig {
     pub request_timeout_ms: u64,
     /// Append-only JSON-lines audit log of every decision (relative to the project root).
     pub audit_log: PathBuf,
+    /// Time a client has to send a request's headers, and an idle keep-alive connection is kept.
+    pub header_timeout_ms: u64,
+    /// Time a client has to send a request's body once its headers arrived.
+    pub body_timeout_ms: u64,
+    /// Most open connections; 0: the open-file limit less a reserve for files. Beyond it the
+    /// longest-idle connection is closed to admit the new one.
+    pub max_connections: usize,
+    /// Serve on a non-loopback address without a bearer token (refused otherwise).
+    pub allow_unauthenticated: bool,
+    /// A numeric feature beyond its training range by more than this many range widths is
+    /// refused (422 naming it); 0 turns the check off.
+    pub plausibility_factor: f64,
 }
 
 impl Default for ServingConfig {
@@ -341,8 +356,25 @@ impl Default for ServingConfig {
             auth_token_env: "CREDITRISK_SERVING_TOKEN".into(),
             request_timeout_ms: 5_000,
             audit_log: PathBuf::from("reports/audit/decisions.jsonl"),
+            header_timeout_ms: 5_000,
+            body_timeout_ms: 5_000,
+            max_connections: 0,
+            allow_unauthenticated: false,
+            plausibility_factor: 10.0,
         }
     }
+}
+
+/// Ed25519 signatures of model bundles (`creditrisk keygen` makes a key pair).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigningConfig {
+    /// PKCS#8 private key file `train` signs each new bundle with (relative to the project
+    /// root); empty: bundles are not signed.
+    pub private_key_file: PathBuf,
+    /// Hex public keys; when any is given, a bundle is scored (serve, batch-predict, gates,
+    /// deploy-manifest) only with a valid signature by one of them.
+    pub trusted_keys: Vec<String>,
 }
 
 /// `evaluate`'s segment analysis and `train`'s adverse-action statements.

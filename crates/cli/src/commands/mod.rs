@@ -9,6 +9,7 @@ use creditrisk_base::{Config, Layout, Result};
 
 use crate::output::Bars;
 
+mod audit;
 mod auto_promote;
 mod batch_predict;
 mod build_feature_store;
@@ -20,6 +21,7 @@ mod deploy_manifest;
 mod evaluate;
 mod gc;
 mod ingest;
+mod keygen;
 mod model_card;
 mod models;
 mod monitor_drift;
@@ -27,6 +29,7 @@ mod monitor_production;
 mod promote_model;
 mod run;
 mod serve;
+mod sign_bundle;
 mod split_data;
 mod synth;
 mod train;
@@ -88,6 +91,8 @@ pub enum Command {
     /// Serve the HTTP scoring API (health, ready, metadata, schema, validate, predict, metrics,
     /// openapi.json, admin/reload) until SIGTERM or ctrl-c; SIGHUP reloads the model.
     Serve(serve::Args),
+    /// The audit log of `serve`: `audit verify [--log PATH]` checks its hash chain.
+    Audit(audit::Args),
     /// Score a file of new applicants (CSV or Parquet) with a model, streaming in chunks; invalid
     /// rows go to `<output stem>.rejects.jsonl`.
     BatchPredict(batch_predict::Args),
@@ -113,6 +118,11 @@ pub enum Command {
     /// Bundle folders no registered version refers to (and bundles a crash left half written):
     /// listed, and removed with `--delete`.
     Gc(gc::Args),
+    /// A new ed25519 key pair to sign bundles with: the private key to a file, the public key
+    /// (for `signing.trusted_keys`) printed.
+    Keygen(keygen::Args),
+    /// Sign a bundle folder (`manifest.sig`) so scoring with `signing.trusted_keys` accepts it.
+    SignBundle(sign_bundle::Args),
 }
 
 impl Command {
@@ -133,6 +143,13 @@ pub async fn exec(cli: Cli) -> Result<()> {
     // Cluster processes run on machines that need no project checkout or config file.
     if let Command::Cluster(args) = cli.command {
         return cluster::exec(args).await;
+    }
+    if let Command::Keygen(args) = cli.command {
+        return keygen::exec(args);
+    }
+    // Verifying a log given by path needs no project.
+    if let Command::Audit(args) = cli.command {
+        return audit::exec(args, &cli.config);
     }
     let cfg = Config::load(&cli.config)?;
     let p = Project {
@@ -162,6 +179,9 @@ pub async fn exec(cli: Cli) -> Result<()> {
         Command::CheckFreshness(args) => check_freshness::exec(args, &p),
         Command::Models(args) => models::exec(args, &p).await,
         Command::Gc(args) => gc::exec(args, &p).await,
-        Command::Cluster(_) => unreachable!("run before the config is loaded"),
+        Command::SignBundle(args) => sign_bundle::exec(args, &p),
+        Command::Cluster(_) | Command::Keygen(_) | Command::Audit(_) => {
+            unreachable!("run before the config is loaded")
+        }
     }
 }

@@ -18,20 +18,20 @@ use serde_json::{Map, Value, json};
 
 use crate::support;
 
-const TOKEN: &str = "s3cret-token";
+pub(crate) const TOKEN: &str = "s3cret-token";
 
 /// A synthetic project with a trained, registered model, shared by these tests.
-struct Project {
-    root: PathBuf,
-    cfg: Config,
-    model_dir: PathBuf,
+pub(crate) struct Project {
+    pub(crate) root: PathBuf,
+    pub(crate) cfg: Config,
+    pub(crate) model_dir: PathBuf,
     /// PD of the scoring core on each applicant's feature-store row.
     core_pd: HashMap<i64, f64>,
     /// application_train rows as JSON records (TARGET dropped, empty cells left out).
-    records: Vec<Map<String, Value>>,
+    pub(crate) records: Vec<Map<String, Value>>,
 }
 
-fn project() -> &'static Project {
+pub(crate) fn project() -> &'static Project {
     static PROJECT: OnceLock<Project> = OnceLock::new();
     PROJECT.get_or_init(|| {
         let (root, cfg, model_dir) = support::trained_project(1500, 5);
@@ -83,7 +83,7 @@ fn json_rows(path: &std::path::Path, table: RawTable) -> Vec<Map<String, Value>>
         .collect()
 }
 
-struct Running {
+pub(crate) struct Running {
     base: String,
     state: Arc<AppState>,
     stop: tokio::sync::oneshot::Sender<()>,
@@ -92,11 +92,11 @@ struct Running {
 }
 
 impl Running {
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn stop(self) {
+    pub(crate) fn stop(self) {
         let _ = self.stop.send(());
         let handle = self.handle;
         support::runtime()
@@ -107,7 +107,7 @@ impl Running {
     }
 }
 
-fn start(name: &str, reference: ModelRef, edit: impl FnOnce(&mut Config)) -> Running {
+pub(crate) fn start(name: &str, reference: ModelRef, edit: impl FnOnce(&mut Config)) -> Running {
     let p = project();
     let mut cfg = p.cfg.clone();
     cfg.serving.audit_log = p.root.join(format!("audit-{name}.jsonl"));
@@ -138,11 +138,11 @@ fn start(name: &str, reference: ModelRef, edit: impl FnOnce(&mut Config)) -> Run
     }
 }
 
-fn path_ref() -> ModelRef {
+pub(crate) fn path_ref() -> ModelRef {
     ModelRef::Path(project().model_dir.clone())
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
@@ -150,13 +150,17 @@ fn client() -> reqwest::Client {
 }
 
 /// Run `work` on the shared runtime, failing the test after two minutes.
-fn bounded<T>(work: impl Future<Output = T>) -> T {
+pub(crate) fn bounded<T>(work: impl Future<Output = T>) -> T {
     support::runtime()
         .block_on(async { tokio::time::timeout(Duration::from_secs(120), work).await })
         .expect("test finished within 120 s")
 }
 
-async fn post(c: &reqwest::Client, url: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+pub(crate) async fn post(
+    c: &reqwest::Client,
+    url: &str,
+    body: impl Into<reqwest::Body>,
+) -> (u16, Value) {
     let r = c
         .post(url)
         .bearer_auth(TOKEN)
@@ -171,7 +175,7 @@ async fn post(c: &reqwest::Client, url: &str, body: impl Into<reqwest::Body>) ->
     (status, value)
 }
 
-async fn get(c: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, String) {
+pub(crate) async fn get(c: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, String) {
     let mut r = c.get(url);
     if let Some(t) = token {
         r = r.bearer_auth(t);
@@ -180,7 +184,7 @@ async fn get(c: &reqwest::Client, url: &str, token: Option<&str>) -> (u16, Strin
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-fn body(records: &[Map<String, Value>]) -> String {
+pub(crate) fn body(records: &[Map<String, Value>]) -> String {
     json!({ "records": records }).to_string()
 }
 
@@ -808,7 +812,7 @@ fn predict_with_history_arrays_equals_the_store_row_and_batch_predict() {
 }
 
 /// The binary, killed if the test fails before it exits.
-struct Child(std::process::Child);
+pub(crate) struct Child(pub(crate) std::process::Child);
 
 impl Drop for Child {
     fn drop(&mut self) {

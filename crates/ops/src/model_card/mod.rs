@@ -13,7 +13,6 @@ pub mod render;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -100,8 +99,8 @@ pub async fn run(
     reference: &ModelRef,
 ) -> Result<ModelCardSummary> {
     let tracker = opts.tracking.tracker(layout)?;
-    let located = tracker.locate(reference, &layout.model_cache_dir()).await?;
-    let bundle = Arc::new(ModelBundle::load(&located.dir)?);
+    let loaded = creditrisk_model::registry::load(layout, &opts.tracking, reference).await?;
+    let bundle = loaded.bundle;
     let mut eval_opts = opts.evaluate.clone();
     // Stability over time is part of every card: the synthetic vintage unless a column is named.
     if eval_opts.by.is_none() {
@@ -124,7 +123,7 @@ pub async fn run(
         train_mean_pd: mean(&train_pd),
         test_mean_pd: test.metrics.mean_pd,
     };
-    let version = located.version.clone();
+    let version = loaded.label.registered().cloned();
     let run = match &bundle.metadata.tracking_run_id {
         Some(id) => tracker.get_run(id).await.ok(),
         None => None,

@@ -35,10 +35,7 @@ pub async fn publish(
     ));
     spec.source_name = format!("creditrisk {}", report.kind);
     spec.tags = opts.tracking.tracking.tags.clone();
-    let version = report
-        .model
-        .version
-        .map_or_else(|| "path".to_string(), |v| v.to_string());
+    let version = creditrisk_model::registry::version_text(report.model.version);
     for (k, v) in [
         ("creditrisk.run_type", "monitoring".to_string()),
         ("creditrisk.monitor", report.kind.clone()),

@@ -103,16 +103,11 @@ pub async fn watched_model(
             }
         }
     };
-    let located = tracker
-        .locate(&reference, &layout.model_cache_dir())
-        .await?;
-    let bundle = Arc::new(ModelBundle::load(&located.dir)?);
+    let loaded = creditrisk_model::registry::load(layout, &opts.tracking, &reference).await?;
+    let bundle = loaded.bundle;
     let watched = WatchedModel {
-        name: located
-            .version
-            .as_ref()
-            .map_or_else(|| bundle.card.name.clone(), |v| v.name.clone()),
-        version: located.version.as_ref().map(|v| v.version),
+        name: loaded.label.name().to_string(),
+        version: loaded.label.version(),
         reference: reference.to_string(),
         bundle_sha256: bundle.bundle_sha256.clone(),
     };

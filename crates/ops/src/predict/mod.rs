@@ -153,28 +153,19 @@ fn check_threshold(threshold: Option<f64>) -> Result<()> {
     }
 }
 
-/// The bundle to score with, and the identity every output row carries: the registry's name and
-/// version, or the bundle's own name and "path" for a bundle folder.
+/// The bundle to score with, and the identity every output row carries.
 async fn load_model(
     layout: &Layout,
     opts: &PredictOptions,
     model: &ModelRef,
 ) -> Result<(Arc<ModelBundle>, Meta)> {
-    let tracker = opts.tracking.tracker(layout)?;
-    let located = tracker.locate(model, &layout.model_cache_dir()).await?;
-    let bundle = Arc::new(ModelBundle::load(&located.dir)?);
+    let loaded = creditrisk_model::registry::load(layout, &opts.tracking, model).await?;
     let meta = Meta {
-        model_name: located
-            .version
-            .as_ref()
-            .map_or_else(|| bundle.card.name.clone(), |v| v.name.clone()),
-        model_version: located
-            .version
-            .as_ref()
-            .map_or_else(|| "path".to_string(), |v| v.version.to_string()),
-        bundle_sha256: bundle.bundle_sha256.clone(),
+        model_name: loaded.label.name().to_string(),
+        model_version: loaded.label.version_text(),
+        bundle_sha256: loaded.bundle.bundle_sha256.clone(),
     };
-    Ok((bundle, meta))
+    Ok((loaded.bundle, meta))
 }
 
 /// The engine that turns raw applications into features; `None` when the input holds ready
